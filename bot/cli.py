@@ -1,0 +1,251 @@
+"""The `isnad` command line: set up, ingest, ask, reindex, stats, model, run."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+
+from pydantic import ValidationError
+from retrieval.modelfetch import ModelError, verify_model_dir
+
+from bot import texts
+from bot.factory import (
+    fetch_model,
+    ingest_paths,
+    load_embedder,
+    open_engine,
+    progress_bar,
+    stderr_line,
+)
+from bot.settings import Settings
+from retrieval.engine import EngineError
+from retrieval.intake import article_files, read_article_file
+from retrieval.models import Answer
+from retrieval.store import CorpusStore
+
+logger = logging.getLogger(__name__)
+
+
+class CliError(Exception):
+    """An error reported as one line on stderr with exit status 1."""
+
+
+def answer_json(answer: Answer) -> dict[str, object]:
+    """Return the JSON shape of `isnad ask --json` for one answer."""
+    return {
+        "question": answer.question,
+        "answered": answer.answered,
+        "answer": " ".join(f"{s.text} [{s.citation}]" for s in answer.sentences),
+        "sentences": [{"text": s.text, "citation": s.citation} for s in answer.sentences],
+        "sources": [
+            {
+                "n": c.n,
+                "article_id": c.article_id,
+                "title": c.title,
+                "source": c.source,
+                "published": c.published,
+                "url": c.url,
+            }
+            for c in (answer.citations if answer.answered else answer.headlines)
+        ],
+        "passages": [
+            {
+                "chunk_id": h.chunk.id,
+                "article_id": h.article.id,
+                "text": h.chunk.text,
+                "score": round(h.score, 6),
+            }
+            for h in answer.hits
+        ],
+        "ms": round(answer.ms, 1),
+    }
+
+
+def _questions(args: list[str]) -> Iterable[str]:
+    if args == ["-"]:
+        for line in sys.stdin:
+            if line.strip():
+                yield line.strip()
+    else:
+        yield from args
+
+
+async def _seeds_pending(settings: Settings) -> bool:
+    """Tell whether a seed file is not yet in the database (no model needed)."""
+    if not settings.seeds_dir.exists():
+        return False
+    store = await CorpusStore.open(settings.db_path)
+    try:
+        for path in article_files([settings.seeds_dir]):
+            if await store.find_duplicate(read_article_file(path)) is None:
+                return True
+    finally:
+        await store.close()
+    return False
+
+
+async def cmd_setup(settings: Settings) -> None:
+    """Fetch the model, create the database and ingest the seeds, skipping what is done."""
+    fetch_model(settings)
+    if not await _seeds_pending(settings) and settings.index_path.exists():
+        stderr_line(f"setup: up to date ({settings.db_path})")
+        return
+    engine = await open_engine(settings, load_embedder(settings))
+    try:
+        added, skipped = await ingest_paths(engine, [settings.seeds_dir])
+        stderr_line(f"setup: {added} articles added, {skipped} already present")
+    finally:
+        await engine.store.close()
+
+
+async def cmd_ingest(settings: Settings, paths: list[Path]) -> None:
+    """Ingest article files or folders."""
+    engine = await open_engine(settings, load_embedder(settings))
+    try:
+        added, skipped = await ingest_paths(engine, paths)
+        print(f"{added} added, {skipped} skipped")
+    finally:
+        await engine.store.close()
+
+
+async def cmd_ask(settings: Settings, questions: list[str], as_json: bool) -> None:
+    """Answer each question; the model is loaded once."""
+    if not settings.db_path.exists():
+        raise CliError(f"no corpus at {settings.db_path}: run `isnad setup` first")
+    engine = await open_engine(settings, load_embedder(settings))
+    try:
+        for question in _questions(questions):
+            answer = await engine.ask(question)
+            if as_json:
+                print(json.dumps(answer_json(answer), ensure_ascii=False), flush=True)
+            else:
+                print(texts.plain_answer(answer), flush=True)
+    finally:
+        await engine.store.close()
+
+
+async def cmd_reindex(settings: Settings, fast: bool) -> None:
+    """Rebuild the vector index from stored vectors, or re-embed every chunk."""
+    if fast:
+        store = await CorpusStore.open(settings.db_path)
+        ids, vectors = await store.vectors()
+        await store.close()
+        from retrieval.index import VectorIndex
+
+        dim = vectors.shape[1] if len(ids) else 768
+        VectorIndex.build(dim, ids, vectors).save(settings.index_path)
+        print(f"index rebuilt from {len(ids)} stored vectors")
+        return
+    engine = await open_engine(settings, load_embedder(settings))
+    progress, close = progress_bar("reindex")
+    try:
+        n = await engine.reembed(progress)
+        print(f"re-embedded {n} chunks")
+    finally:
+        close()
+        await engine.store.close()
+
+
+async def cmd_stats(settings: Settings) -> None:
+    """Print what the corpus holds."""
+    store = await CorpusStore.open(settings.db_path)
+    try:
+        stats = await store.stats()
+        model = await store.get_meta("model")
+    finally:
+        await store.close()
+    print(f"articles: {stats.articles}\nchunks: {stats.chunks}\nmodel: {model or '-'}")
+    print(f"newest published: {stats.newest_published or '-'}")
+    for source, n in stats.sources:
+        print(f"source: {source or '-'}: {n}")
+
+
+def cmd_model(settings: Settings, action: str) -> None:
+    """Fetch or verify the model files."""
+    if action == "fetch":
+        path = fetch_model(settings)
+        print(f"model ready: {path}")
+        return
+    problems = verify_model_dir(settings.model_path, full=True)
+    if problems:
+        raise CliError(f"model does not verify: {'; '.join(problems)}")
+    print(f"model verified: {settings.model_path}")
+
+
+def cmd_run(settings: Settings) -> None:
+    """Start the Telegram bot."""
+    from bot.app import run_bot
+
+    run_bot(settings)
+
+
+def parser() -> argparse.ArgumentParser:
+    """Build the argument parser."""
+    p = argparse.ArgumentParser(prog="isnad", description="Arabic news QA with quoted sources")
+    p.add_argument("-v", "--verbose", action="store_true", help="log more")
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("setup", help="fetch the model, build the database and index from seeds/")
+    ing = sub.add_parser("ingest", help="add article files or folders")
+    ing.add_argument("paths", nargs="+", type=Path)
+    ask = sub.add_parser("ask", help="answer questions (use - to read one per line)")
+    ask.add_argument("questions", nargs="+")
+    ask.add_argument("--json", action="store_true", help="one JSON object per question")
+    rei = sub.add_parser("reindex", help="re-embed every chunk and swap the index in")
+    rei.add_argument("--fast", action="store_true", help="rebuild from stored vectors only")
+    sub.add_parser("stats", help="what the corpus holds")
+    mod = sub.add_parser("model", help="fetch or verify the embedding model")
+    mod.add_argument("action", choices=["fetch", "verify"])
+    sub.add_parser("run", help="start the Telegram bot")
+    return p
+
+
+def dispatch(settings: Settings, args: argparse.Namespace) -> None:
+    """Run the chosen command."""
+    match args.command:
+        case "setup":
+            asyncio.run(cmd_setup(settings))
+        case "ingest":
+            asyncio.run(cmd_ingest(settings, args.paths))
+        case "ask":
+            asyncio.run(cmd_ask(settings, args.questions, args.json))
+        case "reindex":
+            asyncio.run(cmd_reindex(settings, args.fast))
+        case "stats":
+            asyncio.run(cmd_stats(settings))
+        case "model":
+            cmd_model(settings, args.action)
+        case "run":
+            cmd_run(settings)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: parse, run, and turn known errors into one line on stderr."""
+    args = parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    try:
+        settings = Settings()
+        dispatch(settings, args)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        print(f"isnad: bad setting ISNAD_{where.upper()}: {first['msg']}", file=sys.stderr)
+        return 1
+    except (CliError, EngineError, ModelError, FileNotFoundError) as exc:
+        print(f"isnad: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""Build the engine and its parts from settings, once."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from retrieval.modelfetch import ModelError, ensure_model, verify_model_dir
+
+from bot.settings import Settings
+from retrieval.answer import AnswerConfig
+from retrieval.embedding import Embedder, Progress, SentenceTransformerEmbedder
+from retrieval.engine import Engine, EngineError, SearchConfig
+from retrieval.intake import article_files, read_article_file
+from retrieval.store import CorpusStore
+
+logger = logging.getLogger(__name__)
+
+
+def stderr_line(text: str) -> None:
+    """Print a progress line to stderr."""
+    print(text, file=sys.stderr, flush=True)
+
+
+def progress_bar(label: str) -> tuple[Progress | None, Callable[[], None]]:
+    """Return a progress callback drawing a bar on a terminal (none in CI) and a closer."""
+    if not sys.stderr.isatty():
+        return None, lambda: None
+    from tqdm import tqdm
+
+    bar = tqdm(desc=label, unit="chunk", file=sys.stderr)
+
+    def update(done: int, total: int) -> None:
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    return update, bar.close
+
+
+def fetch_model(settings: Settings) -> Path:
+    """Make sure verified model files are in the cache; fetch them if not."""
+    return ensure_model(settings.model_path, mirror_cache=settings.mirror_dir, progress=stderr_line)
+
+
+def load_embedder(settings: Settings) -> Embedder:
+    """Load the embedding model from verified files only."""
+    problems = verify_model_dir(settings.model_path)
+    if problems:
+        raise ModelError(
+            f"model files in {settings.model_path} are missing or do not verify"
+            f" ({problems[0]}): run `isnad model fetch`"
+        )
+    return SentenceTransformerEmbedder(
+        settings.model_path,
+        batch_size=settings.embed_batch_size,
+        threads=settings.embed_threads or None,
+    )
+
+
+def search_config(settings: Settings) -> SearchConfig:
+    """Return the search knobs from settings."""
+    return SearchConfig(
+        candidates=settings.candidates,
+        rrf_k=settings.rrf_k,
+        dense_weight=settings.dense_weight,
+        lexical_weight=settings.lexical_weight,
+        top_k=settings.top_k,
+    )
+
+
+async def open_engine(settings: Settings, embedder: Embedder) -> Engine:
+    """Open the database and the vector index beside it."""
+    store = await CorpusStore.open(settings.db_path)
+    try:
+        return await Engine.open(
+            store,
+            embedder,
+            settings.index_path,
+            chunk_tokens=settings.chunk_tokens,
+            chunk_overlap=settings.chunk_overlap,
+            search=search_config(settings),
+            answer=AnswerConfig(threshold=settings.answer_threshold),
+        )
+    except BaseException:
+        await store.close()
+        raise
+
+
+async def ingest_paths(engine: Engine, paths: list[Path]) -> tuple[int, int]:
+    """Ingest article files and folders; return (added, skipped)."""
+    files = article_files(paths)
+    if not files:
+        raise EngineError(f"no .txt or .md article files in {', '.join(map(str, paths))}")
+    drafts = [read_article_file(f) for f in files]
+    progress, close = progress_bar("embedding")
+    try:
+        results = await engine.ingest(drafts, progress)
+    finally:
+        close()
+    added = sum(1 for r in results if r.article is not None)
+    for r in results:
+        if r.article is None:
+            logger.info("skipped %s: %s", r.draft.title[:60], r.reason)
+    return added, len(results) - added

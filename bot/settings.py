@@ -1,0 +1,84 @@
+"""Settings from the environment (prefix ISNAD_) and an optional .env file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+MODEL_NAME = "embeddinggemma-300m"
+
+
+class Settings(BaseSettings):
+    """Everything the bot and CLI can be told; built once in the CLI and passed down."""
+
+    model_config = SettingsConfigDict(env_prefix="ISNAD_", env_file=".env", extra="ignore")
+
+    # Storage and model
+    data_dir: Path = Path("data")
+    model_dir: Path = Field(default_factory=lambda: Path.home() / ".cache" / "isnad" / "models")
+    mirror_dir: Path = Field(default_factory=lambda: Path.home() / ".cache" / "isnad" / "mirror")
+    seeds_dir: Path = Path("seeds")
+    embedding_backend: Literal["torch"] = "torch"
+    embed_threads: int = 0  # 0: let torch decide
+    embed_batch_size: int = 16
+
+    # Retrieval and answers
+    chunk_tokens: int = Field(200, ge=16, le=2000)
+    chunk_overlap: int = Field(1, ge=0, le=5)
+    top_k: int = Field(5, ge=1, le=50)
+    candidates: int = Field(100, ge=5, le=1000)
+    rrf_k: float = Field(60.0, gt=0)
+    dense_weight: float = Field(1.0, ge=0)
+    lexical_weight: float = Field(1.0, ge=0)
+    answer_threshold: float = Field(0.40, ge=-1, le=1)
+
+    # Telegram
+    telegram_token: SecretStr | None = None
+    telegram_base_url: str = "https://api.telegram.org/bot"
+    webhook_url: str = ""
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = 8443
+    webhook_path: str = "telegram"
+    webhook_secret: SecretStr | None = None
+    admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    max_question_chars: int = Field(1000, ge=10)
+    rate_limit_count: int = Field(5, ge=1)
+    rate_limit_seconds: float = Field(30.0, gt=0)
+    log_questions: bool = False
+
+    # Feeds
+    feeds: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    feed_poll_seconds: float = Field(300.0, gt=0)
+    allow_private_urls: bool = False
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [int(v) for v in value.replace(";", ",").split(",") if v.strip()]
+        return value
+
+    @field_validator("feeds", mode="before")
+    @classmethod
+    def _split_urls(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [v.strip() for v in value.split(",") if v.strip()]
+        return value
+
+    @property
+    def model_path(self) -> Path:
+        """Return the folder that holds the verified model files."""
+        return self.model_dir / MODEL_NAME
+
+    @property
+    def db_path(self) -> Path:
+        """Return the SQLite file, the corpus's source of truth."""
+        return self.data_dir / "isnad.db"
+
+    @property
+    def index_path(self) -> Path:
+        """Return the FAISS file, rebuilt from the database when it disagrees."""
+        return self.data_dir / "index.faiss"

@@ -1,0 +1,123 @@
+"""Text embedders behind one interface: the real model and a deterministic fake."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from retrieval.arabic import words
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]
+
+
+class Embedder(Protocol):
+    """Turns questions and passages into unit vectors of one dimension."""
+
+    name: str
+    dim: int
+
+    def embed_documents(
+        self, texts: Sequence[str], progress: Progress | None = None
+    ) -> np.ndarray: ...
+
+    def embed_query(self, text: str) -> np.ndarray: ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    """Scale rows to unit length so that inner product is cosine similarity."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)
+
+
+class SentenceTransformerEmbedder:
+    """EmbeddingGemma through sentence-transformers, with its query/document prompts."""
+
+    def __init__(self, model_dir: Path, *, batch_size: int = 16, threads: int | None = None):
+        import torch  # heavy: imported only when the real model is wanted
+        from sentence_transformers import SentenceTransformer
+
+        if threads:
+            torch.set_num_threads(threads)
+        self.model: Any = SentenceTransformer(str(model_dir), device="cpu", local_files_only=True)
+        self.name = f"embeddinggemma-300m:{model_dir.name}"
+        self.dim = int(self.model.get_sentence_embedding_dimension())
+        self.batch_size = batch_size
+        self._tokenizer = self.model.tokenizer
+        # One forward pass at a time: torch already uses every core.
+        self._lock = threading.Lock()
+
+    def embed_documents(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
+        """Embed passages with the model's document prompt, in batches."""
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        # Sort by length so that batches pad little.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        done = 0
+        for b in range(0, len(order), self.batch_size):
+            idx = order[b : b + self.batch_size]
+            with self._lock:
+                vecs = self.model.encode_document(
+                    [texts[i] for i in idx],
+                    batch_size=self.batch_size,
+                    convert_to_numpy=True,
+                    normalize_embeddings=True,
+                )
+            out[idx] = vecs
+            done += len(idx)
+            if progress:
+                progress(done, len(texts))
+        return _unit(out)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """Embed one question with the model's query prompt."""
+        with self._lock:
+            vec = self.model.encode_query([text], convert_to_numpy=True, normalize_embeddings=True)
+        return _unit(vec)[0]
+
+    def count_tokens(self, text: str) -> int:
+        """Count the model's tokens in text, without special tokens."""
+        return len(self._tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+class HashingEmbedder:
+    """A deterministic bag-of-words embedder for plumbing tests; no model needed."""
+
+    def __init__(self, dim: int = 64):
+        self.name = f"hashing-{dim}"
+        self.dim = dim
+        self.calls = 0
+
+    def _vector(self, text: str) -> np.ndarray:
+        vec = np.zeros(self.dim, dtype=np.float32)
+        for w in words(text):
+            h = int.from_bytes(hashlib.blake2b(w.encode(), digest_size=4).digest(), "little")
+            vec[h % self.dim] += 1.0 if h & 0x80000000 else -1.0
+        if not vec.any():
+            vec[0] = 1.0
+        return vec
+
+    def embed_documents(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
+        """Embed passages by hashing their words."""
+        self.calls += 1
+        out = np.stack([self._vector(t) for t in texts]) if texts else np.zeros((0, self.dim))
+        if progress:
+            progress(len(texts), len(texts))
+        return _unit(out)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """Embed a question by hashing its words."""
+        return _unit(self._vector(text)[None, :])[0]
+
+    def count_tokens(self, text: str) -> int:
+        """Count words."""
+        return len(text.split())

@@ -1,0 +1,251 @@
+"""The QA engine: ingest articles, search them, answer questions from them."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from retrieval.answer import AnswerComposer, AnswerConfig
+from retrieval.arabic import search_terms
+from retrieval.chunker import Chunker
+from retrieval.embedding import Embedder, Progress
+from retrieval.fusion import rrf
+from retrieval.identity import content_hash
+from retrieval.index import VectorIndex, open_index
+from retrieval.models import Answer, Article, ArticleDraft, Hit
+from retrieval.store import CorpusStore
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """Knobs of hybrid search; defaults are tuned with `isnad eval`."""
+
+    candidates: int = 100  # depth of each of the dense and lexical lists
+    rrf_k: float = 60.0
+    dense_weight: float = 1.0
+    lexical_weight: float = 1.0
+    top_k: int = 5
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What happened to one draft: stored as article, or a duplicate of another."""
+
+    draft: ArticleDraft
+    article: Article | None
+    chunks: int = 0
+    duplicate_of: int | None = None
+    reason: str = ""
+
+
+class EngineError(Exception):
+    """A problem the user can fix; the message says how."""
+
+
+class Engine:
+    """Hybrid dense + lexical retrieval over the corpus, with extractive answers."""
+
+    def __init__(
+        self,
+        store: CorpusStore,
+        index: VectorIndex,
+        embedder: Embedder,
+        chunker: Chunker,
+        index_path: Path,
+        search: SearchConfig | None = None,
+        composer: AnswerComposer | None = None,
+    ):
+        self.store = store
+        self.index = index
+        self.embedder = embedder
+        self.chunker = chunker
+        self.index_path = index_path
+        self.search_config = search or SearchConfig()
+        self.composer = composer or AnswerComposer(AnswerConfig())
+        self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        # One writer at a time: ingest, delete and index swaps touch both stores.
+        self.write_lock = asyncio.Lock()
+
+    @classmethod
+    async def open(
+        cls,
+        store: CorpusStore,
+        embedder: Embedder,
+        index_path: Path,
+        *,
+        chunk_tokens: int = 200,
+        chunk_overlap: int = 1,
+        search: SearchConfig | None = None,
+        answer: AnswerConfig | None = None,
+    ) -> Engine:
+        """Load the vector index, rebuilding it from stored vectors if it disagrees."""
+        model = await store.get_meta("model")
+        if model is None:
+            await store.set_meta("model", embedder.name)
+        elif model != embedder.name:
+            logger.warning(
+                "corpus embedded with %s, model is %s: run reindex", model, embedder.name
+            )
+        ids, vectors = await store.vectors()
+        if len(ids) and vectors.shape[1] != embedder.dim:
+            raise EngineError(
+                f"stored vectors have {vectors.shape[1]} dimensions but the model makes"
+                f" {embedder.dim}: run `isnad reindex`"
+            )
+        index, rebuilt = await asyncio.to_thread(open_index, index_path, embedder.dim, ids, vectors)
+        if rebuilt:
+            logger.info("rebuilt vector index from %d stored vectors", len(ids))
+        chunker = Chunker(embedder.count_tokens, chunk_tokens, chunk_overlap)
+        return cls(store, index, embedder, chunker, index_path, search, AnswerComposer(answer))
+
+    # -- writing ------------------------------------------------------------
+
+    async def ingest(
+        self, drafts: Sequence[ArticleDraft], progress: Progress | None = None
+    ) -> list[IngestResult]:
+        """Chunk, embed and store new articles; skip empty ones and duplicates."""
+        results: list[IngestResult | None] = []
+        async with self.write_lock:
+            todo: list[tuple[int, ArticleDraft]] = []
+            seen: set[str] = set()
+            for draft in drafts:
+                results.append(None)
+                if not draft.body.strip():
+                    results[-1] = IngestResult(draft, None, reason="empty")
+                    continue
+                dup = await self.store.find_duplicate(draft)
+                key = content_hash(draft.body)
+                if dup is not None or key in seen:
+                    results[-1] = IngestResult(draft, None, duplicate_of=dup, reason="duplicate")
+                    continue
+                seen.add(key)
+                todo.append((len(results) - 1, draft))
+            spans = [await asyncio.to_thread(self.chunker.chunk, d.body) for _, d in todo]
+            texts = [s.text for group in spans for s in group]
+            vectors = await asyncio.to_thread(self.embedder.embed_documents, texts, progress)
+            offset = 0
+            for (slot, draft), group in zip(todo, spans, strict=True):
+                vecs = vectors[offset : offset + len(group)]
+                offset += len(group)
+                article, chunks = await self.store.add_article(
+                    draft, group, vecs, self.embedder.name
+                )
+                self.index.add(np.array([c.id for c in chunks], dtype=np.int64), vecs)
+                results[slot] = IngestResult(draft, article, chunks=len(chunks))
+            if todo:
+                await asyncio.to_thread(self.index.save, self.index_path)
+        return [r for r in results if r is not None]
+
+    async def delete_article(self, article_id: int) -> bool:
+        """Remove an article from the database and the vector index."""
+        async with self.write_lock:
+            if await self.store.get_article(article_id) is None:
+                return False
+            ids = await self.store.delete_article(article_id)
+            self.index.remove(ids)
+            await asyncio.to_thread(self.index.save, self.index_path)
+        return True
+
+    async def rebuild_index(self) -> int:
+        """Rebuild the vector index from stored vectors and swap it in; return its size."""
+        async with self.write_lock:
+            ids, vectors = await self.store.vectors()
+            fresh = await asyncio.to_thread(VectorIndex.build, self.embedder.dim, ids, vectors)
+            await asyncio.to_thread(fresh.save, self.index_path)
+            self.index = fresh
+        return len(fresh)
+
+    async def reembed(
+        self,
+        progress: Callable[[int, int], None] | None = None,
+        cancelled: Callable[[], bool] | None = None,
+        batch: int = 64,
+    ) -> int:
+        """Embed every chunk again with the current model, then swap the new index in.
+
+        The live index keeps answering until the swap; a cancel leaves it as it was.
+        """
+        ids: list[int] = []
+        vecs: list[np.ndarray] = []
+        total = len(await self.store.chunk_ids())
+        last = 0
+        while rows := await self.store.chunk_texts(after_id=last, limit=batch):
+            if cancelled and cancelled():
+                return 0
+            v = await asyncio.to_thread(self.embedder.embed_documents, [t for _, t in rows])
+            ids.extend(i for i, _ in rows)
+            vecs.append(v)
+            last = rows[-1][0]
+            if progress:
+                progress(len(ids), total)
+        async with self.write_lock:
+            matrix = np.vstack(vecs) if vecs else np.zeros((0, self.embedder.dim), np.float32)
+            fresh = await asyncio.to_thread(
+                VectorIndex.build, self.embedder.dim, np.asarray(ids, np.int64), matrix
+            )
+            await self.store.replace_vectors(ids, matrix, self.embedder.name)
+            await asyncio.to_thread(fresh.save, self.index_path)
+            self.index = fresh
+        return len(ids)
+
+    # -- reading ------------------------------------------------------------
+
+    def embed_query(self, question: str) -> np.ndarray:
+        """Embed a question, remembering the last few hundred."""
+        vec = self._query_cache.get(question)
+        if vec is None:
+            vec = self.embedder.embed_query(question)
+            self._query_cache[question] = vec
+            if len(self._query_cache) > 256:
+                self._query_cache.popitem(last=False)
+        else:
+            self._query_cache.move_to_end(question)
+        return vec
+
+    async def search(self, question: str, k: int | None = None) -> list[Hit]:
+        """Return the best k chunks for the question by fused dense and lexical rank."""
+        cfg = self.search_config
+        k = k or cfg.top_k
+        qvec = await asyncio.to_thread(self.embed_query, question)
+        dense = await asyncio.to_thread(self.index.search, qvec, cfg.candidates)
+        lexical = await self.store.lexical_search(search_terms(question), cfg.candidates)
+        fused = rrf(
+            [[i for i, _ in dense], [i for i, _ in lexical]],
+            k=cfg.rrf_k,
+            weights=[cfg.dense_weight, cfg.lexical_weight],
+        )[:k]
+        chunks = await self.store.get_chunks(f.id for f in fused)
+        articles = await self.store.get_articles(c.article_id for c in chunks.values())
+        cosine = dict(dense)
+        hits = []
+        for f in fused:
+            chunk = chunks.get(f.id)
+            if chunk is None:
+                continue  # deleted between search and lookup
+            dense_score = cosine.get(f.id)
+            if dense_score is None:
+                dense_score = float(np.dot(qvec, await self._vector(f.id)))
+            hits.append(
+                Hit(chunk, articles[chunk.article_id], f.score, f.ranks[0], f.ranks[1], dense_score)
+            )
+        return hits
+
+    async def _vector(self, chunk_id: int) -> np.ndarray:
+        return await self.store.chunk_vector(chunk_id)
+
+    async def ask(self, question: str, k: int | None = None) -> Answer:
+        """Answer a question with quoted sentences and their sources, or refuse."""
+        start = time.perf_counter()
+        hits = await self.search(question, k)
+        answer = self.composer.compose(question, hits)
+        ms = (time.perf_counter() - start) * 1000
+        return replace(answer, ms=ms)

@@ -1,0 +1,94 @@
+"""Turn raw article text (seed files, pasted posts) into clean article drafts."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from retrieval.arabic import normalize
+from retrieval.models import ArticleDraft
+
+_FRONT_MATTER_KEYS = ("title", "source", "url", "published", "author")
+_SKIP_LINKS = frozenset({normalize(s) for s in ("تخطى إلى المحتوى", "تخط إلى المحتوى")})
+# "Read also" lines link to other articles; they are not part of this one.
+_READ_ALSO = re.compile(r"^\s*(إقرأ|اقرأ|إقرا|اقرا)\s+(أيضا|أيضاً|ايضا|ايضاً|كذلك)\b")
+_SENTENCE_MARK = re.compile(r"[.!?؟…؛:،,]")
+# A line this short with no punctuation is a caption, a subhead or a byline.
+_SHORT_LINE_WORDS = 8
+
+
+def is_short_line(line: str) -> bool:
+    """Tell whether a line looks like a caption, subhead or byline, not prose."""
+    return len(line.split()) <= _SHORT_LINE_WORDS and not _SENTENCE_MARK.search(line)
+
+
+def parse_front_matter(text: str) -> tuple[dict[str, str], str]:
+    """Split an optional `key: value` header, ended by a `---` line, from the text."""
+    lines = text.splitlines()
+    if lines and lines[0].strip() == "---":
+        lines = lines[1:]
+    meta: dict[str, str] = {}
+    for i, line in enumerate(lines):
+        if line.strip() == "---":
+            if meta:
+                return meta, "\n".join(lines[i + 1 :])
+            break
+        key, sep, value = line.partition(":")
+        if not sep or key.strip().lower() not in _FRONT_MATTER_KEYS:
+            break
+        meta[key.strip().lower()] = value.strip()
+    return {}, text
+
+
+def parse_article(text: str, *, default_source: str = "", url: str = "") -> ArticleDraft:
+    """Parse scraped article text: headline, paragraphs, trailing source line.
+
+    Skip-links and "read also" lines are dropped. Short lines (captions,
+    subheads) stay as paragraphs but are never taken as the title. When the
+    last line is short and carries no punctuation, it names the source.
+    """
+    meta, rest = parse_front_matter(text.replace("\r\n", "\n").replace("\r", "\n"))
+    lines = [ln.strip() for ln in rest.split("\n")]
+    lines = [ln for ln in lines if ln and normalize(ln) not in _SKIP_LINKS]
+    lines = [ln for ln in lines if not _READ_ALSO.match(ln)]
+
+    source = meta.get("source", "")
+    if len(lines) > 2 and is_short_line(lines[-1]):
+        if not source or normalize(lines[-1]) == normalize(source):
+            source = lines[-1]
+            lines = lines[:-1]
+
+    title = meta.get("title", "")
+    if not title and lines:
+        # The headline is the first line; a long first line is prose, so the
+        # title is then the lead sentence's opening words.
+        title = lines[0]
+        if len(lines) > 1 and len(title.split()) <= 30:
+            lines = lines[1:]
+    body = "\n\n".join(lines)
+    return ArticleDraft(
+        title=title.strip(),
+        body=body,
+        source=source or default_source,
+        url=meta.get("url", url),
+        published=meta.get("published", ""),
+        author=meta.get("author", ""),
+    )
+
+
+def read_article_file(path: Path) -> ArticleDraft:
+    """Read and parse one article file (UTF-8, optional BOM)."""
+    return parse_article(path.read_text(encoding="utf-8-sig"), default_source=path.stem)
+
+
+def article_files(paths: list[Path]) -> list[Path]:
+    """Expand files and folders into the sorted list of `.txt` / `.md` files."""
+    out: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            out.extend(p for p in sorted(path.rglob("*")) if p.suffix in (".txt", ".md"))
+        elif path.exists():
+            out.append(path)
+        else:
+            raise FileNotFoundError(f"no such file or folder: {path}")
+    return out

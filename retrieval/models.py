@@ -1,0 +1,101 @@
+"""Values that cross module boundaries: articles, chunks, hits and answers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class ArticleDraft:
+    """An article as parsed, before the store gives it an id."""
+
+    title: str
+    body: str
+    source: str = ""
+    url: str = ""
+    published: str = ""  # ISO 8601 date or datetime, "" when unknown
+    author: str = ""
+
+
+@dataclass(frozen=True)
+class Article:
+    """A stored article."""
+
+    id: int
+    title: str
+    body: str
+    source: str
+    url: str
+    published: str
+    content_hash: str
+    added_at: str
+    author: str = ""
+
+
+@dataclass(frozen=True)
+class ChunkSpan:
+    """A chunk as cut from an article body: text and character offsets."""
+
+    order: int
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A stored chunk of an article."""
+
+    id: int
+    article_id: int
+    order: int
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One retrieved chunk with its fused score and the ranks it got."""
+
+    chunk: Chunk
+    article: Article
+    score: float
+    dense_rank: int | None = None  # 1-based rank in the dense list
+    lexical_rank: int | None = None  # 1-based rank in the FTS5 list
+    dense_score: float | None = None  # cosine similarity to the question
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A source cited by an answer; n is the marker shown as [n]."""
+
+    n: int
+    article_id: int
+    title: str
+    source: str
+    published: str
+    url: str
+
+
+@dataclass(frozen=True)
+class AnswerSentence:
+    """A sentence quoted verbatim from a passage, with its citation marker."""
+
+    text: str
+    citation: int
+    chunk_id: int
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The engine's reply to one question."""
+
+    question: str
+    answered: bool
+    sentences: tuple[AnswerSentence, ...]
+    citations: tuple[Citation, ...]
+    hits: tuple[Hit, ...]
+    confidence: float
+    ms: float = 0.0
+    headlines: tuple[Citation, ...] = field(default_factory=tuple)

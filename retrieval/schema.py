@@ -1,0 +1,68 @@
+"""Schema versions and migrations of the SQLite file, per component."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import aiosqlite
+
+# Each step moves the corpus schema up one version; never edit a shipped step.
+CORPUS_STEPS: tuple[str, ...] = (
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE articles (
+        id INTEGER PRIMARY KEY,
+        title TEXT NOT NULL,
+        body TEXT NOT NULL,
+        source TEXT NOT NULL DEFAULT '',
+        url TEXT NOT NULL DEFAULT '',
+        canonical_url TEXT UNIQUE,
+        published TEXT NOT NULL DEFAULT '',
+        content_hash TEXT NOT NULL UNIQUE,
+        added_at TEXT NOT NULL,
+        author TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX articles_published ON articles (published);
+    CREATE TABLE chunks (
+        id INTEGER PRIMARY KEY,
+        article_id INTEGER NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
+        ord INTEGER NOT NULL,
+        start INTEGER NOT NULL,
+        end INTEGER NOT NULL,
+        text TEXT NOT NULL,
+        vector BLOB NOT NULL,
+        model TEXT NOT NULL
+    );
+    CREATE INDEX chunks_article ON chunks (article_id);
+    -- Normalised, stemmed text: FTS5's tokenizer does not fold Arabic letters.
+    CREATE VIRTUAL TABLE chunks_fts USING fts5 (norm, tokenize = 'unicode61');
+    """,
+)
+
+
+async def migrate(
+    db: aiosqlite.Connection, steps: Sequence[str] = CORPUS_STEPS, component: str = "corpus"
+) -> int:
+    """Apply the steps a database lacks for component; return its schema version."""
+    await db.execute(
+        "CREATE TABLE IF NOT EXISTS schema_version (component TEXT PRIMARY KEY, version INTEGER)"
+    )
+    async with db.execute(
+        "SELECT version FROM schema_version WHERE component = ?", (component,)
+    ) as cur:
+        row = await cur.fetchone()
+    version = int(row[0]) if row else 0
+    if version > len(steps):
+        raise RuntimeError(
+            f"the database schema ({component} v{version}) is newer than this program"
+            f" (v{len(steps)}): upgrade isnad"
+        )
+    for number in range(version + 1, len(steps) + 1):
+        # executescript commits first; the step and its version bump land together.
+        await db.executescript(
+            "BEGIN;\n"
+            + steps[number - 1]
+            + f"\nINSERT INTO schema_version (component, version) VALUES ('{component}', {number})"
+            f" ON CONFLICT(component) DO UPDATE SET version = {number};\nCOMMIT;"
+        )
+    return len(steps)

@@ -1,0 +1,318 @@
+"""The corpus store: one SQLite file with articles, chunks, vectors and an FTS5 index."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aiosqlite
+import numpy as np
+
+from retrieval.arabic import index_text
+from retrieval.identity import canonical_url, content_hash
+from retrieval.models import Article, ArticleDraft, Chunk, ChunkSpan
+from retrieval.schema import migrate
+
+logger = logging.getLogger(__name__)
+
+_ARTICLE_COLUMNS = "id, title, body, source, url, published, content_hash, added_at, author"
+
+
+def utc_now() -> str:
+    """Return the current UTC time as ISO 8601 with seconds."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class CorpusStats:
+    """Counts that describe the corpus."""
+
+    articles: int
+    chunks: int
+    sources: tuple[tuple[str, int], ...]
+    newest_published: str
+    newest_added: str
+
+
+def _article(row: Sequence[object]) -> Article:
+    return Article(*row)  # type: ignore[arg-type]
+
+
+class CorpusStore:
+    """Articles, chunks with their float32 vectors, and lexical search over chunks."""
+
+    def __init__(self, db: aiosqlite.Connection, path: Path):
+        self.db = db
+        self.path = path
+
+    @classmethod
+    async def open(cls, path: Path) -> CorpusStore:
+        """Open (and create or migrate) the database at path."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = await aiosqlite.connect(path)
+        await db.execute("PRAGMA journal_mode=WAL")
+        await db.execute("PRAGMA foreign_keys=ON")
+        await db.execute("PRAGMA busy_timeout=5000")
+        await migrate(db)
+        return cls(db, path)
+
+    async def close(self) -> None:
+        """Close the connection."""
+        await self.db.close()
+
+    # -- articles -----------------------------------------------------------
+
+    async def find_duplicate(self, draft: ArticleDraft) -> int | None:
+        """Return the id of a stored article with the same canonical URL or text."""
+        url = canonical_url(draft.url)
+        if url:
+            async with self.db.execute(
+                "SELECT id FROM articles WHERE canonical_url = ?", (url,)
+            ) as cur:
+                row = await cur.fetchone()
+            if row:
+                return int(row[0])
+        async with self.db.execute(
+            "SELECT id FROM articles WHERE content_hash = ?", (content_hash(draft.body),)
+        ) as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else None
+
+    async def add_article(
+        self,
+        draft: ArticleDraft,
+        spans: Sequence[ChunkSpan],
+        vectors: np.ndarray,
+        model: str,
+    ) -> tuple[Article, list[Chunk]]:
+        """Store an article with its chunks, vectors and FTS rows in one transaction."""
+        if len(spans) != len(vectors):
+            raise ValueError("one vector per chunk is needed")
+        now = utc_now()
+        try:
+            cur = await self.db.execute(
+                "INSERT INTO articles (title, body, source, url, canonical_url, published,"
+                " content_hash, added_at, author) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    draft.title,
+                    draft.body,
+                    draft.source,
+                    draft.url,
+                    canonical_url(draft.url) or None,
+                    draft.published,
+                    content_hash(draft.body),
+                    now,
+                    draft.author,
+                ),
+            )
+            article_id = int(cur.lastrowid or 0)
+            chunks = []
+            for span, vec in zip(spans, vectors, strict=True):
+                cur = await self.db.execute(
+                    "INSERT INTO chunks (article_id, ord, start, end, text, vector, model)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        article_id,
+                        span.order,
+                        span.start,
+                        span.end,
+                        span.text,
+                        np.asarray(vec, dtype=np.float32).tobytes(),
+                        model,
+                    ),
+                )
+                chunk_id = int(cur.lastrowid or 0)
+                await self.db.execute(
+                    "INSERT INTO chunks_fts (rowid, norm) VALUES (?, ?)",
+                    (
+                        chunk_id,
+                        index_text(draft.title if span.order == 0 else "")
+                        + " "
+                        + index_text(span.text),
+                    ),
+                )
+                chunks.append(
+                    Chunk(chunk_id, article_id, span.order, span.start, span.end, span.text)
+                )
+            await self.db.commit()
+        except BaseException:
+            await self.db.rollback()
+            raise
+        article = Article(
+            article_id,
+            draft.title,
+            draft.body,
+            draft.source,
+            draft.url,
+            draft.published,
+            content_hash(draft.body),
+            now,
+            draft.author,
+        )
+        return article, chunks
+
+    async def delete_article(self, article_id: int) -> list[int]:
+        """Delete an article, its chunks and FTS rows; return the removed chunk ids."""
+        async with self.db.execute(
+            "SELECT id FROM chunks WHERE article_id = ?", (article_id,)
+        ) as cur:
+            ids = [int(r[0]) for r in await cur.fetchall()]
+        await self.db.executemany("DELETE FROM chunks_fts WHERE rowid = ?", [(i,) for i in ids])
+        await self.db.execute("DELETE FROM chunks WHERE article_id = ?", (article_id,))
+        await self.db.execute("DELETE FROM articles WHERE id = ?", (article_id,))
+        await self.db.commit()
+        return ids
+
+    async def get_article(self, article_id: int) -> Article | None:
+        """Return one article, or None."""
+        async with self.db.execute(
+            f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE id = ?", (article_id,)
+        ) as cur:
+            row = await cur.fetchone()
+        return _article(row) if row else None
+
+    async def get_articles(self, ids: Iterable[int]) -> dict[int, Article]:
+        """Return the articles with these ids, keyed by id."""
+        ids = list(set(ids))
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        async with self.db.execute(
+            f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE id IN ({marks})", ids
+        ) as cur:
+            return {int(r[0]): _article(r) for r in await cur.fetchall()}
+
+    async def latest_articles(self, limit: int = 5) -> list[Article]:
+        """Return the newest articles by publication date, then by insertion."""
+        async with self.db.execute(
+            f"SELECT {_ARTICLE_COLUMNS} FROM articles ORDER BY published DESC, id DESC LIMIT ?",
+            (limit,),
+        ) as cur:
+            return [_article(r) for r in await cur.fetchall()]
+
+    async def find_articles(self, terms: Sequence[str], limit: int = 10) -> list[Article]:
+        """Return articles whose chunks match all the given search terms."""
+        if not terms:
+            return []
+        query = " AND ".join(f'"{t}"' for t in terms)
+        async with self.db.execute(
+            f"SELECT DISTINCT {', '.join('a.' + c.strip() for c in _ARTICLE_COLUMNS.split(','))}"
+            " FROM chunks_fts f JOIN chunks c ON c.id = f.rowid JOIN articles a"
+            " ON a.id = c.article_id WHERE chunks_fts MATCH ? ORDER BY a.id DESC LIMIT ?",
+            (query, limit),
+        ) as cur:
+            return [_article(r) for r in await cur.fetchall()]
+
+    # -- chunks -------------------------------------------------------------
+
+    async def get_chunks(self, ids: Iterable[int]) -> dict[int, Chunk]:
+        """Return the chunks with these ids, keyed by id."""
+        ids = list(set(ids))
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        async with self.db.execute(
+            f"SELECT id, article_id, ord, start, end, text FROM chunks WHERE id IN ({marks})", ids
+        ) as cur:
+            return {int(r[0]): Chunk(*r) for r in await cur.fetchall()}
+
+    async def chunk_ids(self) -> list[int]:
+        """Return every chunk id in ascending order."""
+        async with self.db.execute("SELECT id FROM chunks ORDER BY id") as cur:
+            return [int(r[0]) for r in await cur.fetchall()]
+
+    async def vectors(self, batch: int = 10_000) -> tuple[np.ndarray, np.ndarray]:
+        """Return (ids, vectors) of every chunk, as stored."""
+        ids: list[int] = []
+        rows: list[np.ndarray] = []
+        async with self.db.execute("SELECT id, vector FROM chunks ORDER BY id") as cur:
+            while chunk := await cur.fetchmany(batch):
+                for cid, blob in chunk:
+                    ids.append(int(cid))
+                    rows.append(np.frombuffer(blob, dtype=np.float32))
+        if not rows:
+            return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
+        return np.asarray(ids, dtype=np.int64), np.vstack(rows)
+
+    async def chunk_texts(self, after_id: int = 0, limit: int = 256) -> list[tuple[int, str]]:
+        """Return (id, text) of chunks with id > after_id, in id order, for re-embedding."""
+        async with self.db.execute(
+            "SELECT id, text FROM chunks WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit)
+        ) as cur:
+            return [(int(r[0]), str(r[1])) for r in await cur.fetchall()]
+
+    async def chunk_vector(self, chunk_id: int) -> np.ndarray:
+        """Return one chunk's stored vector."""
+        async with self.db.execute("SELECT vector FROM chunks WHERE id = ?", (chunk_id,)) as cur:
+            row = await cur.fetchone()
+        if row is None:
+            raise KeyError(chunk_id)
+        return np.frombuffer(row[0], dtype=np.float32)
+
+    async def replace_vectors(self, ids: Sequence[int], vectors: np.ndarray, model: str) -> None:
+        """Store new vectors for these chunks and record the model, in one transaction."""
+        try:
+            await self.db.executemany(
+                "UPDATE chunks SET vector = ?, model = ? WHERE id = ?",
+                [
+                    (np.asarray(v, dtype=np.float32).tobytes(), model, int(i))
+                    for i, v in zip(ids, vectors, strict=True)
+                ],
+            )
+            await self.db.execute(
+                "INSERT INTO meta (key, value) VALUES ('model', ?)"
+                " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (model,),
+            )
+            await self.db.commit()
+        except BaseException:
+            await self.db.rollback()
+            raise
+
+    async def lexical_search(self, terms: Sequence[str], limit: int) -> list[tuple[int, float]]:
+        """Return (chunk id, bm25) best first for any of the terms; bm25 is lower-better."""
+        terms = [t.replace('"', "") for t in terms if t.replace('"', "")]
+        if not terms:
+            return []
+        query = " OR ".join(f'"{t}"' for t in dict.fromkeys(terms))
+        async with self.db.execute(
+            "SELECT rowid, bm25(chunks_fts) AS s FROM chunks_fts WHERE chunks_fts MATCH ?"
+            " ORDER BY s LIMIT ?",
+            (query, limit),
+        ) as cur:
+            return [(int(r[0]), float(r[1])) for r in await cur.fetchall()]
+
+    # -- meta ---------------------------------------------------------------
+
+    async def get_meta(self, key: str) -> str | None:
+        """Return a stored setting of the corpus, such as the embedding model name."""
+        async with self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)) as cur:
+            row = await cur.fetchone()
+        return str(row[0]) if row else None
+
+    async def set_meta(self, key: str, value: str) -> None:
+        """Store a setting of the corpus."""
+        await self.db.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?)"
+            " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+        await self.db.commit()
+
+    async def stats(self) -> CorpusStats:
+        """Count articles, chunks and sources."""
+        async with self.db.execute(
+            "SELECT (SELECT COUNT(*) FROM articles), (SELECT COUNT(*) FROM chunks),"
+            " (SELECT COALESCE(MAX(published), '') FROM articles),"
+            " (SELECT COALESCE(MAX(added_at), '') FROM articles)"
+        ) as cur:
+            row = await cur.fetchone()
+        assert row is not None
+        async with self.db.execute(
+            "SELECT source, COUNT(*) FROM articles GROUP BY source ORDER BY COUNT(*) DESC, source"
+        ) as cur:
+            sources = tuple((str(s), int(n)) for s, n in await cur.fetchall())
+        return CorpusStats(int(row[0]), int(row[1]), sources, str(row[2]), str(row[3]))
