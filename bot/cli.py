@@ -11,20 +11,22 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from pydantic import ValidationError
-from retrieval.modelfetch import ModelError, verify_model_dir
 
 from bot import texts
 from bot.factory import (
+    answer_config,
     fetch_model,
     ingest_paths,
     load_embedder,
     open_engine,
     progress_bar,
+    search_config,
     stderr_line,
 )
 from bot.settings import Settings
 from retrieval.engine import EngineError
 from retrieval.intake import article_files, read_article_file
+from retrieval.modelfetch import ModelError, verify_model_dir
 from retrieval.models import Answer
 from retrieval.store import CorpusStore
 
@@ -184,6 +186,50 @@ def cmd_run(settings: Settings) -> None:
     run_bot(settings)
 
 
+def cmd_bench(settings: Settings, eval_file: Path) -> None:
+    """Run the benchmarks and print their figures."""
+    from bot.bench import print_figures, run_bench
+
+    fetch_model(settings)
+    print_figures("engine", run_bench(settings, eval_file))
+
+
+async def cmd_eval(
+    settings: Settings, path: Path, systems: str, max_paragraphs: int | None, as_json: bool
+) -> None:
+    """Score retrieval and answers on a SQuAD-format file, in a throwaway corpus."""
+    from retrieval.embedding_cache import CachedEmbedder
+    from retrieval.evaluation import SYSTEMS, evaluate, load_squad, report_table
+
+    chosen = [s.strip() for s in systems.split(",") if s.strip()]
+    unknown = [s for s in chosen if s not in SYSTEMS]
+    if unknown or not chosen:
+        raise CliError(f"unknown system {unknown[0] if unknown else systems!r}: use {SYSTEMS}")
+    try:
+        dataset = load_squad(path, max_paragraphs)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CliError(f"{path} is not a SQuAD-format file ({exc})") from exc
+    embedder = CachedEmbedder(
+        load_embedder(settings), settings.embedding_cache_dir / "embeddings.sqlite"
+    )
+    progress, close = progress_bar("embedding")
+    try:
+        report = await evaluate(
+            dataset,
+            embedder,
+            systems=[s for s in SYSTEMS if s in chosen],
+            chunk_tokens=settings.chunk_tokens,
+            chunk_overlap=settings.chunk_overlap,
+            search=search_config(settings),
+            answer=answer_config(settings),
+            progress=progress,
+        )
+    finally:
+        close()
+        embedder.close()
+    print(json.dumps(report.to_json(), ensure_ascii=False) if as_json else report_table(report))
+
+
 def parser() -> argparse.ArgumentParser:
     """Build the argument parser."""
     p = argparse.ArgumentParser(prog="isnad", description="Arabic news QA with quoted sources")
@@ -201,6 +247,18 @@ def parser() -> argparse.ArgumentParser:
     mod = sub.add_parser("model", help="fetch or verify the embedding model")
     mod.add_argument("action", choices=["fetch", "verify"])
     sub.add_parser("run", help="start the Telegram bot")
+    evl = sub.add_parser("eval", help="measure retrieval and answers on a SQuAD-format file")
+    evl.add_argument("file", type=Path)
+    evl.add_argument("--systems", default="lexical,dense,hybrid", help="comma-separated")
+    evl.add_argument("--max-paragraphs", type=int, default=None, help="use the first N only")
+    evl.add_argument("--json", action="store_true", help="print one JSON object")
+    ben = sub.add_parser("bench", help="measure speed and memory; print the figures")
+    ben.add_argument(
+        "--eval-file",
+        type=Path,
+        default=Path("../shared/eval/arcd-train.json"),
+        help="SQuAD file whose paragraphs are added to the seeds",
+    )
     return p
 
 
@@ -221,6 +279,10 @@ def dispatch(settings: Settings, args: argparse.Namespace) -> None:
             cmd_model(settings, args.action)
         case "run":
             cmd_run(settings)
+        case "eval":
+            asyncio.run(cmd_eval(settings, args.file, args.systems, args.max_paragraphs, args.json))
+        case "bench":
+            cmd_bench(settings, args.eval_file)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,13 +7,12 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from retrieval.modelfetch import ModelError, ensure_model, verify_model_dir
-
 from bot.settings import Settings
 from retrieval.answer import AnswerConfig
 from retrieval.embedding import Embedder, Progress, SentenceTransformerEmbedder
 from retrieval.engine import Engine, EngineError, SearchConfig
 from retrieval.intake import article_files, read_article_file
+from retrieval.modelfetch import ModelError, ensure_model, verify_model_dir
 from retrieval.store import CorpusStore
 
 logger = logging.getLogger(__name__)
@@ -71,6 +70,11 @@ def search_config(settings: Settings) -> SearchConfig:
     )
 
 
+def answer_config(settings: Settings) -> AnswerConfig:
+    """Return the answer knobs from settings."""
+    return AnswerConfig(threshold=settings.answer_threshold)
+
+
 async def open_engine(settings: Settings, embedder: Embedder) -> Engine:
     """Open the database and the vector index beside it."""
     store = await CorpusStore.open(settings.db_path)
@@ -82,7 +86,7 @@ async def open_engine(settings: Settings, embedder: Embedder) -> Engine:
             chunk_tokens=settings.chunk_tokens,
             chunk_overlap=settings.chunk_overlap,
             search=search_config(settings),
-            answer=AnswerConfig(threshold=settings.answer_threshold),
+            answer=answer_config(settings),
         )
     except BaseException:
         await store.close()

@@ -20,6 +20,10 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
     model_dir: Path = Field(default_factory=lambda: Path.home() / ".cache" / "isnad" / "models")
     mirror_dir: Path = Field(default_factory=lambda: Path.home() / ".cache" / "isnad" / "mirror")
+    # Embeddings kept by `isnad eval` so that a re-run does not embed again.
+    embedding_cache_dir: Path = Field(
+        default_factory=lambda: Path.home() / ".cache" / "isnad" / "embeddings"
+    )
     seeds_dir: Path = Path("seeds")
     embedding_backend: Literal["torch"] = "torch"
     embed_threads: int = 0  # 0: let torch decide
@@ -33,7 +37,7 @@ class Settings(BaseSettings):
     rrf_k: float = Field(60.0, gt=0)
     dense_weight: float = Field(1.0, ge=0)
     lexical_weight: float = Field(1.0, ge=0)
-    answer_threshold: float = Field(0.40, ge=-1, le=1)
+    answer_threshold: float = Field(0.30, ge=-1, le=1)
 
     # Telegram
     telegram_token: SecretStr | None = None

@@ -17,7 +17,7 @@ SentenceScorer = Callable[[str, list[str]], list[float]]
 class AnswerConfig:
     """Knobs of answer extraction; defaults are tuned with `isnad eval`."""
 
-    threshold: float = 0.40  # dense cosine of the best passage below which we refuse
+    threshold: float = 0.30  # dense cosine of the best passage below which we refuse
     passages: int = 3  # how many top passages supply candidate sentences
     max_sentences: int = 3
     keep_ratio: float = 0.75  # a further sentence must score this share of the best

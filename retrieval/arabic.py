@@ -27,8 +27,9 @@ _LETTERS = str.maketrans(
 )
 _WORD = re.compile(r"[\w]+", re.UNICODE)
 
-# Proclitics stripped by the light stemmer, longest first.
-_PREFIXES = ("وال", "بال", "كال", "فال", "لل", "ال", "و", "ب", "ف", "ل", "ك")
+# Affixes of Larkey's light10 stemmer (after normalisation ة is ه). Lone ب ف ل ك
+# are left alone: they begin too many words (فلسطين, بلد, كتاب).
+_PREFIXES = ("وال", "بال", "كال", "فال", "لل", "ال", "و")
 _SUFFIXES = ("ها", "ان", "ات", "ون", "ين", "يه", "ه", "ي")
 
 # Function words and question words that carry no topic; kept small on purpose.

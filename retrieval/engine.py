@@ -9,6 +9,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -23,6 +24,9 @@ from retrieval.models import Answer, Article, ArticleDraft, Hit
 from retrieval.store import CorpusStore
 
 logger = logging.getLogger(__name__)
+
+# Which retrieval to run: both fused (what the bot uses), or one side alone (for eval).
+SearchMode = Literal["hybrid", "dense", "lexical"]
 
 
 @dataclass(frozen=True)
@@ -211,13 +215,21 @@ class Engine:
             self._query_cache.move_to_end(question)
         return vec
 
-    async def search(self, question: str, k: int | None = None) -> list[Hit]:
-        """Return the best k chunks for the question by fused dense and lexical rank."""
+    async def search(
+        self, question: str, k: int | None = None, mode: SearchMode = "hybrid"
+    ) -> list[Hit]:
+        """Return the best k chunks for the question: fused, or one side alone by mode."""
         cfg = self.search_config
         k = k or cfg.top_k
-        qvec = await asyncio.to_thread(self.embed_query, question)
-        dense = await asyncio.to_thread(self.index.search, qvec, cfg.candidates)
-        lexical = await self.store.lexical_search(search_terms(question), cfg.candidates)
+        depth = max(cfg.candidates, k)
+        qvec: np.ndarray | None = None
+        dense: list[tuple[int, float]] = []
+        lexical: list[tuple[int, float]] = []
+        if mode != "lexical":
+            qvec = await asyncio.to_thread(self.embed_query, question)
+            dense = await asyncio.to_thread(self.index.search, qvec, depth)
+        if mode != "dense":
+            lexical = await self.store.lexical_search(search_terms(question), depth)
         fused = rrf(
             [[i for i, _ in dense], [i for i, _ in lexical]],
             k=cfg.rrf_k,
@@ -232,7 +244,7 @@ class Engine:
             if chunk is None:
                 continue  # deleted between search and lookup
             dense_score = cosine.get(f.id)
-            if dense_score is None:
+            if dense_score is None and qvec is not None:
                 dense_score = float(np.dot(qvec, await self._vector(f.id)))
             hits.append(
                 Hit(chunk, articles[chunk.article_id], f.score, f.ranks[0], f.ranks[1], dense_score)

@@ -48,7 +48,8 @@ class VectorIndex:
     def ids(self) -> np.ndarray:
         """Return the chunk ids held, sorted."""
         with self._lock:
-            return np.sort(faiss.vector_to_array(self.index.id_map).astype(np.int64))
+            id_map = self.index.id_map  # type: ignore[attr-defined]
+            return np.sort(faiss.vector_to_array(id_map).astype(np.int64))
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         """Add vectors under the given chunk ids."""
@@ -65,7 +66,7 @@ class VectorIndex:
         if not ids:
             return 0
         with self._lock:
-            return int(self.index.remove_ids(np.asarray(ids, dtype=np.int64)))
+            return int(self.index.remove_ids(np.asarray(ids, dtype=np.int64)))  # type: ignore[arg-type]
 
     def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
         """Return up to k (chunk id, cosine) best first."""

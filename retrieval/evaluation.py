@@ -1,0 +1,315 @@
+"""Measure retrieval and answers on SQuAD-format question sets.
+
+A set's unique paragraphs become the articles of a throwaway corpus (a real store
+and engine in a temporary folder, never the bot's database); every question then
+goes through the engine's own search and answer code.
+
+The news-domain check uses the same format with one extension taken from SQuAD
+2.0: a question with `"is_impossible": true` (or no answers) has no gold passage
+and must be refused; such questions count only towards `refused_rate`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import tempfile
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from retrieval.answer import AnswerConfig
+from retrieval.arabic import normalize
+from retrieval.embedding import Embedder, Progress
+from retrieval.engine import Engine, SearchConfig, SearchMode
+from retrieval.identity import content_hash
+from retrieval.models import Answer, ArticleDraft, Hit
+from retrieval.store import CorpusStore
+
+SYSTEMS: tuple[SearchMode, ...] = ("lexical", "dense", "hybrid")
+RECALL_AT = (1, 5, 20)
+# Chunks fetched per question and system: enough distinct articles for recall@20.
+RANK_DEPTH = 100
+
+
+@dataclass(frozen=True)
+class EvalQuestion:
+    """A question, the paragraph it was asked on (None: unanswerable) and gold answers."""
+
+    id: str
+    text: str
+    paragraph: int | None
+    answers: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class EvalSet:
+    """Unique paragraphs as (title, context) and the questions asked on them."""
+
+    name: str
+    paragraphs: tuple[tuple[str, str], ...]
+    questions: tuple[EvalQuestion, ...]
+
+    @property
+    def answerable(self) -> list[EvalQuestion]:
+        """Return the questions that have a gold paragraph."""
+        return [q for q in self.questions if q.paragraph is not None]
+
+
+def clean_question(text: str) -> str:
+    """Strip the stray spaces and leading dashes some sets carry (" - من هو ...؟ ")."""
+    return re.sub(r"\s+", " ", text).strip().lstrip("-–— ").strip()
+
+
+def load_squad(path: Path, max_paragraphs: int | None = None) -> EvalSet:
+    """Read a SQuAD-format file; identical contexts become one paragraph with all questions."""
+    with path.open(encoding="utf-8") as fh:
+        raw = json.load(fh)
+    data = raw["data"] if isinstance(raw, dict) else raw
+    slot: dict[str, int] = {}
+    paragraphs: list[tuple[str, str]] = []
+    questions: list[EvalQuestion] = []
+    for entry in data:
+        title = str(entry.get("title") or "").strip()
+        for para in entry.get("paragraphs", []):
+            context = str(para["context"])
+            if context not in slot:
+                if max_paragraphs is not None and len(paragraphs) >= max_paragraphs:
+                    continue
+                slot[context] = len(paragraphs)
+                paragraphs.append((title, context))
+            for qa in para.get("qas", []):
+                answers = tuple(
+                    dict.fromkeys(str(a["text"]) for a in qa.get("answers", []) if a.get("text"))
+                )
+                answerable = bool(answers) and not qa.get("is_impossible", False)
+                questions.append(
+                    EvalQuestion(
+                        id=str(qa.get("id", len(questions))),
+                        text=clean_question(str(qa["question"])),
+                        paragraph=slot[context] if answerable else None,
+                        answers=answers if answerable else (),
+                    )
+                )
+    return EvalSet(path.name, tuple(paragraphs), tuple(q for q in questions if q.text))
+
+
+# -- metrics (pure) -----------------------------------------------------------
+
+
+def rank_of(ranking: Sequence[int], gold: int) -> int | None:
+    """Return the 1-based rank of gold in ranking, or None when it is absent."""
+    for n, item in enumerate(ranking, start=1):
+        if item == gold:
+            return n
+    return None
+
+
+def retrieval_metrics(rankings: Sequence[Sequence[int]], golds: Sequence[int]) -> dict[str, float]:
+    """Return recall@1/5/20, mrr@10 and ndcg@10 of ranked ids against one gold id each.
+
+    With one relevant item the ideal DCG is 1, so ndcg@10 is 1/log2(rank + 1).
+    """
+    if len(rankings) != len(golds):
+        raise ValueError("one ranking per gold id is needed")
+    n = len(golds)
+    ranks = [rank_of(r, g) for r, g in zip(rankings, golds, strict=True)]
+    out: dict[str, float] = {}
+    for k in RECALL_AT:
+        out[f"recall@{k}"] = sum(1 for r in ranks if r is not None and r <= k) / n if n else 0.0
+    out["mrr@10"] = sum(1 / r for r in ranks if r is not None and r <= 10) / n if n else 0.0
+    out["ndcg@10"] = (
+        sum(1 / math.log2(r + 1) for r in ranks if r is not None and r <= 10) / n if n else 0.0
+    )
+    return out
+
+
+def _folded(text: str) -> str:
+    return " ".join(normalize(text).split())
+
+
+def contains_answer(sentences: Iterable[str], answers: Iterable[str]) -> bool:
+    """Tell whether the quoted sentences hold one of the gold answers, after normalisation."""
+    quoted = _folded(" ".join(sentences))
+    return any(a for a in (_folded(x) for x in answers) if a and a in quoted)
+
+
+# -- running ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QuestionResult:
+    """What happened to one question: article rankings per system and the answer."""
+
+    question: EvalQuestion
+    rankings: dict[str, tuple[int, ...]]
+    answered: bool
+    contained: bool
+    confidence: float
+    sentences: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class EvalReport:
+    """Figures of one run, and the per-question results behind them."""
+
+    dataset: str
+    paragraphs: int
+    questions: int
+    systems: dict[str, dict[str, float]]
+    answer: dict[str, float]
+    seconds: float
+    results: tuple[QuestionResult, ...] = field(default=(), repr=False)
+
+    def to_json(self) -> dict[str, object]:
+        """Return the object printed by `isnad eval --json`."""
+        return {
+            "dataset": self.dataset,
+            "paragraphs": self.paragraphs,
+            "questions": self.questions,
+            "systems": {s: {k: round(v, 4) for k, v in m.items()} for s, m in self.systems.items()},
+            "answer": {k: round(v, 4) for k, v in self.answer.items()},
+            "seconds": round(self.seconds, 1),
+        }
+
+
+def article_ranking(hits: Sequence[Hit]) -> tuple[int, ...]:
+    """Return article ids in the order of their best chunk."""
+    return tuple(dict.fromkeys(h.article.id for h in hits))
+
+
+async def build_corpus(
+    engine: Engine, dataset: EvalSet, progress: Progress | None = None
+) -> list[int]:
+    """Ingest each paragraph as an article; return the article id of each paragraph."""
+    drafts = [
+        ArticleDraft(title=title or f"{dataset.name} #{n + 1}", body=context, source=dataset.name)
+        for n, (title, context) in enumerate(dataset.paragraphs)
+    ]
+    results = await engine.ingest(drafts, progress)
+    by_hash = {content_hash(r.draft.body): r.article.id for r in results if r.article}
+    ids: list[int] = []
+    for r in results:
+        if r.article is not None:
+            ids.append(r.article.id)
+        elif r.duplicate_of is not None:
+            ids.append(r.duplicate_of)
+        else:
+            ids.append(by_hash.get(content_hash(r.draft.body), -1))
+    return ids
+
+
+async def run_questions(
+    engine: Engine,
+    dataset: EvalSet,
+    article_ids: Sequence[int],
+    systems: Sequence[SearchMode] = SYSTEMS,
+) -> list[QuestionResult]:
+    """Run every question through search (per system) and the answer pipeline."""
+    results = []
+    for q in dataset.questions:
+        rankings: dict[str, tuple[int, ...]] = {}
+        if q.paragraph is not None:
+            for system in systems:
+                hits = await engine.search(q.text, RANK_DEPTH, mode=system)
+                rankings[system] = article_ranking(hits)
+        answer: Answer = await engine.ask(q.text)
+        quoted = tuple(s.text for s in answer.sentences)
+        results.append(
+            QuestionResult(
+                question=q,
+                rankings=rankings,
+                answered=answer.answered,
+                contained=answer.answered and contains_answer(quoted, q.answers),
+                confidence=answer.confidence,
+                sentences=quoted,
+            )
+        )
+    return results
+
+
+def summarise(
+    dataset: EvalSet,
+    article_ids: Sequence[int],
+    results: Sequence[QuestionResult],
+    systems: Sequence[str],
+    seconds: float,
+) -> EvalReport:
+    """Turn per-question results into the report's figures."""
+    answerable = [r for r in results if r.question.paragraph is not None]
+    golds = [
+        article_ids[r.question.paragraph] for r in answerable if r.question.paragraph is not None
+    ]
+    figures = {s: retrieval_metrics([r.rankings[s] for r in answerable], golds) for s in systems}
+    n = len(answerable)
+    answer = {
+        "containment": sum(r.contained for r in answerable) / n if n else 0.0,
+        "answered_rate": sum(r.answered for r in answerable) / n if n else 0.0,
+    }
+    unanswerable = [r for r in results if r.question.paragraph is None]
+    if unanswerable:
+        answer["unanswerable"] = len(unanswerable)
+        answer["refused_rate"] = sum(not r.answered for r in unanswerable) / len(unanswerable)
+    return EvalReport(
+        dataset=dataset.name,
+        paragraphs=len(dataset.paragraphs),
+        questions=len(results),
+        systems=figures,
+        answer=answer,
+        seconds=seconds,
+        results=tuple(results),
+    )
+
+
+async def evaluate(
+    dataset: EvalSet,
+    embedder: Embedder,
+    *,
+    systems: Sequence[SearchMode] = SYSTEMS,
+    chunk_tokens: int = 200,
+    chunk_overlap: int = 1,
+    search: SearchConfig | None = None,
+    answer: AnswerConfig | None = None,
+    progress: Progress | None = None,
+) -> EvalReport:
+    """Build a throwaway corpus from the set, ask every question, and score the results."""
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="isnad-eval-") as tmp:
+        store = await CorpusStore.open(Path(tmp) / "eval.db")
+        try:
+            engine = await Engine.open(
+                store,
+                embedder,
+                Path(tmp) / "index.faiss",
+                chunk_tokens=chunk_tokens,
+                chunk_overlap=chunk_overlap,
+                search=search,
+                answer=answer,
+            )
+            article_ids = await build_corpus(engine, dataset, progress)
+            results = await run_questions(engine, dataset, article_ids, systems)
+        finally:
+            await store.close()
+    return summarise(dataset, article_ids, results, systems, time.perf_counter() - start)
+
+
+def report_table(report: EvalReport) -> str:
+    """Lay out a report as an aligned plain-text table."""
+    names = ["recall@1", "recall@5", "recall@20", "mrr@10", "ndcg@10"]
+    lines = [
+        f"{report.dataset}: {report.paragraphs} paragraphs, {report.questions} questions,"
+        f" {report.seconds:.1f} s",
+        f"{'system':<8} " + " ".join(f"{n:>9}" for n in names),
+    ]
+    for system, figures in report.systems.items():
+        lines.append(f"{system:<8} " + " ".join(f"{figures[n]:>9.3f}" for n in names))
+    lines.append(
+        "answer   "
+        + ", ".join(
+            f"{k} {v:.3f}" if k != "unanswerable" else f"{k} {v:.0f}"
+            for k, v in report.answer.items()
+        )
+    )
+    return "\n".join(lines)

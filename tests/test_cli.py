@@ -1,0 +1,95 @@
+"""The `isnad` command line: exit codes, error lines and the JSON shape."""
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+import bot.cli as cli
+import bot.factory as factory
+from retrieval.embedding import HashingEmbedder
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Run the CLI in tmp_path with the hashing embedder standing in for the model."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ISNAD_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("ISNAD_SEEDS_DIR", str(ROOT / "seeds"))
+    monkeypatch.setenv("ISNAD_MODEL_DIR", str(tmp_path / "models"))
+    monkeypatch.setenv("ISNAD_ANSWER_THRESHOLD", "-1")
+    loads: list[int] = []
+
+    def fake_load(settings: object) -> HashingEmbedder:
+        loads.append(1)
+        return HashingEmbedder()
+
+    monkeypatch.setattr(cli, "load_embedder", fake_load)
+    monkeypatch.setattr(cli, "fetch_model", lambda settings: tmp_path / "models")
+    monkeypatch.setattr(factory, "load_embedder", fake_load)
+    return tmp_path
+
+
+def test_ask_without_corpus_is_one_line(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["ask", "سؤال"]) == 1
+    err = capsys.readouterr().err
+    assert err == f"isnad: no corpus at {env / 'data' / 'isnad.db'}: run `isnad setup` first\n"
+
+
+def test_bad_setting_is_one_line(
+    env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ISNAD_TOP_K", "many")
+    assert cli.main(["stats"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("isnad: bad setting ISNAD_TOP_K: ") and err.count("\n") == 1
+
+
+def test_model_verify_fails_on_empty_dir(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["model", "verify"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("isnad: model does not verify: ") and err.count("\n") == 1
+
+
+def test_ingest_missing_path(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["ingest", "nowhere"]) == 1
+    assert capsys.readouterr().err == "isnad: no such file or folder: nowhere\n"
+
+
+def test_setup_then_ask_json(
+    env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["setup"]) == 0
+    assert "1 articles added" in capsys.readouterr().err
+    # A second setup does no work: the seeds are already in.
+    assert cli.main(["setup"]) == 0
+    assert "up to date" in capsys.readouterr().err
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("روسيا تركيا إدلب\n\nحميميم\n"))
+    assert cli.main(["ask", "--json", "-"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2
+    for line, question in zip(lines, ["روسيا تركيا إدلب", "حميميم"], strict=True):
+        obj = json.loads(line)
+        assert list(obj) == [
+            "question",
+            "answered",
+            "answer",
+            "sentences",
+            "sources",
+            "passages",
+            "ms",
+        ]
+        assert obj["question"] == question and obj["answered"] is True
+        assert obj["sentences"] and all(set(s) == {"text", "citation"} for s in obj["sentences"])
+        assert obj["sources"][0]["title"] == "روسيا ترفض طلب تركي بخصوص مدينة إدلب وتركيا ترد"
+        assert set(obj["sources"][0]) == {"n", "article_id", "title", "source", "published", "url"}
+        assert set(obj["passages"][0]) == {"chunk_id", "article_id", "text", "score"}
+        assert isinstance(obj["ms"], float)
+
+    assert cli.main(["stats"]) == 0
+    out = capsys.readouterr().out
+    assert "articles: 1\n" in out and "source: مدونة هادي العبد الله: 1" in out
