@@ -51,7 +51,8 @@ class SentenceTransformerEmbedder:
             torch.set_num_threads(threads)
         self.model: Any = SentenceTransformer(str(model_dir), device="cpu", local_files_only=True)
         self.name = f"embeddinggemma-300m:{model_dir.name}"
-        self.dim = int(self.model.get_sentence_embedding_dimension())
+        dim_of = getattr(self.model, "get_embedding_dimension", None)
+        self.dim = int(dim_of() if dim_of else self.model.get_sentence_embedding_dimension())
         self.batch_size = batch_size
         self._tokenizer = self.model.tokenizer
         # One forward pass at a time: torch already uses every core.
