@@ -15,7 +15,9 @@ from pydantic import ValidationError
 from bot import texts
 from bot.factory import (
     answer_config,
+    export_problems,
     fetch_model,
+    index_config,
     ingest_paths,
     load_embedder,
     open_engine,
@@ -23,6 +25,7 @@ from bot.factory import (
     search_config,
     stderr_line,
 )
+from bot.errors import ConfigError
 from bot.settings import Settings
 from retrieval.engine import EngineError
 from retrieval.intake import article_files, read_article_file
@@ -140,7 +143,7 @@ async def cmd_reindex(settings: Settings, fast: bool) -> None:
         from retrieval.index import VectorIndex
 
         dim = vectors.shape[1] if len(ids) else 768
-        VectorIndex.build(dim, ids, vectors).save(settings.index_path)
+        VectorIndex.build(dim, ids, vectors, index_config(settings)).save(settings.index_path)
         print(f"index rebuilt from {len(ids)} stored vectors")
         return
     engine = await open_engine(settings, load_embedder(settings))
@@ -177,21 +180,38 @@ def cmd_model(settings: Settings, action: str) -> None:
     if problems:
         raise CliError(f"model does not verify: {'; '.join(problems)}")
     print(f"model verified: {settings.model_path}")
+    if settings.embedding_backend == "onnx-int8":
+        problems = export_problems(settings, full=True)
+        if problems:
+            raise CliError(
+                f"int8 ONNX export does not verify: {problems[0]}; run `isnad model fetch`"
+            )
+        print(f"int8 ONNX export verified: {settings.onnx_path}")
 
 
 def cmd_run(settings: Settings) -> None:
-    """Start the Telegram bot."""
+    """Start the Telegram bot; its ready line and feed polls are logged at INFO."""
     from bot.app import run_bot
 
+    logging.getLogger("bot").setLevel(logging.INFO)
     run_bot(settings)
+
+
+def cmd_poll(settings: Settings) -> None:
+    """Poll every feed once and print what was added."""
+    from bot.feeds import cmd_poll as poll
+
+    asyncio.run(poll(settings))
 
 
 def cmd_bench(settings: Settings, eval_file: Path) -> None:
     """Run the benchmarks and print their figures."""
     from bot.bench import print_figures, run_bench
+    from bot.speedbench import print_tables, run_speed_bench
 
     fetch_model(settings)
     print_figures("engine", run_bench(settings, eval_file))
+    print_tables(run_speed_bench(settings, eval_file))
 
 
 async def cmd_eval(
@@ -247,6 +267,7 @@ def parser() -> argparse.ArgumentParser:
     mod = sub.add_parser("model", help="fetch or verify the embedding model")
     mod.add_argument("action", choices=["fetch", "verify"])
     sub.add_parser("run", help="start the Telegram bot")
+    sub.add_parser("poll", help="poll every feed once and print what was added")
     evl = sub.add_parser("eval", help="measure retrieval and answers on a SQuAD-format file")
     evl.add_argument("file", type=Path)
     evl.add_argument("--systems", default="lexical,dense,hybrid", help="comma-separated")
@@ -279,6 +300,8 @@ def dispatch(settings: Settings, args: argparse.Namespace) -> None:
             cmd_model(settings, args.action)
         case "run":
             cmd_run(settings)
+        case "poll":
+            cmd_poll(settings)
         case "eval":
             asyncio.run(cmd_eval(settings, args.file, args.systems, args.max_paragraphs, args.json))
         case "bench":
@@ -301,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
         where = ".".join(str(p) for p in first["loc"])
         print(f"isnad: bad setting ISNAD_{where.upper()}: {first['msg']}", file=sys.stderr)
         return 1
-    except (CliError, EngineError, ModelError, FileNotFoundError) as exc:
+    except (CliError, EngineError, ModelError, FileNotFoundError, ConfigError) as exc:
         print(f"isnad: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

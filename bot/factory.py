@@ -11,8 +11,9 @@ from bot.settings import Settings
 from retrieval.answer import AnswerConfig
 from retrieval.embedding import Embedder, Progress, SentenceTransformerEmbedder
 from retrieval.engine import Engine, EngineError, SearchConfig
+from retrieval.index import IndexConfig
 from retrieval.intake import article_files, read_article_file
-from retrieval.modelfetch import ModelError, ensure_model, verify_model_dir
+from retrieval.modelfetch import EXPECTED_SHA256, ModelError, ensure_model, verify_model_dir
 from retrieval.store import CorpusStore
 
 logger = logging.getLogger(__name__)
@@ -40,22 +41,61 @@ def progress_bar(label: str) -> tuple[Progress | None, Callable[[], None]]:
 
 
 def fetch_model(settings: Settings) -> Path:
-    """Make sure verified model files are in the cache; fetch them if not."""
-    return ensure_model(settings.model_path, mirror_cache=settings.mirror_dir, progress=stderr_line)
+    """Make sure verified model files are in the cache, and the export the backend needs."""
+    path = ensure_model(settings.model_path, mirror_cache=settings.mirror_dir, progress=stderr_line)
+    if settings.embedding_backend == "onnx-int8":
+        prepare_export(settings)
+    return path
 
 
-def load_embedder(settings: Settings) -> Embedder:
-    """Load the embedding model from verified files only."""
+def prepare_export(settings: Settings) -> Path:
+    """Return the verified int8 ONNX export, building it from the float32 model if needed."""
+    from retrieval.onnx_backend import ExportError, ensure_export
+
+    try:
+        return ensure_export(
+            settings.model_path,
+            settings.onnx_path,
+            EXPECTED_SHA256["model.safetensors"],
+            progress=stderr_line,
+        )
+    except ExportError as exc:
+        raise ModelError(str(exc)) from exc
+
+
+def export_problems(settings: Settings, *, full: bool = False) -> list[str]:
+    """Return what is wrong with the int8 ONNX export (full=True re-hashes every file)."""
+    from retrieval.onnx_backend import verify_export
+
+    return verify_export(settings.onnx_path, EXPECTED_SHA256["model.safetensors"], full=full)
+
+
+def load_embedder(settings: Settings, backend: str | None = None) -> Embedder:
+    """Load the embedding model of the configured backend (or backend) from verified files."""
     problems = verify_model_dir(settings.model_path)
     if problems:
         raise ModelError(
             f"model files in {settings.model_path} are missing or do not verify"
             f" ({problems[0]}): run `isnad model fetch`"
         )
+    threads = settings.embed_threads or None
+    if (backend or settings.embedding_backend) == "onnx-int8":
+        from retrieval.onnx_backend import OnnxEmbedder
+
+        # A missing or corrupted export is rebuilt here (logged), so the bot still starts.
+        export = prepare_export(settings)
+        return OnnxEmbedder(export, batch_size=settings.embed_batch_size, threads=threads)
     return SentenceTransformerEmbedder(
-        settings.model_path,
-        batch_size=settings.embed_batch_size,
-        threads=settings.embed_threads or None,
+        settings.model_path, batch_size=settings.embed_batch_size, threads=threads
+    )
+
+
+def index_config(settings: Settings) -> IndexConfig:
+    """Return the vector index layout from settings."""
+    return IndexConfig(
+        approx_threshold=settings.index_approx_threshold,
+        nprobe=settings.index_nprobe,
+        dims=settings.index_dims,
     )
 
 
@@ -87,6 +127,7 @@ async def open_engine(settings: Settings, embedder: Embedder) -> Engine:
             chunk_overlap=settings.chunk_overlap,
             search=search_config(settings),
             answer=answer_config(settings),
+            index_config=index_config(settings),
         )
     except BaseException:
         await store.close()

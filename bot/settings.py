@@ -25,9 +25,16 @@ class Settings(BaseSettings):
         default_factory=lambda: Path.home() / ".cache" / "isnad" / "embeddings"
     )
     seeds_dir: Path = Path("seeds")
-    embedding_backend: Literal["torch"] = "torch"
+    # "torch": plain float32 sentence-transformers, the reference. "onnx-int8": ONNX Runtime
+    # with the selectively int8-quantised export, cached beside the model (docs_speed.md).
+    embedding_backend: Literal["torch", "onnx-int8"] = "torch"
     embed_threads: int = 0  # 0: let torch decide
     embed_batch_size: int = 16
+
+    # Vector index: exact below the threshold, IVF from it on (docs_speed.md)
+    index_approx_threshold: int = Field(200_000, ge=1000)
+    index_nprobe: int = Field(24, ge=1, le=4096)
+    index_dims: Literal[768, 512, 256, 128] | None = None  # Matryoshka truncation
 
     # Retrieval and answers
     chunk_tokens: int = Field(200, ge=16, le=2000)
@@ -76,6 +83,11 @@ class Settings(BaseSettings):
     def model_path(self) -> Path:
         """Return the folder that holds the verified model files."""
         return self.model_dir / MODEL_NAME
+
+    @property
+    def onnx_path(self) -> Path:
+        """Return the folder of the int8 ONNX export, beside the model (outside the checkout)."""
+        return self.model_dir / f"{MODEL_NAME}-onnx-int8"
 
     @property
     def db_path(self) -> Path:

@@ -19,7 +19,7 @@ from retrieval.chunker import Chunker
 from retrieval.embedding import Embedder, Progress
 from retrieval.fusion import rrf
 from retrieval.identity import content_hash
-from retrieval.index import VectorIndex, open_index
+from retrieval.index import IndexConfig, VectorIndex, open_index
 from retrieval.models import Answer, Article, ArticleDraft, Hit
 from retrieval.store import CorpusStore
 
@@ -90,6 +90,7 @@ class Engine:
         chunk_overlap: int = 1,
         search: SearchConfig | None = None,
         answer: AnswerConfig | None = None,
+        index_config: IndexConfig | None = None,
     ) -> Engine:
         """Load the vector index, rebuilding it from stored vectors if it disagrees."""
         model = await store.get_meta("model")
@@ -105,7 +106,9 @@ class Engine:
                 f"stored vectors have {vectors.shape[1]} dimensions but the model makes"
                 f" {embedder.dim}: run `isnad reindex`"
             )
-        index, rebuilt = await asyncio.to_thread(open_index, index_path, embedder.dim, ids, vectors)
+        index, rebuilt = await asyncio.to_thread(
+            open_index, index_path, embedder.dim, ids, vectors, index_config
+        )
         if rebuilt:
             logger.info("rebuilt vector index from %d stored vectors", len(ids))
         chunker = Chunker(embedder.count_tokens, chunk_tokens, chunk_overlap)
@@ -163,7 +166,9 @@ class Engine:
         """Rebuild the vector index from stored vectors and swap it in; return its size."""
         async with self.write_lock:
             ids, vectors = await self.store.vectors()
-            fresh = await asyncio.to_thread(VectorIndex.build, self.embedder.dim, ids, vectors)
+            fresh = await asyncio.to_thread(
+                VectorIndex.build, self.embedder.dim, ids, vectors, self.index.config
+            )
             await asyncio.to_thread(fresh.save, self.index_path)
             self.index = fresh
         return len(fresh)
@@ -194,7 +199,11 @@ class Engine:
         async with self.write_lock:
             matrix = np.vstack(vecs) if vecs else np.zeros((0, self.embedder.dim), np.float32)
             fresh = await asyncio.to_thread(
-                VectorIndex.build, self.embedder.dim, np.asarray(ids, np.int64), matrix
+                VectorIndex.build,
+                self.embedder.dim,
+                np.asarray(ids, np.int64),
+                matrix,
+                self.index.config,
             )
             await self.store.replace_vectors(ids, matrix, self.embedder.name)
             await asyncio.to_thread(fresh.save, self.index_path)

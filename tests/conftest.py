@@ -45,3 +45,6 @@ async def seed_engine(tmp_path: Path) -> AsyncIterator[Engine]:
     await engine.ingest([read_article_file(SEED)])
     yield engine
     await store.close()
+
+
+from botapi import bot_engine, botapi, start_bot  # noqa: E402, F401  (Telegram e2e fixtures)

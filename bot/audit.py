@@ -1,0 +1,96 @@
+"""The admin audit log: who ran which admin command, when, with what result."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import aiosqlite
+
+from retrieval.store import utc_now
+
+MAX_ARGS = 500  # characters of arguments kept; a pasted article does not belong here
+MAX_RESULT = 500
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One admin command as recorded."""
+
+    id: int
+    at: str
+    user_id: int
+    user_name: str
+    chat_id: int | None
+    command: str
+    args: str
+    allowed: bool
+    result: str
+
+
+async def record(
+    db: aiosqlite.Connection,
+    *,
+    user_id: int,
+    user_name: str,
+    chat_id: int | None,
+    command: str,
+    args: str,
+    allowed: bool,
+    result: str,
+) -> int:
+    """Write one audit row and return its id."""
+    cur = await db.execute(
+        "INSERT INTO admin_audit (at, user_id, user_name, chat_id, command, args, allowed, result)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            utc_now(),
+            user_id,
+            user_name,
+            chat_id,
+            command,
+            args[:MAX_ARGS],
+            int(allowed),
+            result[:MAX_RESULT],
+        ),
+    )
+    await db.commit()
+    return int(cur.lastrowid or 0)
+
+
+async def set_result(db: aiosqlite.Connection, entry_id: int, result: str) -> None:
+    """Replace a row's result, for commands (reindex) that finish after their reply."""
+    await db.execute(
+        "UPDATE admin_audit SET result = ? WHERE id = ?", (result[:MAX_RESULT], entry_id)
+    )
+    await db.commit()
+
+
+async def last(db: aiosqlite.Connection, n: int = 20) -> list[AuditEntry]:
+    """Return the newest n rows, newest first."""
+    async with db.execute(
+        "SELECT id, at, user_id, user_name, chat_id, command, args, allowed, result"
+        " FROM admin_audit ORDER BY id DESC LIMIT ?",
+        (n,),
+    ) as cur:
+        rows = await cur.fetchall()
+    return [
+        AuditEntry(
+            int(r[0]),
+            str(r[1]),
+            int(r[2]),
+            str(r[3]),
+            None if r[4] is None else int(r[4]),
+            str(r[5]),
+            str(r[6]),
+            bool(r[7]),
+            str(r[8]),
+        )
+        for r in rows
+    ]
+
+
+async def count(db: aiosqlite.Connection) -> int:
+    """Return how many rows the audit log holds."""
+    async with db.execute("SELECT COUNT(*) FROM admin_audit") as cur:
+        row = await cur.fetchone()
+    return int(row[0]) if row else 0

@@ -1,0 +1,78 @@
+"""The buttons under an answer: more passages, and every source, by short id."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.ext import ContextTypes
+
+from bot import formatting, texts
+from bot.botstate import state
+from bot.delivery import send, thread_of, typing
+
+CALLBACK_PREFIX = "q:"  # every button of this module; other modules use other prefixes
+CALLBACK_MORE = "q:m:"
+CALLBACK_SOURCES = "q:s:"
+MORE_PAGE = 3  # passages per "more results" message
+MAX_SEARCH = 50
+
+
+def keyboard(sid: str) -> InlineKeyboardMarkup:
+    """Return the buttons under an answer; their data are short ids, never text."""
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(texts.BUTTON_MORE, callback_data=CALLBACK_MORE + sid),
+                InlineKeyboardButton(texts.BUTTON_SOURCES, callback_data=CALLBACK_SOURCES + sid),
+            ]
+        ]
+    )
+
+
+async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Show more passages, or every source, for an earlier answer."""
+    st = state(context)
+    query = update.callback_query
+    assert query is not None
+    data = query.data or ""
+    action, sid = data[:4], data[4:]
+    session = st.sessions.get(sid) if action in (CALLBACK_MORE, CALLBACK_SOURCES) else None
+    if session is None or query.message is None:
+        await query.answer(texts.BUTTON_EXPIRED)
+        return
+    chat_id = query.message.chat.id
+    reply_to = query.message.message_id
+    thread_id = thread_of(query.message) if isinstance(query.message, Message) else None
+    if action == CALLBACK_SOURCES:
+        await query.answer()
+        found = await st.engine.store.get_articles(session.articles)
+        articles = [found[i] for i in session.articles if i in found]
+        messages = formatting.sources_messages(session.question, articles)
+        await send(context.bot, chat_id, messages, reply_to=reply_to, thread_id=thread_id)
+        return
+    if query.from_user.id not in st.settings.admin_ids:
+        wait = st.limiter.wait(query.from_user.id)
+        if wait:
+            await query.answer(texts.RATE_LIMITED.format(seconds=wait))
+            return
+    k = min(len(session.shown) + MORE_PAGE, MAX_SEARCH)
+    async with typing(context.bot, chat_id, thread_id):
+        hits = await st.engine.search(session.question, k)
+    fresh = [h for h in hits if h.chunk.id not in session.shown][:MORE_PAGE]
+    if not fresh:
+        await query.answer(texts.NO_MORE_RESULTS)
+        return
+    await query.answer()
+    st.sessions.update(
+        sid,
+        replace(
+            session,
+            shown=session.shown + tuple(h.chunk.id for h in fresh),
+            articles=tuple(dict.fromkeys(session.articles + tuple(h.article.id for h in fresh))),
+        ),
+    )
+    messages = formatting.more_messages(session.question, fresh)
+    await send(
+        context.bot, chat_id, messages, reply_to=reply_to, markup=keyboard(sid), thread_id=thread_id
+    )

@@ -1,0 +1,129 @@
+"""One feed entry to an article draft: fetch its page and extract, or fall back to the entry."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from bot.urlsafety import FetchError, FetchResult, FetchTimeoutError
+from retrieval.arabic import words
+from retrieval.extract import NoTextError, decode_html, extract_article
+from retrieval.models import ArticleDraft
+from retrieval.store import utc_now
+
+Fetcher = Callable[[str], Awaitable[FetchResult]]
+
+
+@dataclass(frozen=True)
+class EntryDraft:
+    """What became of one entry: a draft, or the reason there is none."""
+
+    key: str
+    draft: ArticleDraft | None
+    outcome: str  # "page", "summary", or the counter name of the failure
+    counters: tuple[str, ...] = ()
+    retry: bool = False  # a passing failure: leave the entry unseen and try next poll
+
+
+def entry_key(entry: Any) -> str:
+    """Return a stable key for a feed entry: its id, else its link, else a text hash."""
+    key = str(entry.get("id") or entry.get("link") or "").strip()
+    if key:
+        return key[:1000]
+    text = f"{entry.get('title', '')}\n{entry.get('summary', '')}"
+    return "sha1:" + hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+def entry_date(entry: Any) -> str:
+    """Return the entry's date as ISO 8601 UTC, or '' when feedparser could not read it."""
+    for field in ("published_parsed", "updated_parsed", "created_parsed"):
+        value = entry.get(field)
+        if isinstance(value, time.struct_time):
+            return datetime(*value[:6], tzinfo=UTC).isoformat(timespec="seconds")
+    return ""
+
+
+def html_text(fragment: str) -> str:
+    """Return the visible text of an HTML fragment, paragraphs kept."""
+    import lxml.html
+
+    if not fragment.strip():
+        return ""
+    try:
+        root = lxml.html.fromstring(fragment)
+    except (ValueError, lxml.etree.ParserError):
+        return fragment
+    for br in root.iter("br", "p", "div", "li"):
+        br.tail = "\n" + (br.tail or "")
+    lines = (" ".join(ln.split()) for ln in root.text_content().split("\n"))
+    return "\n\n".join(ln for ln in lines if ln)
+
+
+def _entry_body(entry: Any) -> str:
+    """Return the longest text the entry carries itself: full content, else summary."""
+    bodies = [html_text(str(c.get("value", ""))) for c in entry.get("content") or []]
+    bodies.append(html_text(str(entry.get("summary", ""))))
+    return max(bodies, key=len, default="")
+
+
+async def entry_draft(
+    entry: Any,
+    fetch_page: Fetcher,
+    *,
+    feed_title: str,
+    min_words: int,
+    fallback_min_words: int,
+) -> EntryDraft:
+    """Turn an entry into a draft from its page; fall back to its own content or summary."""
+    key = entry_key(entry)
+    link = str(entry.get("link") or "").strip()
+    title = " ".join(str(entry.get("title") or "").split())
+    counters: list[str] = []
+    page: ArticleDraft | None = None
+    final_url = link
+    retry = False
+    if link:
+        try:
+            res = await fetch_page(link)
+            final_url = res.url
+            decoded = decode_html(res.content, res.charset)
+            if decoded.declared_wrong:
+                counters.append("encoding")
+            page = await asyncio.to_thread(
+                extract_article, decoded.text, res.url, min_words=min_words
+            )
+        except NoTextError:
+            counters.append("no_text")
+        except FetchError as exc:
+            counters.append(f"page_{exc.kind}")
+            retry = isinstance(exc, FetchTimeoutError) or exc.kind == "fetch_error"
+    published = entry_date(entry) or (page.published if page else "") or utc_now()
+    source = feed_title or urlsplit(final_url).hostname or ""
+    if page is not None:
+        draft = replace(
+            page,
+            title=title or page.title,
+            source=page.source or source,
+            url=final_url,
+            published=published,
+        )
+        return EntryDraft(key, draft, "page", tuple(counters))
+    body = _entry_body(entry)
+    if len(words(body)) < fallback_min_words:
+        return EntryDraft(key, None, "no_text", (*counters, "entry_no_text"), retry)
+    counters.append("summary_fallback")
+    draft = ArticleDraft(
+        title=title or body.split("\n", 1)[0][:120],
+        body=body,
+        source=source,
+        url=final_url,
+        published=published,
+        author=str(entry.get("author") or ""),
+    )
+    return EntryDraft(key, draft, "summary", tuple(counters))

@@ -1,0 +1,256 @@
+"""Telegram side of alerts: /subscribe, /unsubscribe, /subscriptions, buttons, background work."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ChatMemberStatus, ChatType, ParseMode
+from telegram.error import TelegramError
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, filters
+
+from bot import formatting, newsdb, outbox, subscriptions, texts
+from bot.alerts import ASK_PREFIX, AlertSender
+from bot.feeds import PollConfig, poll_once
+from bot.feedstore import sync_settings_feeds
+from bot.settings import Settings
+from bot.subscriptions import TopicMatcher
+from retrieval.engine import Engine
+from retrieval.store import CorpusStore
+
+logger = logging.getLogger(__name__)
+
+NEWS_KEY = "isnad.news"
+POLL_JOB = "feed-poll"
+UNSUB_PREFIX = "unsub:"
+MAX_TOPIC_CHARS = 80
+_ALL_WORDS = frozenset({"all", "الكل", "كل", "الجميع"})
+
+
+@dataclass
+class NewsState:
+    """The alert machinery one application owns."""
+
+    engine: Engine
+    settings: Settings
+    matcher: TopicMatcher
+    poll_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    sender: AlertSender | None = None
+    sender_task: asyncio.Task[None] | None = None
+    sender_store: CorpusStore | None = None
+
+
+def _news(context: ContextTypes.DEFAULT_TYPE) -> NewsState:
+    st: NewsState = context.bot_data[NEWS_KEY]
+    return st
+
+
+async def _say(update: Update, value: str, markup: InlineKeyboardMarkup | None = None) -> None:
+    """Reply with one fixed Arabic text as RTL-safe HTML."""
+    if update.effective_message is not None:
+        await update.effective_message.reply_html(
+            formatting.finish(formatting.text(value))[0], reply_markup=markup
+        )
+
+
+async def may_manage(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+    """Tell whether this sender may change the chat's subscriptions (groups: admins only)."""
+    chat, user, msg = update.effective_chat, update.effective_user, update.effective_message
+    if chat is None or chat.type in (ChatType.PRIVATE, ChatType.CHANNEL):
+        return chat is not None
+    if msg is not None and msg.sender_chat is not None and msg.sender_chat.id == chat.id:
+        return True  # an anonymous admin writes as the group itself
+    if user is None:
+        return False
+    try:
+        member = await context.bot.get_chat_member(chat.id, user.id)
+    except TelegramError:
+        logger.warning("cannot check admin rights in chat %d", chat.id)
+        return False
+    return member.status in (ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER)
+
+
+async def subscribe_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Subscribe this chat to all news, or to the topic after the command."""
+    if update.effective_chat is None or not await may_manage(update, context):
+        await _say(update, texts.ADMINS_ONLY)
+        return
+    topic = " ".join(context.args or [])
+    if len(topic) > MAX_TOPIC_CHARS:
+        await _say(update, texts.TOPIC_TOO_LONG)
+        return
+    if not subscriptions.topic_key(topic):
+        topic = subscriptions.ALL_NEWS  # no words (or none at all): all news
+    new = await subscriptions.subscribe(
+        _news(context).engine.store.db, update.effective_chat.id, topic
+    )
+    if topic:
+        msg = texts.SUBSCRIBED_TOPIC if new else texts.ALREADY_TOPIC
+    else:
+        msg = texts.SUBSCRIBED_ALL if new else texts.ALREADY_ALL
+    await _say(update, msg.format(topic=topic))
+
+
+async def unsubscribe_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Stop one topic, or with no topic (or `all`) every alert of this chat."""
+    if update.effective_chat is None or not await may_manage(update, context):
+        await _say(update, texts.ADMINS_ONLY)
+        return
+    db = _news(context).engine.store.db
+    chat_id = update.effective_chat.id
+    topic = " ".join(context.args or [])
+    if not topic or topic.lower() in _ALL_WORDS:
+        await subscriptions.deactivate_chat(db, chat_id)
+        await _say(update, texts.UNSUBSCRIBED_ALL)
+    elif await subscriptions.unsubscribe(db, chat_id, topic):
+        await _say(update, texts.UNSUBSCRIBED_TOPIC.format(topic=topic))
+    else:
+        await _say(update, texts.NOT_SUBSCRIBED)
+
+
+def subscriptions_view(
+    subs: list[subscriptions.Subscription],
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """Return the list of a chat's subscriptions as HTML, with one remove button each."""
+    if not subs:
+        return formatting.finish(formatting.text(texts.NO_SUBSCRIPTIONS))[0], None
+    names = [s.topic or texts.SUBSCRIPTION_ALL for s in subs]
+    lines = [formatting.bold(texts.SUBSCRIPTIONS_HEADING)]
+    lines += [f"• {formatting.text(n)}" for n in names]
+    buttons = [
+        [
+            InlineKeyboardButton(
+                texts.BUTTON_UNSUBSCRIBE.format(topic=n[:40]), callback_data=f"{UNSUB_PREFIX}{s.id}"
+            )
+        ]
+        for s, n in zip(subs, names, strict=True)
+    ]
+    return formatting.finish("\n".join(lines))[0], InlineKeyboardMarkup(buttons)
+
+
+async def subscriptions_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """List this chat's subscriptions with buttons to remove them."""
+    if update.effective_chat is None or update.effective_message is None:
+        return
+    subs = await subscriptions.list_subscriptions(
+        _news(context).engine.store.db, update.effective_chat.id
+    )
+    body, markup = subscriptions_view(subs)
+    await update.effective_message.reply_html(body, reply_markup=markup)
+
+
+async def on_unsubscribe_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Remove the subscription under a /subscriptions button and refresh the list."""
+    query = update.callback_query
+    if query is None or update.effective_chat is None:
+        return
+    if not await may_manage(update, context):
+        await query.answer(texts.ADMINS_ONLY, show_alert=True)
+        return
+    db = _news(context).engine.store.db
+    sub_id = (query.data or "").removeprefix(UNSUB_PREFIX)
+    gone = (
+        await subscriptions.unsubscribe_id(db, update.effective_chat.id, int(sub_id))
+        if sub_id.isdigit()
+        else None
+    )
+    name = (gone.topic or texts.SUBSCRIPTION_ALL) if gone else ""
+    await query.answer(
+        texts.UNSUBSCRIBED_TOPIC.format(topic=name) if gone else texts.NOT_SUBSCRIBED
+    )
+    body, markup = subscriptions_view(
+        await subscriptions.list_subscriptions(db, update.effective_chat.id)
+    )
+    with contextlib.suppress(TelegramError):  # unchanged text or an old message
+        await query.edit_message_text(body, parse_mode=ParseMode.HTML, reply_markup=markup)
+
+
+async def on_ask_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Tell the reader they can ask about the alerted article now."""
+    query = update.callback_query
+    if query is None:
+        return
+    raw = (query.data or "").removeprefix(ASK_PREFIX)
+    article = await _news(context).engine.store.get_article(int(raw)) if raw.isdigit() else None
+    await query.answer()
+    if article is None:
+        await _say(update, texts.ARTICLE_GONE)
+        return
+    if context.chat_data is not None:
+        context.chat_data["ask_article_id"] = article.id  # for a handler that wants the focus
+    await _say(update, texts.ASK_ARTICLE.format(title=article.title.strip() or texts.UNTITLED))
+
+
+def register(application: Application, engine: Engine, settings: Settings) -> None:  # type: ignore[type-arg]
+    """Add the subscription commands and alert buttons (group 0, before catch-alls)."""
+    application.bot_data[NEWS_KEY] = NewsState(engine, settings, TopicMatcher(engine))
+    message = filters.UpdateType.MESSAGE
+    application.add_handler(CommandHandler("subscribe", subscribe_command, filters=message))
+    application.add_handler(CommandHandler("unsubscribe", unsubscribe_command, filters=message))
+    application.add_handler(CommandHandler("subscriptions", subscriptions_command, filters=message))
+    application.add_handler(
+        CallbackQueryHandler(on_unsubscribe_button, pattern=rf"^{UNSUB_PREFIX}\d+$")
+    )
+    application.add_handler(CallbackQueryHandler(on_ask_button, pattern=rf"^{ASK_PREFIX}\d+$"))
+
+
+async def poll_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Run one feed poll unless one is still running, then wake the alert sender."""
+    st = _news(context)
+    if st.poll_lock.locked():
+        logger.info("previous feed poll still running; skipping this one")
+        return
+    async with st.poll_lock:
+        report = await poll_once(
+            st.engine, PollConfig.from_settings(st.settings), match=st.matcher.chats_for
+        )
+    logger.info(
+        "feed poll: %d articles added, %d alerts queued", len(report.added), report.alerts_queued
+    )
+    if report.alerts_queued and st.sender is not None:
+        st.sender.wake()
+
+
+async def start_background(application: Application, engine: Engine, settings: Settings) -> None:  # type: ignore[type-arg]
+    """Start the alert sender and the feed-poll job; call from post_init, after register."""
+    st: NewsState = application.bot_data[NEWS_KEY]
+    await newsdb.migrate_bot(engine.store.db)
+    await sync_settings_feeds(engine.store.db, settings.feeds)
+    # Articles noted but not yet queued (a stop between the two) are queued now.
+    await outbox.fan_out(engine.store, st.matcher.chats_for)
+    # Its own connection: its commits must not land inside an ingest's transaction.
+    st.sender_store = await CorpusStore.open(engine.store.path)
+    st.sender = AlertSender(application.bot, st.sender_store)
+    st.sender_task = asyncio.create_task(st.sender.run(), name="isnad-alert-sender")
+    jq = application.job_queue
+    if jq is None:
+        logger.error("no JobQueue (install python-telegram-bot[job-queue]): feeds are not polled")
+        return
+    for job in jq.get_jobs_by_name(POLL_JOB):
+        job.schedule_removal()
+    jq.run_repeating(
+        poll_job,
+        interval=settings.feed_poll_seconds,
+        first=1.0,
+        name=POLL_JOB,
+        job_kwargs={"max_instances": 1, "coalesce": True},
+    )
+
+
+async def stop_background(application: Application) -> None:  # type: ignore[type-arg]
+    """Stop the alert sender and the poll job; call from post_shutdown (or before it)."""
+    st: NewsState | None = application.bot_data.get(NEWS_KEY)
+    if application.job_queue is not None:
+        for job in application.job_queue.get_jobs_by_name(POLL_JOB):
+            job.schedule_removal()
+    if st is not None and st.sender_task is not None:
+        st.sender_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await st.sender_task
+        st.sender_task = None
+    if st is not None and st.sender_store is not None:
+        await st.sender_store.close()
+        st.sender_store = None

@@ -1,0 +1,211 @@
+"""Subscriptions: storage, topic keys, the Telegram commands, and feeds to alerts end to end."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botapi import TOKEN, bot_settings, check_message, open_test_engine
+from neardup_samples import UNRELATED
+from newsserver import NewsServer, Page, article_page, rss, running_server
+from telegram.ext import Application, ApplicationBuilder
+
+from bot import newsdb, subscriptions, texts
+from bot.feedstore import list_feeds
+from bot.localapi import LocalBotApi
+from bot.subscription_handlers import register, start_background, stop_background
+from bot.subscriptions import TopicMatcher, topic_key
+from retrieval.engine import Engine
+from retrieval.models import ArticleDraft
+
+App = Application  # type: ignore[type-arg]
+
+
+@pytest.fixture
+async def news_server() -> AsyncIterator[NewsServer]:
+    """A local HTTP server for feeds and pages."""
+    async with running_server() as server:
+        yield server
+
+
+@pytest.fixture
+async def engine(tmp_path: Path) -> AsyncIterator[Engine]:
+    """The seed and a second article, with the bot's tables."""
+    eng = await open_test_engine(tmp_path)
+    await newsdb.migrate_bot(eng.store.db)
+    yield eng
+    await eng.store.close()
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[LocalBotApi]:
+    """A local Bot API server where user 7 owns every group."""
+    server = LocalBotApi(token=TOKEN)
+    plain = server._result
+
+    def result(method: str, params: dict[str, Any]) -> Any:
+        if method == "getChatMember" and int(params["user_id"]) == 7:
+            return {"status": "creator", "user": server.user(7), "is_anonymous": False}
+        return plain(method, params)
+
+    server._result = result  # type: ignore[method-assign]
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def start_app(
+    api: LocalBotApi, engine: Engine, tmp_path: Path
+) -> AsyncIterator[Callable[..., Awaitable[App]]]:
+    """Start a real PTB application with only this module's handlers and background work."""
+    apps: list[App] = []
+
+    async def start(**overrides: Any) -> App:
+        settings = bot_settings(api, tmp_path, **overrides)
+        app = ApplicationBuilder().token(TOKEN).base_url(api.base_url).build()
+        register(app, engine, settings)
+        await app.initialize()
+        await start_background(app, engine, settings)
+        assert app.updater is not None
+        await app.updater.start_polling(poll_interval=0, timeout=1)
+        await app.start()
+        apps.append(app)
+        return app
+
+    yield start
+    for app in apps:
+        await stop_background(app)
+        assert app.updater is not None
+        await app.updater.stop()
+        await app.stop()
+        await app.shutdown()
+
+
+def plain(shown: str) -> str:
+    """Drop the direction marks and isolates the formatter adds."""
+    return shown.replace("\u2068", "").replace("\u2069", "").replace("\u200f", "")
+
+
+def texts_to(api: LocalBotApi, chat_id: int) -> list[str]:
+    return [c.params["text"] for c in api.requests("sendMessage", chat_id=chat_id)]
+
+
+async def test_subscribe_store_and_topic_keys(engine: Engine) -> None:
+    db = engine.store.db
+    assert topic_key("إِدْلِب") == topic_key("ادلب") == "ادلب"
+    assert topic_key("الحرب في غزة") == "حرب غزه" and topic_key("") == ""
+    assert await subscriptions.subscribe(db, 1, "إدلب") is True
+    assert await subscriptions.subscribe(db, 1, "ادلب") is False  # same topic, normalised
+    assert await subscriptions.subscribe(db, 1) is True
+    assert [s.topic for s in await subscriptions.list_subscriptions(db, 1)] == ["إدلب", ""]
+    assert await subscriptions.unsubscribe(db, 1, "إدلب") is True
+    assert await subscriptions.unsubscribe(db, 1, "إدلب") is False
+    assert await subscriptions.subscribe(db, 1, "إدلب") is True  # back again, one row
+    assert await subscriptions.count_subscribers(db) == 1
+    assert await subscriptions.deactivate_chat(db, 1) == 2
+    assert await subscriptions.list_subscriptions(db, 1) == []
+
+
+async def test_matcher_words_then_meaning(engine: Engine) -> None:
+    db = engine.store.db
+    seed, second = [a for a in await engine.store.latest_articles(5)][::-1]
+    await subscriptions.subscribe(db, 1, "إدلب")  # in the seed's text
+    await subscriptions.subscribe(db, 2, "الأتراك الضباط")  # both words, stemmed, any order
+    await subscriptions.subscribe(db, 3, "كرة السلة")  # in neither
+    await subscriptions.subscribe(db, 4)
+    matcher = TopicMatcher(engine)
+    assert await matcher.chats_for(seed) == [1, 2, 4]
+    assert await matcher.chats_for(second) == [4]
+    # With the threshold at the bottom, the embedding path alone matches every topic.
+    assert await TopicMatcher(engine, threshold=-1.0).chats_for(second) == [1, 2, 3, 4]
+
+
+async def test_commands_in_private_chat(
+    api: LocalBotApi, start_app: Callable[..., Awaitable[App]]
+) -> None:
+    await start_app()
+    api.send_text("/subscribe", user_id=5)
+    api.send_text("/subscribe إدلب", user_id=5)
+    api.send_text("/subscribe إدلب", user_id=5)
+    await api.replies(5, 3)
+    api.send_text("/subscriptions", user_id=5)
+    listing = (await api.replies(5, 4))[-1]
+    got = [plain(check_message(t)) for t in texts_to(api, 5)]
+    assert got[:3] == [
+        texts.SUBSCRIBED_ALL,
+        texts.SUBSCRIBED_TOPIC.format(topic="إدلب"),
+        texts.ALREADY_TOPIC.format(topic="إدلب"),
+    ]
+    shown = got[3]
+    assert shown.startswith(texts.SUBSCRIPTIONS_HEADING) and "إدلب" in shown
+    buttons = [b for row in listing.params["reply_markup"]["inline_keyboard"] for b in row]
+    assert [b["text"] for b in buttons] == ["إلغاء: كل الأخبار", "إلغاء: إدلب"]
+    api.press(api.bot_message(5), buttons[1]["callback_data"], user_id=5)
+    await api.wait_for(lambda c: c.method == "editMessageText")
+    edited = api.requests("editMessageText")[0].params
+    assert "إدلب" not in check_message(edited["text"])
+    assert api.requests("answerCallbackQuery")[0].params["text"] == texts.UNSUBSCRIBED_TOPIC.format(
+        topic="إدلب"
+    )
+    api.send_text("/unsubscribe all", user_id=5)
+    await api.replies(5, 5)
+    assert plain(check_message(texts_to(api, 5)[-1])) == texts.UNSUBSCRIBED_ALL
+
+
+async def test_groups_need_an_admin(
+    api: LocalBotApi, engine: Engine, start_app: Callable[..., Awaitable[App]]
+) -> None:
+    await start_app()
+    api.send_text("/subscribe إدلب", user_id=8, chat_id=-300, chat_type="group")
+    await api.replies(-300)
+    api.send_text("/subscribe إدلب", user_id=7, chat_id=-300, chat_type="group")
+    await api.replies(-300, 2)
+    first, second = [check_message(t) for t in texts_to(api, -300)]
+    assert first == texts.ADMINS_ONLY
+    assert "إدلب" in second and second.startswith("اشتركت")
+    assert [s.topic for s in await subscriptions.list_subscriptions(engine.store.db, -300)] == [
+        "إدلب"
+    ]
+
+
+async def test_feed_to_alert_end_to_end(
+    api: LocalBotApi,
+    engine: Engine,
+    news_server: NewsServer,
+    start_app: Callable[..., Awaitable[App]],
+) -> None:
+    old = ArticleDraft(title="زلزال جنوب تركيا", body=UNRELATED[2], source="وكالة")
+    new = ArticleDraft(title="أسعار النفط ترتفع", body=UNRELATED[1], source="وكالة")
+    news_server.pages["old"] = Page(article_page(old).encode())
+    news_server.pages["new"] = Page(article_page(new).encode())
+    items = [{"title": old.title, "link": news_server.url("old")}]
+    news_server.pages["feed.xml"] = Page(rss(items))
+    await start_app(
+        feeds=news_server.url("feed.xml"), feed_poll_seconds=0.3, allow_private_urls=True
+    )
+    api.send_text("/subscribe", user_id=5)
+    await api.replies(5)
+    for _ in range(100):  # the first poll takes the backlog in quietly
+        feeds = await list_feeds(engine.store.db)
+        if feeds and feeds[0].first_polled:
+            break
+        await asyncio.sleep(0.05)
+    news_server.pages["feed.xml"] = Page(
+        rss([{"title": new.title, "link": news_server.url("new")}, *items])
+    )
+    alert = (await api.replies(5, 2))[-1]
+    shown = check_message(alert.params["text"])
+    assert new.title in shown and old.title not in shown
+    button = alert.params["reply_markup"]["inline_keyboard"][0][0]
+    assert button["text"] == texts.BUTTON_ASK_ARTICLE
+    await asyncio.sleep(1.0)  # more polls: still one alert
+    assert len(texts_to(api, 5)) == 2
+    api.press(api.bot_message(5), button["callback_data"], user_id=5)
+    reply = (await api.replies(5, 3))[-1]
+    assert check_message(reply.params["text"]) == texts.ASK_ARTICLE.format(title=new.title)
+    answer = await engine.ask("كم بلغ سعر خام برنت؟")
+    assert answer.answered and answer.citations[0].title == new.title
