@@ -41,26 +41,44 @@ def _article(row: Sequence[object]) -> Article:
     return Article(*row)  # type: ignore[arg-type]
 
 
-class CorpusStore:
-    """Articles, chunks with their float32 vectors, and lexical search over chunks."""
+async def connect(path: Path) -> aiosqlite.Connection:
+    """Open a connection in WAL mode that waits for a busy writer instead of failing."""
+    db = await aiosqlite.connect(path)
+    await db.execute("PRAGMA journal_mode=WAL")
+    await db.execute("PRAGMA foreign_keys=ON")
+    await db.execute("PRAGMA busy_timeout=30000")
+    return db
 
-    def __init__(self, db: aiosqlite.Connection, path: Path):
+
+class CorpusStore:
+    """Articles, chunks with their float32 vectors, and lexical search over chunks.
+
+    `db` is shared: other parts of the bot keep their tables in the same file
+    and commit on it. Corpus writes therefore go through a connection of their
+    own, so that nobody's commit can land in the middle of adding an article.
+    """
+
+    def __init__(self, db: aiosqlite.Connection, path: Path, writer: aiosqlite.Connection):
         self.db = db
         self.path = path
+        self._writer = writer
 
     @classmethod
     async def open(cls, path: Path) -> CorpusStore:
         """Open (and create or migrate) the database at path."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        db = await aiosqlite.connect(path)
-        await db.execute("PRAGMA journal_mode=WAL")
-        await db.execute("PRAGMA foreign_keys=ON")
-        await db.execute("PRAGMA busy_timeout=5000")
-        await migrate(db)
-        return cls(db, path)
+        db = await connect(path)
+        try:
+            await migrate(db)
+            writer = await connect(path)
+        except BaseException:
+            await db.close()
+            raise
+        return cls(db, path, writer)
 
     async def close(self) -> None:
-        """Close the connection."""
+        """Close both connections."""
+        await self._writer.close()
         await self.db.close()
 
     # -- articles -----------------------------------------------------------
@@ -93,7 +111,7 @@ class CorpusStore:
             raise ValueError("one vector per chunk is needed")
         now = utc_now()
         try:
-            cur = await self.db.execute(
+            cur = await self._writer.execute(
                 "INSERT INTO articles (title, body, source, url, canonical_url, published,"
                 " content_hash, added_at, author) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
@@ -111,7 +129,7 @@ class CorpusStore:
             article_id = int(cur.lastrowid or 0)
             chunks = []
             for span, vec in zip(spans, vectors, strict=True):
-                cur = await self.db.execute(
+                cur = await self._writer.execute(
                     "INSERT INTO chunks (article_id, ord, start, end, text, vector, model)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (
@@ -125,7 +143,7 @@ class CorpusStore:
                     ),
                 )
                 chunk_id = int(cur.lastrowid or 0)
-                await self.db.execute(
+                await self._writer.execute(
                     "INSERT INTO chunks_fts (rowid, norm) VALUES (?, ?)",
                     (
                         chunk_id,
@@ -137,9 +155,9 @@ class CorpusStore:
                 chunks.append(
                     Chunk(chunk_id, article_id, span.order, span.start, span.end, span.text)
                 )
-            await self.db.commit()
+            await self._writer.commit()
         except BaseException:
-            await self.db.rollback()
+            await self._writer.rollback()
             raise
         article = Article(
             article_id,
@@ -156,14 +174,20 @@ class CorpusStore:
 
     async def delete_article(self, article_id: int) -> list[int]:
         """Delete an article, its chunks and FTS rows; return the removed chunk ids."""
-        async with self.db.execute(
+        async with self._writer.execute(
             "SELECT id FROM chunks WHERE article_id = ?", (article_id,)
         ) as cur:
             ids = [int(r[0]) for r in await cur.fetchall()]
-        await self.db.executemany("DELETE FROM chunks_fts WHERE rowid = ?", [(i,) for i in ids])
-        await self.db.execute("DELETE FROM chunks WHERE article_id = ?", (article_id,))
-        await self.db.execute("DELETE FROM articles WHERE id = ?", (article_id,))
-        await self.db.commit()
+        try:
+            await self._writer.executemany(
+                "DELETE FROM chunks_fts WHERE rowid = ?", [(i,) for i in ids]
+            )
+            await self._writer.execute("DELETE FROM chunks WHERE article_id = ?", (article_id,))
+            await self._writer.execute("DELETE FROM articles WHERE id = ?", (article_id,))
+            await self._writer.commit()
+        except BaseException:
+            await self._writer.rollback()
+            raise
         return ids
 
     async def get_article(self, article_id: int) -> Article | None:
@@ -255,21 +279,21 @@ class CorpusStore:
     async def replace_vectors(self, ids: Sequence[int], vectors: np.ndarray, model: str) -> None:
         """Store new vectors for these chunks and record the model, in one transaction."""
         try:
-            await self.db.executemany(
+            await self._writer.executemany(
                 "UPDATE chunks SET vector = ?, model = ? WHERE id = ?",
                 [
                     (np.asarray(v, dtype=np.float32).tobytes(), model, int(i))
                     for i, v in zip(ids, vectors, strict=True)
                 ],
             )
-            await self.db.execute(
+            await self._writer.execute(
                 "INSERT INTO meta (key, value) VALUES ('model', ?)"
                 " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                 (model,),
             )
-            await self.db.commit()
+            await self._writer.commit()
         except BaseException:
-            await self.db.rollback()
+            await self._writer.rollback()
             raise
 
     async def lexical_search(self, terms: Sequence[str], limit: int) -> list[tuple[int, float]]:
@@ -295,12 +319,12 @@ class CorpusStore:
 
     async def set_meta(self, key: str, value: str) -> None:
         """Store a setting of the corpus."""
-        await self.db.execute(
+        await self._writer.execute(
             "INSERT INTO meta (key, value) VALUES (?, ?)"
             " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
             (key, value),
         )
-        await self.db.commit()
+        await self._writer.commit()
 
     async def stats(self) -> CorpusStats:
         """Count articles, chunks and sources."""
