@@ -11,7 +11,7 @@ from typing import Any
 from telegram.error import InvalidToken, NetworkError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 
-from bot import handlers, redaction, subscription_handlers
+from bot import admin, handlers, redaction, subscription_handlers
 from bot.botstate import STATE_KEY, BotState
 from bot.errors import ConfigError
 from bot.ratelimit import RateLimiter
@@ -78,6 +78,7 @@ async def _post_init(app: Application) -> None:  # type: ignore[type-arg]
     """Register the command menu and say, in one line, that the bot is ready."""
     await handlers.set_commands(app)
     st: BotState = app.bot_data[STATE_KEY]
+    await admin.setup_admin_commands(app.bot, st.settings, admin.public_commands(app))
     stats = await st.engine.store.stats()
     logger.info(
         "isnad ready: @%s answers from %d articles (%d chunks) with %s",
@@ -90,8 +91,9 @@ async def _post_init(app: Application) -> None:  # type: ignore[type-arg]
 
 
 async def _post_stop(app: Application) -> None:  # type: ignore[type-arg]
-    """Stop the feed poller and the alert sender."""
+    """Stop the feed poller, the alert sender and a running reindex."""
     await subscription_handlers.stop_background(app)
+    await admin.shutdown_admin(app)
 
 
 def build_application(settings: Settings, engine: Engine) -> Application:  # type: ignore[type-arg]
@@ -120,6 +122,7 @@ def build_application(settings: Settings, engine: Engine) -> Application:  # typ
     )
     handlers.register(app)
     subscription_handlers.register(app, engine, settings)
+    admin.register(app, settings=settings, engine=engine)
     return app
 
 

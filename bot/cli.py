@@ -13,6 +13,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from bot import texts
+from bot.errors import ConfigError
 from bot.factory import (
     answer_config,
     export_problems,
@@ -25,7 +26,6 @@ from bot.factory import (
     search_config,
     stderr_line,
 )
-from bot.errors import ConfigError
 from bot.settings import Settings
 from retrieval.engine import EngineError
 from retrieval.intake import article_files, read_article_file
@@ -242,6 +242,7 @@ async def cmd_eval(
             chunk_overlap=settings.chunk_overlap,
             search=search_config(settings),
             answer=answer_config(settings),
+            index=index_config(settings),
             progress=progress,
         )
     finally:

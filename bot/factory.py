@@ -103,16 +103,27 @@ def search_config(settings: Settings) -> SearchConfig:
     """Return the search knobs from settings."""
     return SearchConfig(
         candidates=settings.candidates,
+        fusion=settings.fusion,
         rrf_k=settings.rrf_k,
         dense_weight=settings.dense_weight,
         lexical_weight=settings.lexical_weight,
+        rerank_depth=settings.rerank_depth,
+        sentence_weight=settings.sentence_weight,
         top_k=settings.top_k,
     )
 
 
 def answer_config(settings: Settings) -> AnswerConfig:
     """Return the answer knobs from settings."""
-    return AnswerConfig(threshold=settings.answer_threshold)
+    return AnswerConfig(
+        threshold=settings.answer_threshold, dense_weight=settings.answer_dense_weight
+    )
+
+
+def uses_sentences(settings: Settings) -> bool:
+    """Tell whether search or answers score sentences (then ingest embeds them once)."""
+    rerank = settings.rerank_depth > 0 and settings.sentence_weight > 0
+    return rerank or settings.answer_dense_weight > 0
 
 
 async def open_engine(settings: Settings, embedder: Embedder) -> Engine:
@@ -128,6 +139,7 @@ async def open_engine(settings: Settings, embedder: Embedder) -> Engine:
             search=search_config(settings),
             answer=answer_config(settings),
             index_config=index_config(settings),
+            sentence_cache=settings.sentences_path if uses_sentences(settings) else None,
         )
     except BaseException:
         await store.close()

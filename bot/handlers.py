@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 
 from telegram import Bot, BotCommand, Message, MessageEntity, Update
 from telegram.constants import ChatType
@@ -18,7 +19,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot import formatting, texts
+from bot import formatting, questionlog, texts
 from bot.botstate import state
 from bot.buttons import CALLBACK_PREFIX, keyboard, on_button
 from bot.delivery import reply, thread_of, typing
@@ -198,6 +199,7 @@ async def answer_question(
     if len(question) > limit:
         question = cut_question(question, limit)
         note = texts.TRUNCATED.format(limit=limit)
+    started = time.perf_counter()
     async with typing(context.bot, chat.id, thread_of(message)):
         answer = await st.engine.ask(question)
     markup = None
@@ -207,6 +209,13 @@ async def answer_question(
         markup = keyboard(st.sessions.add(question, shown, articles))
     messages = formatting.answer_messages(answer, note)
     await reply(update, context, messages, quote=True, markup=markup)
+    await questionlog.record_question(
+        context.bot_data,
+        chat_kind=chat.type,
+        answered=answer.answered,
+        latency_ms=(time.perf_counter() - started) * 1000,
+        question=question,
+    )
 
 
 # -- everything else ----------------------------------------------------------

@@ -27,12 +27,12 @@ class Settings(BaseSettings):
     seeds_dir: Path = Path("seeds")
     # "torch": plain float32 sentence-transformers, the reference. "onnx-int8": ONNX Runtime
     # with the selectively int8-quantised export, cached beside the model (docs_speed.md).
-    embedding_backend: Literal["torch", "onnx-int8"] = "torch"
-    embed_threads: int = 0  # 0: let torch decide
+    embedding_backend: Literal["torch", "onnx-int8"] = "onnx-int8"
+    embed_threads: int = 0  # 0: let torch / ONNX Runtime decide
     embed_batch_size: int = 16
 
     # Vector index: exact below the threshold, IVF from it on (docs_speed.md)
-    index_approx_threshold: int = Field(200_000, ge=1000)
+    index_approx_threshold: int = Field(50_000, ge=1000)
     index_nprobe: int = Field(24, ge=1, le=4096)
     index_dims: Literal[768, 512, 256, 128] | None = None  # Matryoshka truncation
 
@@ -41,10 +41,16 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(1, ge=0, le=5)
     top_k: int = Field(5, ge=1, le=50)
     candidates: int = Field(100, ge=5, le=1000)
+    # Defaults measured with `isnad eval` on the development sets (docs_quality.md).
+    fusion: Literal["blend", "rrf"] = "blend"
     rrf_k: float = Field(60.0, gt=0)
-    dense_weight: float = Field(1.0, ge=0)
-    lexical_weight: float = Field(1.0, ge=0)
-    answer_threshold: float = Field(0.30, ge=-1, le=1)
+    dense_weight: float = Field(0.86, ge=0)
+    lexical_weight: float = Field(0.14, ge=0)
+    rerank_depth: int = Field(5, ge=0, le=50)  # 0: no sentence-level reranking
+    sentence_weight: float = Field(0.5, ge=0, le=1)
+    answer_threshold: float = Field(0.27, ge=-1, le=1)
+    # Weight of each candidate sentence's cosine to the question; 0 skips embedding them.
+    answer_dense_weight: float = Field(3.0, ge=0)
 
     # Telegram
     telegram_token: SecretStr | None = None
@@ -93,6 +99,11 @@ class Settings(BaseSettings):
     def db_path(self) -> Path:
         """Return the SQLite file, the corpus's source of truth."""
         return self.data_dir / "isnad.db"
+
+    @property
+    def sentences_path(self) -> Path:
+        """Return the cache of sentence vectors filled at ingest (rebuilt by embedding)."""
+        return self.data_dir / "sentences.sqlite"
 
     @property
     def index_path(self) -> Path:

@@ -7,7 +7,7 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -31,6 +31,22 @@ class Embedder(Protocol):
     def embed_query(self, text: str) -> np.ndarray: ...
 
     def count_tokens(self, text: str) -> int: ...
+
+
+@runtime_checkable
+class TitledEmbedder(Embedder, Protocol):
+    """An embedder that can also read each passage's title (an article's headline)."""
+
+    def embed_titled(
+        self, titles: Sequence[str], texts: Sequence[str], progress: Progress | None = None
+    ) -> np.ndarray: ...
+
+
+def titled_document(title: str, text: str) -> str:
+    """Return a passage in EmbeddingGemma's document format, with its title."""
+    # The model was trained on "title: {title} | text: {text}"; giving the headline
+    # instead of "none" lifted dense recall@1 by 3 points on ARCD (docs_quality.md).
+    return f"title: {' '.join(title.split()) or 'none'} | text: {text}"
 
 
 def _unit(vectors: np.ndarray) -> np.ndarray:
@@ -60,6 +76,19 @@ class SentenceTransformerEmbedder:
 
     def embed_documents(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
         """Embed passages with the model's document prompt, in batches."""
+        return self._encode_documents(texts, None, progress)
+
+    def embed_titled(
+        self, titles: Sequence[str], texts: Sequence[str], progress: Progress | None = None
+    ) -> np.ndarray:
+        """Embed passages in the model's document format, each with its title."""
+        prompted = [titled_document(t, x) for t, x in zip(titles, texts, strict=True)]
+        return self._encode_documents(prompted, "", progress)
+
+    def _encode_documents(
+        self, texts: Sequence[str], prompt: str | None, progress: Progress | None
+    ) -> np.ndarray:
+        """Encode in length-sorted batches; prompt None means the model's document prompt."""
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         # Sort by length so that batches pad little.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
@@ -69,6 +98,7 @@ class SentenceTransformerEmbedder:
             with self._lock:
                 vecs = self.model.encode_document(
                     [texts[i] for i in idx],
+                    prompt=prompt,
                     batch_size=self.batch_size,
                     convert_to_numpy=True,
                     normalize_embeddings=True,

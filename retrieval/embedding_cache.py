@@ -5,12 +5,15 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
-from retrieval.embedding import Embedder, Progress
+from retrieval.embedding import Embedder, Progress, TitledEmbedder, titled_document
+
+T = TypeVar("T")
 
 
 def cache_key(model: str, kind: str, text: str) -> str:
@@ -75,24 +78,49 @@ class CachedEmbedder:
     def embed_documents(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
         """Return document vectors, embedding only the texts not seen before."""
         keys = [cache_key(self.name, "document", t) for t in texts]
+        return self._embed(keys, texts, self.inner.embed_documents, progress)
+
+    def embed_titled(
+        self, titles: Sequence[str], texts: Sequence[str], progress: Progress | None = None
+    ) -> np.ndarray:
+        """Return vectors of titled passages, or of plain ones when the model takes no title."""
+        inner = self.inner
+        if not isinstance(inner, TitledEmbedder):
+            return self.embed_documents(texts, progress)
+        pairs = list(zip(titles, texts, strict=True))
+        keys = [cache_key(self.name, "titled", titled_document(t, x)) for t, x in pairs]
+
+        def embed(todo: Sequence[tuple[str, str]], report: Progress | None) -> np.ndarray:
+            return inner.embed_titled([t for t, _ in todo], [x for _, x in todo], report)
+
+        return self._embed(keys, pairs, embed, progress)
+
+    def _embed(
+        self,
+        keys: Sequence[str],
+        items: Sequence[T],
+        embed: Callable[[Sequence[T], Progress | None], np.ndarray],
+        progress: Progress | None,
+    ) -> np.ndarray:
+        """Look keys up; embed the items whose key is missing, store them, return all."""
         found = self._lookup(keys)
         todo = list(dict.fromkeys(k for k in keys if k not in found))
-        self.hits += len(texts) - len(todo)
+        self.hits += len(keys) - len(todo)
         self.misses += len(todo)
         if todo:
-            text_of = dict(zip(keys, texts, strict=True))
-            cached = len(texts) - len(todo)
+            item_of = dict(zip(keys, items, strict=True))
+            cached = len(keys) - len(todo)
 
             def report(done: int, total: int) -> None:
                 if progress:
                     progress(cached + done, cached + total)
 
-            fresh = self.inner.embed_documents([text_of[k] for k in todo], report)
+            fresh = embed([item_of[k] for k in todo], report)
             self._store(todo, fresh)
             found.update(zip(todo, np.asarray(fresh, dtype=np.float32), strict=True))
         elif progress:
-            progress(len(texts), len(texts))
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+            progress(len(keys), len(keys))
+        out = np.zeros((len(keys), self.dim), dtype=np.float32)
         for row, key in enumerate(keys):
             out[row] = found[key]
         return out

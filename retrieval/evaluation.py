@@ -25,6 +25,7 @@ from retrieval.arabic import normalize
 from retrieval.embedding import Embedder, Progress
 from retrieval.engine import Engine, SearchConfig, SearchMode
 from retrieval.identity import content_hash
+from retrieval.index import IndexConfig
 from retrieval.models import Answer, ArticleDraft, Hit
 from retrieval.store import CorpusStore
 
@@ -272,6 +273,7 @@ async def evaluate(
     chunk_overlap: int = 1,
     search: SearchConfig | None = None,
     answer: AnswerConfig | None = None,
+    index: IndexConfig | None = None,
     progress: Progress | None = None,
 ) -> EvalReport:
     """Build a throwaway corpus from the set, ask every question, and score the results."""
@@ -287,6 +289,7 @@ async def evaluate(
                 chunk_overlap=chunk_overlap,
                 search=search,
                 answer=answer,
+                index_config=index,
             )
             article_ids = await build_corpus(engine, dataset, progress)
             results = await run_questions(engine, dataset, article_ids, systems)

@@ -30,7 +30,7 @@ class IndexConfig:
     """How the index is laid out; the defaults are measured in docs_speed.md."""
 
     # From this many vectors on, search is approximate (IVF); below it, exact.
-    approx_threshold: int = 200_000
+    approx_threshold: int = 50_000
     # Lists searched per query; tuned for recall@10 >= 0.98 against exact search.
     nprobe: int = 24
     # Matryoshka truncation (EmbeddingGemma: 512, 256, 128); None keeps every dimension.
@@ -185,6 +185,22 @@ class VectorIndex:
         """Tell whether the index holds exactly these chunk ids."""
         return len(self) == len(ids) and bool(np.array_equal(self.ids(), np.sort(ids)))
 
+    def holds(self, vectors: np.ndarray, samples: int = 32) -> bool:
+        """Tell whether a spread of the stored vectors finds itself in the index.
+
+        Ids alone cannot tell an index of the old model's vectors from one of the
+        new: a crash between storing re-embedded vectors and saving the new index
+        leaves matching ids over different vectors.
+        """
+        if len(vectors) == 0:
+            return True
+        picks = np.unique(np.linspace(0, len(vectors) - 1, min(samples, len(vectors))).astype(int))
+        for row in picks:
+            found = self.search(vectors[row], 1)
+            if not found or found[0][1] < 0.999:
+                return False
+        return True
+
     def suits(self, dim: int, n: int) -> bool:
         """Tell whether this index has the layout the config asks for model dim and n vectors.
 
@@ -211,7 +227,7 @@ def open_index(
     """
     try:
         index = VectorIndex.load(path, config)
-        if index.suits(dim, len(ids)) and index.matches(ids):
+        if index.suits(dim, len(ids)) and index.matches(ids) and index.holds(vectors):
             return index, False
         logger.warning("index %s disagrees with the database or settings: rebuilding", path)
     except Exception as exc:  # missing, truncated or corrupt: all mean rebuild

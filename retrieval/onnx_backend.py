@@ -300,6 +300,9 @@ class OnnxEmbedder(SentenceTransformerEmbedder):
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads
+        # Idle ORT threads otherwise spin after each run, taking the cores from the event
+        # loop, FAISS and SQLite (measured: a torch call right after slowed down 20x).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.model: Any = SentenceTransformer(
             str(export_dir),
             backend="onnx",
@@ -313,7 +316,7 @@ class OnnxEmbedder(SentenceTransformerEmbedder):
             # The re-saved config names transformers 4.57.6, which makes transformers warn
             # about Mistral's tokenizer regex; this is Gemma's tokenizer, the same file as the
             # float model's, and the tests check both count the same tokens.
-            tokenizer_kwargs={"fix_mistral_regex": False},
+            processor_kwargs={"fix_mistral_regex": False},
         )
         # A different name from the torch model's, so a corpus embedded by one is re-embedded.
         self.name = f"embeddinggemma-300m-onnx-int8:{export_dir.name}"

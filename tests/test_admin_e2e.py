@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -23,12 +22,11 @@ from bot.admin import (
     setup_admin_commands,
     shutdown_admin,
 )
-from bot.alerts import AlertSender
+from bot.admin_handlers import ADMIN_KEY
 from bot.app import build_application
 from bot.localapi import ApiCall, LocalBotApi
-from bot.settings import Settings
 from bot.subscription_handlers import NEWS_KEY, NewsState
-from bot.subscriptions import TopicMatcher, subscribe
+from bot.subscriptions import subscribe
 from retrieval.answer import AnswerConfig
 from retrieval.engine import Engine
 
@@ -60,7 +58,12 @@ async def start_admin_bot(
         settings = bot_settings(botapi, tmp_path, **{**values, **overrides})
         engine = engine or bot_engine
         app = build_application(settings, engine)
-        ctx = register(app, settings=settings, engine=engine, edit_every=0.2, batch=2)
+        ctx = app.bot_data.get(ADMIN_KEY)
+        if ctx is None:  # until bot/app.py wires the admin commands itself
+            ctx = register(app, settings=settings, engine=engine)
+        assert isinstance(ctx, AdminContext)
+        # Fast progress edits and small batches, so that a test corpus has a middle.
+        ctx.reindexer.edit_every, ctx.reindexer.batch = 0.2, 2
         await app.initialize()
         assert app.post_init is not None and app.updater is not None
         await app.post_init(app)
@@ -93,12 +96,6 @@ async def article_chunks(engine: Engine, article_id: int) -> int:
     ) as cur:
         row = await cur.fetchone()
     return int(row[0]) if row else 0
-
-
-def ctx_settings(app: Application) -> Settings:  # type: ignore[type-arg]
-    """Return the settings the admin commands were registered with."""
-    ctx: AdminContext = app.bot_data["isnad.admin"]
-    return ctx.settings
 
 
 async def subscribe_user(engine: Engine) -> None:
@@ -141,11 +138,11 @@ async def test_non_admin_refused_for_every_command(
 
 
 async def test_admin_menu_only_in_admin_chats(start_admin_bot: Start, botapi: LocalBotApi) -> None:
-    app, ctx = await start_admin_bot(admin_ids=[ADMIN, 43])
-    (default,) = botapi.requests("setMyCommands")
+    await start_admin_bot(admin_ids=[ADMIN, 43])  # post_init sets every menu
+    default = botapi.requests("setMyCommands")[0]
+    assert "scope" not in default.params
     public = [c["command"] for c in default.params["commands"]]
     assert "ask" in public and not set(public) & set(texts.ADMIN_COMMAND_DESCRIPTIONS)
-    await setup_admin_commands(app.bot, ctx.settings, public_commands(app))
     scoped = botapi.requests("setMyCommands")[1:]
     assert [c.params["scope"] for c in scoped] == [
         {"type": "chat", "chat_id": ADMIN},
@@ -282,13 +279,11 @@ async def test_add_forwarded_post_alerts_subscribers(
     start_admin_bot: Start, botapi: LocalBotApi, bot_engine: Engine
 ) -> None:
     app, _ = await start_admin_bot()
-    await subscribe_user(bot_engine)
-    # The feeds work's alert sender, idle for long: only the wake from /add gets it going.
-    sender = AlertSender(app.bot, bot_engine.store, idle_wait=60)
-    app.bot_data[NEWS_KEY] = NewsState(bot_engine, ctx_settings(app), TopicMatcher(bot_engine))
-    app.bot_data[NEWS_KEY].sender = sender
-    sending = asyncio.create_task(sender.run())
+    news: NewsState = app.bot_data[NEWS_KEY]
+    assert news.sender is not None  # the feeds work's alert sender, started in post_init
+    news.sender.idle_wait = 60  # so that only the wake from /add can get the alert out soon
     await asyncio.sleep(0.2)
+    assert (await say(botapi, "/subscribe", user=USER)).startswith("اشتركت")
     body = (
         "انقطاع الكهرباء عن مدينة الموصل\n"
         "أعلنت مديرية كهرباء نينوى انقطاع التيار الكهربائي عن أحياء الساحل الأيمن في الموصل"
@@ -325,12 +320,11 @@ async def test_add_forwarded_post_alerts_subscribers(
         source="أخبار نينوى",
         chunks=await article_chunks(bot_engine, article.id),
     )
-    (alert,) = await botapi.replies(USER, timeout=5)
+    alert = (await botapi.replies(USER, count=2, timeout=5))[-1]
+    added_at = botapi.requests("sendMessage", chat_id=ADMIN)[-1].at
+    assert alert.at - added_at < 1.0  # woken by /add, not at the sender's next idle tick
     assert plain(alert.params["text"]).startswith(texts.ALERT_HEADING)
     assert article.title in plain(alert.params["text"])
-    sending.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await sending
     async with bot_engine.store.db.execute("SELECT chat_id, article_id, status FROM outbox") as c:
         assert await c.fetchall() == [(USER, article.id, "sent")]
     short = botapi.message("خبر قصير", user_id=ADMIN)
@@ -433,8 +427,9 @@ async def test_admin_menu_survives_a_chat_telegram_refuses(
     app, ctx = await start_admin_bot()
     botapi.errors["setMyCommands"] = (400, "Bad Request: chat not found")
     await setup_admin_commands(app.bot, ctx.settings, public_commands(app))  # logs, no raise
-    # The refused request was made (and answered with an error), and nothing raised.
-    assert [c.result for c in botapi.requests("setMyCommands")] == [True, None]
+    # At start: the default menu and the admin's. The refused request was made (and
+    # answered with an error), and nothing raised.
+    assert [c.result for c in botapi.requests("setMyCommands")] == [True, True, None]
 
 
 async def test_shutdown_stops_a_running_reindex(
@@ -449,3 +444,21 @@ async def test_shutdown_stops_a_running_reindex(
     await shutdown_admin(app)
     assert ctx.reindexer.job is not None and ctx.reindexer.job.state == "cancelled"
     assert engine.index is live
+
+
+@pytest.mark.parametrize("log_text", [False, True])
+async def test_questions_asked_are_logged_for_stats(
+    start_admin_bot: Start, botapi: LocalBotApi, log_text: bool
+) -> None:
+    _, ctx = await start_admin_bot(log_questions=log_text)
+    question = "بأي حجة تواصل روسيا التصعيد؟"
+    await say(botapi, question, user=USER)
+    db = await ctx.db.connection()
+    rows: list[Any] = []
+    for _ in range(100):  # the row is written just after the reply is sent
+        async with db.execute("SELECT chat_kind, question FROM questions") as cur:
+            rows = list(await cur.fetchall())
+        if rows:
+            break
+        await asyncio.sleep(0.02)
+    assert [tuple(r) for r in rows] == [("private", question if log_text else None)]

@@ -53,7 +53,7 @@ def test_metrics_on_a_hand_made_case() -> None:
     rankings = [
         [7, 3, 5],  # gold first
         [3, 7, 5],  # gold second
-        list(range(100, 110)) + [7],  # gold eleventh: in recall@20, not in mrr@10
+        [*range(100, 110), 7],  # gold eleventh: in recall@20, not in mrr@10
         [1, 2, 3],  # gold absent
     ]
     figures = retrieval_metrics(rankings, [7, 7, 7, 7])

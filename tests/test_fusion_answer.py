@@ -3,7 +3,7 @@
 import pytest
 
 from retrieval.answer import AnswerComposer, AnswerConfig
-from retrieval.fusion import Fused, rrf
+from retrieval.fusion import Fused, blend, rrf
 from retrieval.models import Article, Chunk, Citation, Hit
 
 
@@ -60,3 +60,50 @@ def test_answer_refuses_below_threshold_with_headlines() -> None:
 def test_answer_on_empty_corpus() -> None:
     answer = AnswerComposer().compose("سؤال", [])
     assert not answer.answered and answer.headlines == () and answer.confidence == 0.0
+
+
+def test_blend_weighs_cosine_and_scaled_bm25() -> None:
+    dense = [(1, 0.70), (2, 0.60), (3, 0.50)]
+    lexical = [(3, -8.0), (2, -4.0), (9, -2.0)]  # bm25: lower is better
+    fused = blend(dense, lexical, 0.8, 0.2)
+    by_id = {f.id: f for f in fused}
+    assert by_id[1].score == pytest.approx(0.8 * 0.70)  # no lexical match: 0
+    assert by_id[3].score == pytest.approx(0.8 * 0.50 + 0.2 * 1.0)  # the best bm25 scales to 1
+    assert by_id[2].score == pytest.approx(0.8 * 0.60 + 0.2 * 0.5)
+    assert by_id[9].score == pytest.approx(0.8 * 0.50 + 0.2 * 0.25)  # floor: lowest cosine
+    assert [f.id for f in fused] == [3, 2, 1, 9]
+    assert (by_id[3].ranks, by_id[9].ranks, by_id[1].ranks) == ((3, 1), (None, 3), (1, None))
+
+
+def test_blend_one_side_alone_keeps_its_order_and_ties_by_id() -> None:
+    assert [f.id for f in blend([(4, 0.5), (2, 0.5), (7, 0.1)], [])] == [2, 4, 7]
+    assert [f.id for f in blend([], [(5, -3.0), (6, -9.0)])] == [6, 5]
+    assert blend([], []) == []
+
+
+def test_answer_prefers_a_number_for_when_questions() -> None:
+    text = "افتتح الوزير المستشفى الجديد في المدينة. وكان المستشفى قد بني عام 1998 بتمويل حكومي."
+    answer = AnswerComposer(AnswerConfig(threshold=0.0, max_sentences=1)).compose(
+        "متى بني المستشفى الجديد في المدينة؟", [hit(1, text)]
+    )
+    assert [s.text for s in answer.sentences] == ["وكان المستشفى قد بني عام 1998 بتمويل حكومي."]
+    # Without the bonus, the sentence sharing more words wins.
+    plain = AnswerComposer(AnswerConfig(threshold=0.0, max_sentences=1, number_weight=0.0))
+    assert [
+        s.text
+        for s in plain.compose("متى بني المستشفى الجديد في المدينة؟", [hit(1, text)]).sentences
+    ] == ["افتتح الوزير المستشفى الجديد في المدينة."]
+
+
+def test_answer_uses_the_sentence_scorer_with_headlines() -> None:
+    seen: list[list[tuple[str, str]]] = []
+
+    def scorer(question: str, pairs: list[tuple[str, str]]) -> list[float]:
+        seen.append(pairs)
+        return [1.0 if "الثانية" in s else 0.0 for _, s in pairs]
+
+    answer = AnswerComposer(AnswerConfig(threshold=0.0, max_sentences=1), scorer).compose(
+        "سؤال لا يشارك الجمل كلماتها", [hit(1, "الجملة الأولى. الجملة الثانية.")]
+    )
+    assert [s.text for s in answer.sentences] == ["الجملة الثانية."]
+    assert seen == [[("عنوان الخبر", "الجملة الأولى."), ("عنوان الخبر", "الجملة الثانية.")]]

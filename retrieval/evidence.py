@@ -1,0 +1,90 @@
+"""Sentence-level evidence: how close each sentence of a passage is to the question.
+
+Used twice per question: to reorder the best few passages, and to choose the
+sentences the answer quotes. Sentence vectors are embedded as documents with
+their article's headline, kept in memory, and, when a cache file is given, on
+disk, filled at ingest so that a question costs look-ups, not model calls.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from retrieval.embedding import Embedder, Progress, TitledEmbedder
+from retrieval.embedding_cache import CachedEmbedder
+from retrieval.models import Hit
+from retrieval.sentences import split_sentences
+
+# (headline, sentence): the same sentence under another headline embeds differently.
+Pair = tuple[str, str]
+
+
+class SentenceEvidence:
+    """Cosines of (headline, sentence) pairs to questions."""
+
+    def __init__(
+        self,
+        embedder: Embedder,
+        embed_query: Callable[[str], np.ndarray],
+        cache_path: Path | None = None,
+        memory: int = 4096,
+    ):
+        self.embedder = embedder
+        self.embed_query = embed_query
+        self.disk = CachedEmbedder(embedder, cache_path) if cache_path else None
+        self.memory = memory
+        self._recent: OrderedDict[Pair, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        """Close the cache file, if any."""
+        if self.disk is not None:
+            self.disk.close()
+
+    def embed(self, pairs: Sequence[Pair], progress: Progress | None = None) -> np.ndarray:
+        """Embed pairs as titled documents, through the cache file when there is one."""
+        titles, texts = [t for t, _ in pairs], [x for _, x in pairs]
+        if self.disk is not None:
+            return self.disk.embed_titled(titles, texts, progress)
+        if isinstance(self.embedder, TitledEmbedder):
+            return self.embedder.embed_titled(titles, texts, progress)
+        return self.embedder.embed_documents(texts, progress)
+
+    def warm(self, chunks: Sequence[Pair], progress: Progress | None = None) -> None:
+        """Embed the sentences of (headline, chunk text) pairs into the cache file."""
+        if self.disk is not None:
+            self.embed([(t, s.text) for t, text in chunks for s in split_sentences(text)], progress)
+
+    def score(self, question: str, pairs: list[Pair]) -> list[float]:
+        """Return the cosine of each (headline, sentence) to the question."""
+        qvec = self.embed_query(question)
+        with self._lock:
+            known = {p: v for p in pairs if (v := self._recent.get(p)) is not None}
+        missing = [p for p in dict.fromkeys(pairs) if p not in known]
+        if missing:
+            known.update(zip(missing, self.embed(missing), strict=True))
+        with self._lock:
+            for p in dict.fromkeys(pairs):
+                self._recent[p] = known[p]
+                self._recent.move_to_end(p)
+            while len(self._recent) > self.memory:
+                self._recent.popitem(last=False)
+        return [float(np.dot(qvec, known[p])) for p in pairs]
+
+    def rerank(self, question: str, hits: list[Hit], depth: int, weight: float) -> list[Hit]:
+        """Reorder the first depth hits by (1 - weight) * score + weight * best sentence cosine."""
+        head = hits[:depth]
+        groups = [[(h.article.title, s.text) for s in split_sentences(h.chunk.text)] for h in head]
+        sims = iter(self.score(question, [p for g in groups for p in g]))
+        scored = []
+        for hit, group in zip(head, groups, strict=True):
+            best = max((next(sims) for _ in group), default=hit.score)
+            scored.append(replace(hit, score=(1 - weight) * hit.score + weight * best))
+        scored.sort(key=lambda h: (-h.score, h.chunk.id))
+        return scored + hits[depth:]
