@@ -111,6 +111,26 @@ def cold_start(settings: Settings, data_dir: Path) -> dict:
     }
 
 
+def squad_questions(path: Path, limit: int = 200) -> list[str]:
+    """Return distinct questions of a SQuAD file, so that no answer comes from the cache."""
+    data = json.loads(path.read_text(encoding="utf-8"))["data"]
+    found = [
+        qa["question"].strip(" -") for doc in data for p in doc["paragraphs"] for qa in p["qas"]
+    ]
+    return list(dict.fromkeys(q for q in found if q))[:limit]
+
+
+async def bench_telegram(settings: Settings, embedder: Embedder, questions: list[str]) -> str:
+    """Time questions through the real bot and a local Bot API server; return the table."""
+    from bot.bench_bot import bench_bot, bench_table
+
+    engine = await open_engine(settings, embedder)
+    try:
+        return bench_table(await bench_bot(settings, engine, questions))
+    finally:
+        await engine.store.close()
+
+
 def run_bench(settings: Settings, eval_file: Path | None) -> dict:
     """Run every benchmark and return the figures."""
     extra = squad_drafts(eval_file) if eval_file and eval_file.exists() else []
@@ -126,6 +146,11 @@ def run_bench(settings: Settings, eval_file: Path | None) -> dict:
         figures.update(asyncio.run(bench_engine(bench_settings, embedder, extra)))
         figures["bench_peak_rss_mb"] = round(peak_rss_mb())
         figures.update(cold_start(settings, Path(tmp)))
+        questions = squad_questions(eval_file) if extra and eval_file else []
+        if len(questions) < 128:
+            questions += [f"{q} {n}" for n in range(40) for q in BENCH_QUESTIONS]
+        table = asyncio.run(bench_telegram(bench_settings, embedder, questions))
+        figures["telegram"] = "\n" + table
     return figures
 
 
