@@ -16,6 +16,7 @@ from bot import texts
 from bot.errors import ConfigError
 from bot.factory import (
     answer_config,
+    embedder_name,
     export_problems,
     fetch_model,
     index_config,
@@ -80,28 +81,38 @@ def _questions(args: list[str]) -> Iterable[str]:
         yield from args
 
 
-async def _seeds_pending(settings: Settings) -> bool:
-    """Tell whether a seed file is not yet in the database (no model needed)."""
-    if not settings.seeds_dir.exists():
-        return False
+async def _setup_state(settings: Settings) -> tuple[bool, bool]:
+    """Tell (no model needed) whether seeds are missing and whether vectors are stale."""
     store = await CorpusStore.open(settings.db_path)
     try:
-        for path in article_files([settings.seeds_dir]):
-            if await store.find_duplicate(read_article_file(path)) is None:
-                return True
+        model = await store.get_meta("model")
+        stale = model is not None and model != embedder_name(settings)
+        if settings.seeds_dir.exists():
+            for path in article_files([settings.seeds_dir]):
+                if await store.find_duplicate(read_article_file(path)) is None:
+                    return True, stale
     finally:
         await store.close()
-    return False
+    return False, stale
 
 
 async def cmd_setup(settings: Settings) -> None:
     """Fetch the model, create the database and ingest the seeds, skipping what is done."""
     fetch_model(settings)
-    if not await _seeds_pending(settings) and settings.index_path.exists():
+    pending, stale = await _setup_state(settings)
+    if not pending and not stale and settings.index_path.exists():
         stderr_line(f"setup: up to date ({settings.db_path})")
         return
     engine = await open_engine(settings, load_embedder(settings))
     try:
+        if stale:
+            # The corpus was embedded by another backend or model: embed it again.
+            progress, close = progress_bar("reindex")
+            try:
+                n = await engine.reembed(progress)
+            finally:
+                close()
+            stderr_line(f"setup: re-embedded {n} chunks with {engine.embedder.name}")
         added, skipped = await ingest_paths(engine, [settings.seeds_dir])
         stderr_line(f"setup: {added} articles added, {skipped} already present")
     finally:

@@ -90,6 +90,13 @@ def load_embedder(settings: Settings, backend: str | None = None) -> Embedder:
     )
 
 
+def embedder_name(settings: Settings) -> str:
+    """Return the name the configured backend's embedder stores with the corpus."""
+    if settings.embedding_backend == "onnx-int8":
+        return f"embeddinggemma-300m-onnx-int8:{settings.onnx_path.name}"
+    return f"embeddinggemma-300m:{settings.model_path.name}"
+
+
 def index_config(settings: Settings) -> IndexConfig:
     """Return the vector index layout from settings."""
     return IndexConfig(

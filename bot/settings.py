@@ -26,12 +26,12 @@ class Settings(BaseSettings):
     )
     seeds_dir: Path = Path("seeds")
     # "torch": plain float32 sentence-transformers, the reference. "onnx-int8": ONNX Runtime
-    # with the selectively int8-quantised export, cached beside the model (docs_speed.md).
+    # with the selectively int8-quantised export, cached beside the model (README, "Speed").
     embedding_backend: Literal["torch", "onnx-int8"] = "onnx-int8"
     embed_threads: int = 0  # 0: let torch / ONNX Runtime decide
     embed_batch_size: int = 16
 
-    # Vector index: exact below the threshold, IVF from it on (docs_speed.md)
+    # Vector index: exact below the threshold, IVF from it on (README, "Speed")
     index_approx_threshold: int = Field(50_000, ge=1000)
     index_nprobe: int = Field(24, ge=1, le=4096)
     index_dims: Literal[768, 512, 256, 128] | None = None  # Matryoshka truncation
@@ -41,7 +41,7 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(1, ge=0, le=5)
     top_k: int = Field(5, ge=1, le=50)
     candidates: int = Field(100, ge=5, le=1000)
-    # Defaults measured with `isnad eval` on the development sets (docs_quality.md).
+    # Defaults measured with `isnad eval` on the development sets (README, "Answer quality").
     fusion: Literal["blend", "rrf"] = "blend"
     rrf_k: float = Field(60.0, gt=0)
     dense_weight: float = Field(0.86, ge=0)

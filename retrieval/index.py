@@ -27,7 +27,7 @@ IndexKind = Literal["flat", "ivf"]
 
 @dataclass(frozen=True)
 class IndexConfig:
-    """How the index is laid out; the defaults are measured in docs_speed.md."""
+    """How the index is laid out; the defaults are measured in README, "Speed"."""
 
     # From this many vectors on, search is approximate (IVF); below it, exact.
     approx_threshold: int = 50_000

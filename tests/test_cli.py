@@ -30,6 +30,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setattr(cli, "load_embedder", fake_load)
     monkeypatch.setattr(cli, "fetch_model", lambda settings: tmp_path / "models")
     monkeypatch.setattr(factory, "load_embedder", fake_load)
+    monkeypatch.setattr(cli, "embedder_name", lambda settings: HashingEmbedder().name)
     return tmp_path
 
 
@@ -93,3 +94,15 @@ def test_setup_then_ask_json(
     assert cli.main(["stats"]) == 0
     out = capsys.readouterr().out
     assert "articles: 1\n" in out and "source: مدونة هادي العبد الله: 1" in out
+
+
+def test_setup_re_embeds_a_corpus_of_another_model(
+    env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["setup"]) == 0
+    capsys.readouterr()
+    # The configured backend now names another model: setup embeds the corpus again.
+    monkeypatch.setattr(cli, "embedder_name", lambda settings: "another-model")
+    assert cli.main(["setup"]) == 0
+    err = capsys.readouterr().err
+    assert "setup: re-embedded " in err and "with hashing-64" in err
