@@ -130,8 +130,9 @@ class AlertSender:
             if sent:
                 continue
             self._wake.clear()
+            idle = await self._idle_for()  # before wait() exists: a cancel here leaks nothing
             try:
-                await asyncio.wait_for(self._wake.wait(), await self._idle_for())
+                await asyncio.wait_for(self._wake.wait(), idle)
             except TimeoutError:
                 pass
 

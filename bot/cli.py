@@ -218,11 +218,13 @@ def cmd_poll(settings: Settings) -> None:
 def cmd_bench(settings: Settings, eval_file: Path) -> None:
     """Run the benchmarks and print their figures."""
     from bot.bench import print_figures, run_bench
+    from bot.feedbench import run_feed_bench
     from bot.speedbench import print_tables, run_speed_bench
 
     fetch_model(settings)
     print_figures("engine", run_bench(settings, eval_file))
     print_tables(run_speed_bench(settings, eval_file))
+    print_figures("feeds and alerts", run_feed_bench(settings, load_embedder(settings)))
 
 
 async def cmd_eval(
