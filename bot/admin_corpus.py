@@ -130,11 +130,7 @@ async def add_url(
     if dup is not None:
         return AddOutcome(None, reason="duplicate", duplicate_of=dup)
     try:
-        if client is None:
-            async with make_client(limits.timeout) as own:
-                res = await _get(url, limits, own)
-        else:
-            res = await _get(url, limits, client)
+        res = await fetch_within(url, limits, client)
     except UnsafeURLError as exc:
         return AddOutcome(None, reason="address", detail=str(exc))
     except TooLargeError as exc:
@@ -151,7 +147,13 @@ async def add_url(
     )
 
 
-async def _get(url: str, limits: FetchLimits, client: httpx.AsyncClient) -> FetchResult:
+async def fetch_within(
+    url: str, limits: FetchLimits, client: httpx.AsyncClient | None = None
+) -> FetchResult:
+    """Fetch url within the limits, on client or on a client of its own."""
+    if client is None:
+        async with make_client(limits.timeout) as own:
+            return await fetch_within(url, limits, own)
     return await fetch(
         url,
         allow_private=limits.allow_private,

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 import httpx
 
 from bot import feedstore, newsdb
-from bot.admin_corpus import FetchLimits
+from bot.admin_corpus import FetchLimits, fetch_within
 from bot.feeds import classify_empty
 from bot.feedstore import Feed
-from bot.urlsafety import FetchError, FetchResult, fetch, make_client
+from bot.urlsafety import FetchError
 from retrieval.engine import Engine
 
 
@@ -46,11 +46,7 @@ async def check_feed(
     import feedparser
 
     try:
-        if client is None:
-            async with make_client(limits.timeout) as own:
-                res = await _get(url, limits, own)
-        else:
-            res = await _get(url, limits, client)
+        res = await fetch_within(url, limits, client)
     except FetchError as exc:
         return FeedCheck(problem=exc.kind, detail=str(exc))
     headers = {"content-type": res.content_type} if res.content_type else {}
@@ -64,16 +60,6 @@ async def check_feed(
     if problem == "empty":
         return FeedCheck(0, title)
     return FeedCheck(problem=problem, detail=problem.replace("_", " "))
-
-
-async def _get(url: str, limits: FetchLimits, client: httpx.AsyncClient) -> FetchResult:
-    return await fetch(
-        url,
-        allow_private=limits.allow_private,
-        max_bytes=limits.max_bytes,
-        timeout=limits.timeout,
-        client=client,
-    )
 
 
 async def list_feeds(engine: Engine) -> list[Feed]:

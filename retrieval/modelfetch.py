@@ -58,7 +58,7 @@ class ModelError(Exception):
     """The model could not be fetched or did not verify; the message says what to do."""
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     """Hash a file in blocks so a 1.2 GB file never sits in memory."""
     digest = hashlib.sha256()
     with path.open("rb") as fh:
@@ -99,7 +99,7 @@ def verify_model_dir(path: Path, *, full: bool = False) -> list[str]:
         st = file.stat()
         entry: list[object] = [st.st_size, st.st_mtime_ns, want]
         # Same size and mtime as when it last hashed right: trust it (full=True re-hashes).
-        got = want if old.get(rel) == entry else _sha256(file)
+        got = want if old.get(rel) == entry else file_sha256(file)
         if got != want:
             problems.append(f"{rel}: sha256 {got}, expected {want}")
         stamp[rel] = [st.st_size, st.st_mtime_ns, got]

@@ -10,7 +10,6 @@ needed to avoid saturation).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -23,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from retrieval.embedding import SentenceTransformerEmbedder
+from retrieval.modelfetch import file_sha256
 
 logger = logging.getLogger(__name__)
 
@@ -66,14 +66,6 @@ class ExportError(Exception):
 def export_dir_for(model_dir: Path) -> Path:
     """Return where the int8 export of the model in model_dir is cached (beside it)."""
     return model_dir.with_name(model_dir.name + "-onnx-int8")
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(_BLOCK):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _files(root: Path) -> list[str]:
@@ -124,7 +116,7 @@ def verify_export(export_dir: Path, source: str, *, full: bool = False) -> list[
         st = path.stat()
         if not full and st.st_size == size and st.st_mtime_ns == mtime_ns:
             continue
-        got = _sha256(path)
+        got = file_sha256(path)
         if got != want:
             problems.append(f"{rel}: sha256 {got}, expected {want}")
     return problems
@@ -134,7 +126,7 @@ def _write_stamp(export_dir: Path, source: str, cosine: float) -> None:
     files = {}
     for rel in _files(export_dir):
         st = (export_dir / rel).stat()
-        files[rel] = [st.st_size, st.st_mtime_ns, _sha256(export_dir / rel)]
+        files[rel] = [st.st_size, st.st_mtime_ns, file_sha256(export_dir / rel)]
     stamp = {"recipe": RECIPE, "source": source, "cosine": round(cosine, 6), "files": files}
     (export_dir / STAMP_NAME).write_text(json.dumps(stamp, indent=1), encoding="utf-8")
 
