@@ -65,6 +65,17 @@ async def open_test_engine(path: Path) -> Engine:
     return engine
 
 
+@pytest.fixture(name="engine")
+async def news_engine(tmp_path: Path) -> AsyncIterator[Engine]:
+    """The seed and SECOND in a hashing-embedder engine, with the bot's own tables."""
+    from bot import newsdb
+
+    eng = await open_test_engine(tmp_path)
+    await newsdb.migrate_bot(eng.store.db)
+    yield eng
+    await eng.store.close()
+
+
 @pytest.fixture
 async def bot_engine(tmp_path: Path) -> AsyncIterator[Engine]:
     """A hashing-embedder engine on a real SQLite file: the seed and one more article."""

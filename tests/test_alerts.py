@@ -9,26 +9,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from botapi import SECOND, TOKEN, check_message, open_test_engine
+from botapi import SECOND, TOKEN, check_message, news_engine  # noqa: F401  (the engine fixture)
 from telegram import Bot
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
-from bot import newsdb, outbox, subscriptions
+from bot import outbox, subscriptions
 from bot.alerts import AlertSender, alert_html, alert_markup, lead
 from bot.localapi import LocalBotApi
 from bot.subscriptions import TopicMatcher
 from retrieval.engine import Engine
 from retrieval.models import Article
 from retrieval.store import CorpusStore
-
-
-@pytest.fixture
-async def engine(tmp_path: Path) -> AsyncIterator[Engine]:
-    """The seed and SECOND in a hashing-embedder engine, with the bot's tables."""
-    eng = await open_test_engine(tmp_path)
-    await newsdb.migrate_bot(eng.store.db)
-    yield eng
-    await eng.store.close()
 
 
 @pytest.fixture

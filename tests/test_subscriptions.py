@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from botapi import TOKEN, bot_settings, check_message, open_test_engine
+from botapi import TOKEN, bot_settings, check_message, news_engine  # noqa: F401  (the engine fixture)
 from neardup_samples import UNRELATED
 from newsserver import NewsServer, Page, article_page, rss, running_server
 from telegram.ext import Application, ApplicationBuilder
 
-from bot import newsdb, subscriptions, texts
+from bot import subscriptions, texts
 from bot.feedstore import list_feeds
 from bot.localapi import LocalBotApi
 from bot.subscription_handlers import register, start_background, stop_background
@@ -29,15 +29,6 @@ async def news_server() -> AsyncIterator[NewsServer]:
     """A local HTTP server for feeds and pages."""
     async with running_server() as server:
         yield server
-
-
-@pytest.fixture
-async def engine(tmp_path: Path) -> AsyncIterator[Engine]:
-    """The seed and a second article, with the bot's tables."""
-    eng = await open_test_engine(tmp_path)
-    await newsdb.migrate_bot(eng.store.db)
-    yield eng
-    await eng.store.close()
 
 
 @pytest.fixture
