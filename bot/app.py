@@ -170,5 +170,5 @@ def run_bot(settings: Settings) -> None:
         ) from exc
     finally:
         if engine is not None:
-            loop.run_until_complete(engine.store.close())
+            loop.run_until_complete(engine.close())
         loop.close()

@@ -84,7 +84,7 @@ async def bench_engine(settings: Settings, embedder: Embedder, extra: list[Artic
             "questions_timed": len(latencies),
         }
     finally:
-        await engine.store.close()
+        await engine.close()
 
 
 def cold_start(settings: Settings, data_dir: Path) -> dict:
@@ -128,7 +128,7 @@ async def bench_telegram(settings: Settings, embedder: Embedder, questions: list
     try:
         return bench_table(await bench_bot(settings, engine, questions))
     finally:
-        await engine.store.close()
+        await engine.close()
 
 
 def run_bench(settings: Settings, eval_file: Path | None) -> dict:

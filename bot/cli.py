@@ -116,7 +116,7 @@ async def cmd_setup(settings: Settings) -> None:
         added, skipped = await ingest_paths(engine, [settings.seeds_dir])
         stderr_line(f"setup: {added} articles added, {skipped} already present")
     finally:
-        await engine.store.close()
+        await engine.close()
 
 
 async def cmd_ingest(settings: Settings, paths: list[Path]) -> None:
@@ -126,7 +126,7 @@ async def cmd_ingest(settings: Settings, paths: list[Path]) -> None:
         added, skipped = await ingest_paths(engine, paths)
         print(f"{added} added, {skipped} skipped")
     finally:
-        await engine.store.close()
+        await engine.close()
 
 
 async def cmd_ask(settings: Settings, questions: list[str], as_json: bool) -> None:
@@ -142,15 +142,19 @@ async def cmd_ask(settings: Settings, questions: list[str], as_json: bool) -> No
             else:
                 print(texts.plain_answer(answer), flush=True)
     finally:
-        await engine.store.close()
+        await engine.close()
 
 
 async def cmd_reindex(settings: Settings, fast: bool) -> None:
     """Rebuild the vector index from stored vectors, or re-embed every chunk."""
+    if not settings.db_path.exists():
+        raise CliError(f"no corpus at {settings.db_path}: run `isnad setup` first")
     if fast:
         store = await CorpusStore.open(settings.db_path)
-        ids, vectors = await store.vectors()
-        await store.close()
+        try:
+            ids, vectors = await store.vectors()
+        finally:
+            await store.close()
         from retrieval.index import VectorIndex
 
         dim = vectors.shape[1] if len(ids) else 768
@@ -164,7 +168,7 @@ async def cmd_reindex(settings: Settings, fast: bool) -> None:
         print(f"re-embedded {n} chunks")
     finally:
         close()
-        await engine.store.close()
+        await engine.close()
 
 
 async def cmd_stats(settings: Settings) -> None:

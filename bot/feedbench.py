@@ -341,7 +341,7 @@ async def feed_bench(
                     await _send_all(engine.store, second.alerts_queued, subscribers, send_timeout)
                 )
             finally:
-                await engine.store.close()
+                await engine.close()
     return figures
 
 

@@ -298,7 +298,7 @@ async def cmd_poll(settings: Settings) -> None:
             engine, PollConfig.from_settings(settings), match=TopicMatcher(engine).chats_for
         )
     finally:
-        await engine.store.close()
+        await engine.close()
     for f in report.feeds:
         print(f"{f.status:12} {len(f.added):3} {f.url}" + (f"  ({f.error})" if f.error else ""))
         for a in f.added:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -19,7 +20,7 @@ from retrieval.chunker import Chunker
 from retrieval.embedding import Embedder, Progress, TitledEmbedder
 from retrieval.evidence import SentenceEvidence
 from retrieval.fusion import blend, rrf
-from retrieval.identity import content_hash
+from retrieval.identity import canonical_url, content_hash
 from retrieval.index import IndexConfig, VectorIndex, open_index
 from retrieval.models import Answer, Article, ArticleDraft, Hit
 from retrieval.store import CorpusStore
@@ -83,6 +84,7 @@ class Engine:
         self.search_config = search or SearchConfig()
         self.composer = composer or AnswerComposer(AnswerConfig(), self.score_sentences)
         self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._query_lock = threading.Lock()
         self.evidence = SentenceEvidence(embedder, self.embed_query)
         # One writer at a time: ingest, delete and index swaps touch both stores.
         self.write_lock = asyncio.Lock()
@@ -133,6 +135,11 @@ class Engine:
 
     # -- writing ------------------------------------------------------------
 
+    async def close(self) -> None:
+        """Close the sentence-vector cache and the store."""
+        self.evidence.close()
+        await self.store.close()
+
     async def ingest(
         self, drafts: Sequence[ArticleDraft], progress: Progress | None = None
     ) -> list[IngestResult]:
@@ -147,11 +154,12 @@ class Engine:
                     results[-1] = IngestResult(draft, None, reason="empty")
                     continue
                 dup = await self.store.find_duplicate(draft)
-                key = content_hash(draft.body)
-                if dup is not None or key in seen:
+                # Within one batch too: same text, or same canonical URL (a UNIQUE column).
+                keys = {content_hash(draft.body), "url:" + canonical_url(draft.url)} - {"url:"}
+                if dup is not None or keys & seen:
                     results[-1] = IngestResult(draft, None, duplicate_of=dup, reason="duplicate")
                     continue
-                seen.add(key)
+                seen |= keys
                 todo.append((len(results) - 1, draft))
             spans = [await asyncio.to_thread(self.chunker.chunk, d.body) for _, d in todo]
             texts = [s.text for group in spans for s in group]
@@ -167,7 +175,9 @@ class Engine:
                 article, chunks = await self.store.add_article(
                     draft, group, vecs, self.embedder.name
                 )
-                self.index.add(np.array([c.id for c in chunks], dtype=np.int64), vecs)
+                ids = np.array([c.id for c in chunks], dtype=np.int64)
+                # Off the loop: adding can retrain the index as IVF, and waits for searches.
+                await asyncio.to_thread(self.index.add, ids, vecs)
                 results[slot] = IngestResult(draft, article, chunks=len(chunks))
             if todo:
                 await asyncio.to_thread(self.index.save, self.index_path)
@@ -179,7 +189,7 @@ class Engine:
             if await self.store.get_article(article_id) is None:
                 return False
             ids = await self.store.delete_article(article_id)
-            self.index.remove(ids)
+            await asyncio.to_thread(self.index.remove, ids)
             await asyncio.to_thread(self.index.save, self.index_path)
         return True
 
@@ -213,7 +223,7 @@ class Engine:
                 return 0
             chunks = await self.store.get_chunks(i for i, _ in rows)
             heads = await self.store.get_articles(c.article_id for c in chunks.values())
-            # A chunk deleted meanwhile gets no title; the swap drops it anyway.
+            # A chunk deleted meanwhile gets no title; it is left out at the swap.
             owner = {i: heads.get(c.article_id) for i, c in chunks.items()}
             titles = [a.title if (a := owner.get(i)) else "" for i, _ in rows]
             v = await asyncio.to_thread(self.embed_passages, titles, [t for _, t in rows])
@@ -226,7 +236,19 @@ class Engine:
             if progress:
                 progress(len(ids), total)
         async with self.write_lock:
+            # Chunks added while embedding are embedded now; deleted ones are left out.
+            while rows := await self.store.chunk_texts(after_id=last, limit=batch):
+                chunks = await self.store.get_chunks(i for i, _ in rows)
+                heads = await self.store.get_articles(c.article_id for c in chunks.values())
+                titles = [heads[chunks[i].article_id].title if i in chunks else "" for i, _ in rows]
+                v = await asyncio.to_thread(self.embed_passages, titles, [t for _, t in rows])
+                ids.extend(i for i, _ in rows)
+                vecs.append(v)
+                last = rows[-1][0]
             matrix = np.vstack(vecs) if vecs else np.zeros((0, self.embedder.dim), np.float32)
+            live = np.isin(np.asarray(ids, np.int64), await self.store.chunk_ids())
+            ids = [i for i, keep in zip(ids, live, strict=True) if keep]
+            matrix = matrix[live]
             fresh = await asyncio.to_thread(
                 VectorIndex.build,
                 self.embedder.dim,
@@ -251,14 +273,17 @@ class Engine:
 
     def embed_query(self, question: str) -> np.ndarray:
         """Embed a question, remembering the last few hundred."""
-        vec = self._query_cache.get(question)
-        if vec is None:
-            vec = self.embedder.embed_query(question)
+        # Called from several worker threads at once: guard the cache, not the model.
+        with self._query_lock:
+            vec = self._query_cache.get(question)
+            if vec is not None:
+                self._query_cache.move_to_end(question)
+                return vec
+        vec = self.embedder.embed_query(question)
+        with self._query_lock:
             self._query_cache[question] = vec
             if len(self._query_cache) > 256:
                 self._query_cache.popitem(last=False)
-        else:
-            self._query_cache.move_to_end(question)
         return vec
 
     async def search(
@@ -299,14 +324,16 @@ class Engine:
         hits = []
         for f in fused:
             chunk = chunks.get(f.id)
-            if chunk is None:
+            article = articles.get(chunk.article_id) if chunk else None
+            if chunk is None or article is None:
                 continue  # deleted between search and lookup
             dense_score = cosine.get(f.id)
             if dense_score is None and qvec is not None:
-                dense_score = float(np.dot(qvec, await self._vector(f.id)))
-            hits.append(
-                Hit(chunk, articles[chunk.article_id], f.score, f.ranks[0], f.ranks[1], dense_score)
-            )
+                try:
+                    dense_score = float(np.dot(qvec, await self._vector(f.id)))
+                except KeyError:
+                    continue
+            hits.append(Hit(chunk, article, f.score, f.ranks[0], f.ranks[1], dense_score))
         if rerank:
             hits = await asyncio.to_thread(
                 self.evidence.rerank, question, hits, cfg.rerank_depth, cfg.sentence_weight

@@ -319,12 +319,16 @@ class CorpusStore:
 
     async def set_meta(self, key: str, value: str) -> None:
         """Store a setting of the corpus."""
-        await self._writer.execute(
-            "INSERT INTO meta (key, value) VALUES (?, ?)"
-            " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            (key, value),
-        )
-        await self._writer.commit()
+        try:
+            await self._writer.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?)"
+                " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+            await self._writer.commit()
+        except BaseException:
+            await self._writer.rollback()
+            raise
 
     async def stats(self) -> CorpusStats:
         """Count articles, chunks and sources."""

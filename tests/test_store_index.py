@@ -99,3 +99,19 @@ async def test_engine_reopen_rebuilds_deleted_index(seed_engine: Engine, tmp_pat
     engine = await Engine.open(seed_engine.store, HashingEmbedder(), seed_engine.index_path)
     assert seed_engine.index_path.exists()
     assert engine.index.ids().tolist() == (await seed_engine.store.chunk_ids())
+
+
+async def test_one_batch_with_one_url_twice(seed_engine: Engine) -> None:
+    first = ArticleDraft(
+        "أ", "نص الخبر الأول عن الانتخابات.", url="https://news.test/a?utm_source=x"
+    )
+    second = ArticleDraft("ب", "نص مختلف تماما عن الطقس.", url="https://NEWS.test/a/")
+    third = ArticleDraft("ج", "خبر ثالث عن الاقتصاد.")
+    results = await seed_engine.ingest([first, second, third])
+    assert [(r.reason, r.article is not None) for r in results] == [
+        ("", True),
+        ("duplicate", False),
+        ("", True),
+    ]
+    stats = await seed_engine.store.stats()
+    assert stats.articles == 3 and len(seed_engine.index) == stats.chunks
