@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bot.factory import load_embedder, open_engine
+from bot.factory import open_engine
 from bot.settings import Settings
 from retrieval.embedding import Embedder
 from retrieval.intake import article_files, read_article_file
@@ -131,16 +131,12 @@ async def bench_telegram(settings: Settings, embedder: Embedder, questions: list
         await engine.close()
 
 
-def run_bench(settings: Settings, eval_file: Path | None) -> dict:
-    """Run every benchmark and return the figures."""
+def run_bench(settings: Settings, eval_file: Path | None, embedder: Embedder) -> dict:
+    """Run the engine and Telegram benchmarks with a loaded embedder; return the figures."""
     extra = squad_drafts(eval_file) if eval_file and eval_file.exists() else []
     with tempfile.TemporaryDirectory(prefix="isnad-bench-") as tmp:
         bench_settings = settings.model_copy(update={"data_dir": Path(tmp)})
-        t = time.perf_counter()
-        embedder = load_embedder(settings)
-        load_s = time.perf_counter() - t
         figures: dict = {
-            "model_load_s": round(load_s, 1),
             "corpus": f"seeds + {len(extra)} paragraphs",
         }
         figures.update(asyncio.run(bench_engine(bench_settings, embedder, extra)))

@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import sys
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -226,9 +227,12 @@ def cmd_bench(settings: Settings, eval_file: Path) -> None:
     from bot.speedbench import print_tables, run_speed_bench
 
     fetch_model(settings)
-    print_figures("engine", run_bench(settings, eval_file))
+    started = time.perf_counter()
+    embedder = load_embedder(settings)  # once, for the engine, Telegram and feed sections
+    load_s = round(time.perf_counter() - started, 1)
+    print_figures("engine", {"model_load_s": load_s, **run_bench(settings, eval_file, embedder)})
     print_tables(run_speed_bench(settings, eval_file))
-    print_figures("feeds and alerts", run_feed_bench(settings, load_embedder(settings)))
+    print_figures("feeds and alerts", run_feed_bench(settings, embedder))
 
 
 async def cmd_eval(
