@@ -14,6 +14,7 @@ from retrieval.engine import Engine, EngineError, SearchConfig
 from retrieval.index import IndexConfig
 from retrieval.intake import article_files, read_article_file
 from retrieval.modelfetch import EXPECTED_SHA256, ModelError, ensure_model, verify_model_dir
+from retrieval.onnx_backend import onnx_embedder_name
 from retrieval.store import CorpusStore
 
 logger = logging.getLogger(__name__)
@@ -93,7 +94,7 @@ def load_embedder(settings: Settings, backend: str | None = None) -> Embedder:
 def embedder_name(settings: Settings) -> str:
     """Return the name the configured backend's embedder stores with the corpus."""
     if settings.embedding_backend == "onnx-int8":
-        return f"embeddinggemma-300m-onnx-int8:{settings.onnx_path.name}"
+        return onnx_embedder_name(settings.onnx_path)
     return f"embeddinggemma-300m:{settings.model_path.name}"
 
 

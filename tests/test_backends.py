@@ -18,8 +18,9 @@ from retrieval.onnx_backend import (
     RECIPE,
     STAMP_NAME,
     ExportError,
+    activation_matmuls,
+    down_projections,
     ensure_export,
-    excluded_matmuls,
     export_dir_for,
     mean_cosine,
     quantize_selective,
@@ -108,20 +109,23 @@ def run(path: Path, x: np.ndarray) -> np.ndarray:
     return np.asarray(session.run(None, {"x": x})[0])
 
 
-def test_activation_matmuls_and_down_proj_stay_float(tmp_path: Path) -> None:
+def test_activation_matmuls_stay_float_and_down_proj_gets_blocks(tmp_path: Path) -> None:
     import onnx
 
     tiny_model(tmp_path / "f.onnx")
     kept = quantize_selective(tmp_path / "f.onnx", tmp_path / "q.onnx")
-    assert kept == ["/layers.0/attn/MatMul", "MatMul_3", "/layers.0/mlp/down_proj/MatMul"]
+    assert kept == ["/layers.0/attn/MatMul", "MatMul_3"]
     ops = [n.op_type for n in onnx.load(str(tmp_path / "q.onnx")).graph.node]
     assert ops.count("MatMulInteger") == 1  # up_proj only
-    assert ops.count("MatMul") == 3
-    assert excluded_matmuls(onnx.load(str(tmp_path / "f.onnx"))) == [
-        "/layers.0/attn/MatMul",
-        "MatMul_3",
-        "/layers.0/mlp/down_proj/MatMul",
-    ]
+    assert ops.count("MatMulNBits") == 1  # down_proj
+    assert ops.count("MatMul") == 2
+    graph = onnx.load(str(tmp_path / "f.onnx"))
+    assert activation_matmuls(graph) == ["/layers.0/attn/MatMul", "MatMul_3"]
+    assert down_projections(graph) == ["/layers.0/mlp/down_proj/MatMul"]
+    x = np.random.default_rng(0).standard_normal((1, 4, 16)).astype(np.float32)
+    ref, got = run(tmp_path / "f.onnx", x)[0], run(tmp_path / "q.onnx", x)[0]
+    cos = np.sum(ref * got, 1) / np.linalg.norm(ref, axis=1) / np.linalg.norm(got, axis=1)
+    assert cos.min() > 0.98
 
 
 # -- export check and rebuild, with the tiny stand-in ---------------------------
@@ -248,3 +252,9 @@ def test_real_onnx_backend_matches_float32(settings: Settings) -> None:
     docs = onnx_embedder.embed_documents(passages) * torch_embedder.embed_documents(passages)
     assert q >= 0.99
     assert docs.sum(axis=1).min() >= 0.99
+    # The direct question path gives the library's own pipeline's vector through the export.
+    for text in (question, "من؟", question * 40):
+        library = SentenceTransformerEmbedder.embed_query(onnx_embedder, text)
+        direct = onnx_embedder.embed_query(text)
+        assert direct.dtype == np.float32 and direct.shape == (768,)
+        assert float(direct @ library) >= 0.99999
