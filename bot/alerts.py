@@ -16,11 +16,19 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+import aiosqlite
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
 
-from bot import formatting, outbox, texts
+from bot import formatting, outbox, subscriptions, texts
 from bot.subscriptions import deactivate_chat
 from retrieval.models import Article
 from retrieval.sentences import split_sentences
@@ -71,6 +79,14 @@ def alert_markup(article_id: int) -> InlineKeyboardMarkup:
                 )
             ]
         ]
+    )
+
+
+async def move_chat(db: aiosqlite.Connection, old: int, new: int) -> tuple[int, int]:
+    """Carry a chat's subscriptions and pending alerts to its new id; return both counts."""
+    return (
+        await subscriptions.move_chat(db, old, new),
+        await outbox.move_chat(db, old, new),
     )
 
 
@@ -185,6 +201,12 @@ class AlertSender:
             self._next_global = self.clock() + wait
             await outbox.postpone(db, row.id, wait, f"RetryAfter {wait:g}", count=False)
             logger.warning("Telegram asks to wait %g s before the next alert", wait)
+            return False
+        except ChatMigrated as exc:
+            # A group became a supergroup: its subscriptions and alerts follow it, and this
+            # alert goes out again to the new id (the try does not count).
+            await move_chat(self.store.db, row.chat_id, int(exc.new_chat_id))
+            logger.info("chat %d is now %d: alerts follow it", row.chat_id, exc.new_chat_id)
             return False
         except Forbidden as exc:
             await self._chat_gone(row, exc)

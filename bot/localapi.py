@@ -76,6 +76,8 @@ class LocalBotApi:
         self.username = username
         self.calls: list[ApiCall] = []
         self.errors: dict[str, tuple[int, str]] = {}  # method -> (status, description)
+        # chat id -> (status, description, parameters): any method aimed at that chat fails
+        self.chat_errors: dict[int, tuple[int, str, dict[str, Any]]] = {}
         self._updates: list[dict[str, Any]] = []
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(1000)
@@ -276,14 +278,21 @@ class LocalBotApi:
         if method == "getUpdates":
             return web.json_response({"ok": True, "result": await self._get_updates(params)})
         error = self.errors.get(method)
-        result = None if error else self._result(method, params)
+        failure: tuple[int, str, dict[str, Any]] | None = (
+            (error[0], error[1], {}) if error else None
+        )
+        chat = params.get("chat_id")
+        if failure is None and isinstance(chat, int | str) and str(chat).lstrip("-").isdigit():
+            failure = self.chat_errors.get(int(chat))
+        result = None if failure else self._result(method, params)
         self.calls.append(ApiCall(method, params, result))
         await self._notify()
-        if error:
-            status, description = error
-            return web.json_response(
-                {"ok": False, "error_code": status, "description": description}, status=status
-            )
+        if failure:
+            status, description, parameters = failure
+            body: dict[str, Any] = {"ok": False, "error_code": status, "description": description}
+            if parameters:
+                body["parameters"] = parameters
+            return web.json_response(body, status=status)
         return web.json_response({"ok": True, "result": result})
 
     async def _get_updates(self, params: dict[str, Any]) -> list[dict[str, Any]]:

@@ -148,6 +148,26 @@ async def drop_chat(db: aiosqlite.Connection, chat_id: int, error: str) -> int:
     return cur.rowcount
 
 
+async def move_chat(db: aiosqlite.Connection, old: int, new: int) -> int:
+    """Readdress a chat's pending alerts to its new id; return how many were moved.
+
+    An article already queued for the new id stays queued once: the old row is dropped.
+    """
+    cur = await db.execute(
+        "UPDATE OR IGNORE outbox SET chat_id = ?, next_attempt = 0 WHERE chat_id = ?"
+        " AND status = 'pending'",
+        (new, old),
+    )
+    moved = cur.rowcount
+    await db.execute(
+        "UPDATE outbox SET status = 'dropped', last_error = ? WHERE chat_id = ?"
+        " AND status = 'pending'",
+        (f"chat moved to {new}, already queued there", old),
+    )
+    await db.commit()
+    return moved
+
+
 async def status_counts(db: aiosqlite.Connection) -> dict[str, int]:
     """Return how many alerts are in each status."""
     async with db.execute("SELECT status, COUNT(*) FROM outbox GROUP BY status") as cur:

@@ -10,10 +10,17 @@ from dataclasses import dataclass, field
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatMemberStatus, ChatType, ParseMode
 from telegram.error import TelegramError
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, filters
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
 
 from bot import formatting, newsdb, outbox, subscriptions, texts
-from bot.alerts import ASK_PREFIX, AlertSender
+from bot.alerts import ASK_PREFIX, AlertSender, move_chat
 from bot.feeds import PollConfig, poll_once
 from bot.feedstore import sync_settings_feeds
 from bot.settings import Settings
@@ -184,6 +191,21 @@ async def on_ask_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     await _say(update, texts.ASK_ARTICLE.format(title=article.title.strip() or texts.UNTITLED))
 
 
+async def on_migrate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Follow a group that became a supergroup: its subscriptions and alerts move with it."""
+    message = update.effective_message
+    if message is None:
+        return
+    if message.migrate_to_chat_id:
+        old, new = message.chat.id, message.migrate_to_chat_id
+    elif message.migrate_from_chat_id:
+        old, new = message.migrate_from_chat_id, message.chat.id
+    else:
+        return
+    subs, alerts = await move_chat(_news(context).engine.store.db, old, new)
+    logger.info("chat %d is now %d: %d subscriptions, %d alerts moved", old, new, subs, alerts)
+
+
 def register(application: Application, engine: Engine, settings: Settings) -> None:  # type: ignore[type-arg]
     """Add the subscription commands and alert buttons (group 0, before catch-alls)."""
     application.bot_data[NEWS_KEY] = NewsState(engine, settings, TopicMatcher(engine))
@@ -195,6 +217,7 @@ def register(application: Application, engine: Engine, settings: Settings) -> No
         CallbackQueryHandler(on_unsubscribe_button, pattern=rf"^{UNSUB_PREFIX}\d+$")
     )
     application.add_handler(CallbackQueryHandler(on_ask_button, pattern=rf"^{ASK_PREFIX}\d+$"))
+    application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, on_migrate))
 
 
 async def poll_job(context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -110,6 +110,28 @@ async def deactivate_chat(db: aiosqlite.Connection, chat_id: int) -> int:
     return cur.rowcount
 
 
+async def move_chat(db: aiosqlite.Connection, old: int, new: int) -> int:
+    """Carry a chat's subscriptions to the id Telegram gave it (group -> supergroup).
+
+    A topic the new id already has (say, subscribed again after the upgrade) is kept
+    once, active. Each step can be repeated: a move cut short is finished by the next.
+    Returns how many subscriptions now belong to the new id because of the move.
+    """
+    await db.execute(
+        "UPDATE subscriptions SET active = 1 WHERE chat_id = ? AND active = 0 AND topic_norm IN"
+        " (SELECT topic_norm FROM subscriptions WHERE chat_id = ? AND active = 1)",
+        (new, old),
+    )
+    cur = await db.execute(
+        "UPDATE OR IGNORE subscriptions SET chat_id = ? WHERE chat_id = ? AND active = 1",
+        (new, old),
+    )
+    moved = cur.rowcount
+    await db.execute("UPDATE subscriptions SET active = 0 WHERE chat_id = ?", (old,))
+    await db.commit()
+    return moved
+
+
 async def list_subscriptions(db: aiosqlite.Connection, chat_id: int) -> list[Subscription]:
     """Return a chat's active subscriptions, oldest first."""
     async with db.execute(

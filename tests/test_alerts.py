@@ -14,7 +14,7 @@ from telegram import Bot
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
 from bot import outbox, subscriptions
-from bot.alerts import AlertSender, alert_html, alert_markup, lead
+from bot.alerts import AlertSender, alert_html, alert_markup, lead, move_chat
 from bot.localapi import LocalBotApi
 from bot.subscriptions import TopicMatcher
 from retrieval.engine import Engine
@@ -210,3 +210,35 @@ async def test_per_chat_and_group_pacing(engine: Engine) -> None:
     await drain(AlertSender(bot, engine.store, chat_interval=0.3, group_interval=0.6), rounds=400)
     times = {c: [t for cc, t in bot.sent if cc == c] for c in (81, -82)}
     assert times[81][1] - times[81][0] >= 0.29 and times[-82][1] - times[-82][0] >= 0.59
+
+
+async def test_a_group_upgraded_to_a_supergroup_keeps_its_alerts_and_subscriptions(
+    engine: Engine, local_bot: tuple[LocalBotApi, Bot]
+) -> None:
+    api, bot = local_bot
+    old, new = -500, -1000500
+    db = engine.store.db
+    await subscriptions.subscribe(db, old, "إدلب")
+    await subscriptions.subscribe(db, new)  # all news, subscribed again after the upgrade
+    seed, second = await queue_all(engine, [old])
+    await outbox.fan_out(engine.store, TopicMatcher(engine).chats_for)
+    # The new id already waits for the second article: it must not come twice.
+    assert (new, second.id, "pending") in await rows(engine)
+    description = "Bad Request: group chat was upgraded to a supergroup chat"
+    api.chat_errors[old] = (400, description, {"migrate_to_chat_id": new})
+    await drain(AlertSender(bot, engine.store, chat_interval=0.01, group_interval=0.01))
+    delivered = sorted(
+        (c.params["chat_id"], c.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"])
+        for c in api.requests("sendMessage")
+        if c.result is not None
+    )
+    assert delivered == [(new, f"ask:{seed.id}"), (new, f"ask:{second.id}")]
+    assert [r for r in await rows(engine) if r[2] != "dropped"] == [
+        (new, seed.id, "sent"),
+        (new, second.id, "sent"),
+    ]
+    topics = sorted(s.topic for s in await subscriptions.list_subscriptions(db, new))
+    assert topics == ["", "إدلب"]  # all news and the topic, once each
+    assert await subscriptions.list_subscriptions(db, old) == []
+    # A second move (the service message arriving late) changes nothing.
+    assert await move_chat(db, old, new) == (0, 0)

@@ -163,6 +163,24 @@ async def test_groups_need_an_admin(
     ]
 
 
+async def test_a_group_upgraded_to_a_supergroup_keeps_its_subscriptions(
+    api: LocalBotApi, engine: Engine, start_app: Callable[..., Awaitable[App]]
+) -> None:
+    await start_app()
+    api.send_text("/subscribe إدلب", user_id=7, chat_id=-400, chat_type="group")
+    await api.replies(-400)
+    # Telegram's service message in the old group names the supergroup it became.
+    api.send_text(
+        None, user_id=7, chat_id=-400, chat_type="group", extra={"migrate_to_chat_id": -1000400}
+    )
+    api.send_text("/subscriptions", user_id=7, chat_id=-1000400, chat_type="supergroup")
+    listing = check_message((await api.replies(-1000400))[0].params["text"])
+    assert "إدلب" in listing
+    db = engine.store.db
+    assert [s.topic for s in await subscriptions.list_subscriptions(db, -1000400)] == ["إدلب"]
+    assert await subscriptions.list_subscriptions(db, -400) == []
+
+
 async def test_feed_to_alert_end_to_end(
     api: LocalBotApi,
     engine: Engine,
