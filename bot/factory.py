@@ -117,6 +117,7 @@ def search_config(settings: Settings) -> SearchConfig:
         lexical_weight=settings.lexical_weight,
         rerank_depth=settings.rerank_depth,
         sentence_weight=settings.sentence_weight,
+        sentence_lexical_weight=settings.sentence_lexical_weight,
         top_k=settings.top_k,
     )
 

@@ -39,12 +39,14 @@ class SearchConfig:
     # "blend": weighted cosine + scaled bm25 (the default, measured better); "rrf": by rank.
     fusion: Literal["blend", "rrf"] = "blend"
     rrf_k: float = 60.0
-    dense_weight: float = 0.86
-    lexical_weight: float = 0.14
+    dense_weight: float = 0.84
+    lexical_weight: float = 0.16
     # The best few blended chunks are reordered by their best sentence's cosine to the
     # question, mixed in at this weight: sentence-level evidence, no new model.
-    rerank_depth: int = 5
-    sentence_weight: float = 0.5
+    rerank_depth: int = 8
+    sentence_weight: float = 0.6
+    # ... plus the best sentence's idf-weighted share of the question's words.
+    sentence_lexical_weight: float = 0.04
     top_k: int = 5
 
 
@@ -336,7 +338,12 @@ class Engine:
             hits.append(Hit(chunk, article, f.score, f.ranks[0], f.ranks[1], dense_score))
         if rerank:
             hits = await asyncio.to_thread(
-                self.evidence.rerank, question, hits, cfg.rerank_depth, cfg.sentence_weight
+                self.evidence.rerank,
+                question,
+                hits,
+                cfg.rerank_depth,
+                cfg.sentence_weight,
+                cfg.sentence_lexical_weight,
             )
         return hits[:k]
 

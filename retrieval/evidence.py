@@ -8,6 +8,7 @@ disk, filled at ingest so that a question costs look-ups, not model calls.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from retrieval.arabic import search_terms
 from retrieval.embedding import Embedder, Progress, TitledEmbedder
 from retrieval.embedding_cache import CachedEmbedder
 from retrieval.models import Hit
@@ -77,14 +79,41 @@ class SentenceEvidence:
                 self._recent.popitem(last=False)
         return [float(np.dot(qvec, known[p])) for p in pairs]
 
-    def rerank(self, question: str, hits: list[Hit], depth: int, weight: float) -> list[Hit]:
-        """Reorder the first depth hits by (1 - weight) * score + weight * best sentence cosine."""
+    def rerank(
+        self, question: str, hits: list[Hit], depth: int, weight: float, lexical: float = 0.0
+    ) -> list[Hit]:
+        """Reorder the first depth hits by their best sentence.
+
+        New score: (1 - weight) * score + weight * best sentence cosine + lexical * best
+        sentence overlap, where overlap is the idf-weighted share of the question's words
+        a sentence holds, idf taken over the sentences being compared (a word in all of
+        them tells them apart less than a rare one), as the answer composer does.
+        """
         head = hits[:depth]
         groups = [[(h.article.title, s.text) for s in split_sentences(h.chunk.text)] for h in head]
         sims = iter(self.score(question, [p for g in groups for p in g]))
+        overlaps = iter(sentence_overlaps(question, [t for g in groups for _, t in g]))
         scored = []
         for hit, group in zip(head, groups, strict=True):
-            best = max((next(sims) for _ in group), default=hit.score)
-            scored.append(replace(hit, score=(1 - weight) * hit.score + weight * best))
+            cosines = [next(sims) for _ in group]
+            shares = [next(overlaps) for _ in group]
+            best = max(cosines, default=hit.score)
+            share = max(shares, default=0.0)
+            new = (1 - weight) * hit.score + weight * best + lexical * share
+            scored.append(replace(hit, score=new))
         scored.sort(key=lambda h: (-h.score, h.chunk.id))
         return scored + hits[depth:]
+
+
+def sentence_overlaps(question: str, sentences: Sequence[str]) -> list[float]:
+    """Return, per sentence, the idf-weighted share of the question's words it holds.
+
+    idf is counted over the given sentences, so the weights fit the comparison at hand.
+    """
+    q_terms = set(search_terms(question))
+    terms = [set(search_terms(s)) for s in sentences]
+    weight = {t: math.log(1 + len(terms) / (1 + sum(t in ts for ts in terms))) for t in q_terms}
+    total = sum(weight.values())
+    if not total:
+        return [0.0] * len(sentences)
+    return [sum(weight[t] for t in q_terms & ts) / total for ts in terms]

@@ -9,7 +9,7 @@ from retrieval.answer import AnswerConfig
 from retrieval.embedding import HashingEmbedder, Progress, TitledEmbedder, titled_document
 from retrieval.embedding_cache import CachedEmbedder
 from retrieval.engine import Engine
-from retrieval.evidence import SentenceEvidence
+from retrieval.evidence import SentenceEvidence, sentence_overlaps
 from retrieval.models import Article, ArticleDraft, Chunk, Hit
 from retrieval.store import CorpusStore
 
@@ -106,6 +106,32 @@ def test_rerank_moves_up_the_passage_with_the_closest_sentence() -> None:
     best = float(np.dot(exact, embedder.embed_documents(["نص السؤال نفسه."])[0]))
     assert out[0].score == np.float64(0.5 * 0.55 + 0.5 * best)
     assert out[2] == hits[2]
+
+
+def test_sentence_overlap_weighs_rare_question_words_more() -> None:
+    question = "كم شخصا أصيب في زلزال ملاطية؟"
+    sentences = [
+        "ضرب زلزال مدينة ملاطية.",  # two question words, both in every sentence
+        "أصيب 23 شخصا في زلزال ملاطية.",  # every question word
+        "زلزال ملاطية هو الأقوى.",
+        "لا شيء هنا.",
+    ]
+    shares = sentence_overlaps(question, sentences)
+    assert shares[1] == 1.0 and shares[3] == 0.0
+    assert shares[0] == shares[2] and 0 < shares[0] < 0.5  # the common words weigh less
+    assert sentence_overlaps("ما؟", sentences) == [0.0] * 4  # no content word: no evidence
+
+
+def test_sentence_overlap_breaks_a_cosine_tie_in_the_rerank() -> None:
+    question = "أصيب شخصا زلزال"
+    embedder = HashingEmbedder()
+    evidence = SentenceEvidence(embedder, lambda _q: np.zeros(embedder.dim, np.float32))
+    hits = [hit(1, "كلام آخر تماما.", 0.5), hit(2, "أصيب شخصا في الزلزال.", 0.5)]
+    # Every cosine is 0: without overlap the tie stays in chunk order, with it 2 leads.
+    assert [h.chunk.id for h in evidence.rerank(question, hits, 2, 0.5)] == [1, 2]
+    out = evidence.rerank(question, hits, 2, 0.5, lexical=0.1)
+    assert [h.chunk.id for h in out] == [2, 1]
+    assert out[0].score == np.float64(0.5 * 0.5 + 0.1 * 1.0)
 
 
 async def test_search_modes_run_one_side_alone(tmp_path: Path) -> None:
