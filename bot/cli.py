@@ -104,7 +104,7 @@ async def cmd_setup(settings: Settings) -> None:
     if not pending and not stale and settings.index_path.exists():
         stderr_line(f"setup: up to date ({settings.db_path})")
         return
-    engine = await open_engine(settings, load_embedder(settings))
+    engine = await open_engine(settings, load_embedder(settings), reembedding=stale)
     try:
         if stale:
             # The corpus was embedded by another backend or model: embed it again.
@@ -162,7 +162,7 @@ async def cmd_reindex(settings: Settings, fast: bool) -> None:
         VectorIndex.build(dim, ids, vectors, index_config(settings)).save(settings.index_path)
         print(f"index rebuilt from {len(ids)} stored vectors")
         return
-    engine = await open_engine(settings, load_embedder(settings))
+    engine = await open_engine(settings, load_embedder(settings), reembedding=True)
     progress, close = progress_bar("reindex")
     try:
         n = await engine.reembed(progress)

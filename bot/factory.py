@@ -135,8 +135,10 @@ def uses_sentences(settings: Settings) -> bool:
     return rerank or settings.answer_dense_weight > 0
 
 
-async def open_engine(settings: Settings, embedder: Embedder) -> Engine:
-    """Open the database and the vector index beside it."""
+async def open_engine(
+    settings: Settings, embedder: Embedder, *, reembedding: bool = False
+) -> Engine:
+    """Open the database and the vector index beside it (see Engine.open for reembedding)."""
     store = await CorpusStore.open(settings.db_path)
     try:
         return await Engine.open(
@@ -149,6 +151,7 @@ async def open_engine(settings: Settings, embedder: Embedder) -> Engine:
             answer=answer_config(settings),
             index_config=index_config(settings),
             sentence_cache=settings.sentences_path if uses_sentences(settings) else None,
+            reembedding=reembedding,
         )
     except BaseException:
         await store.close()

@@ -104,11 +104,14 @@ class Engine:
         answer: AnswerConfig | None = None,
         index_config: IndexConfig | None = None,
         sentence_cache: Path | None = None,
+        reembedding: bool = False,
     ) -> Engine:
         """Load the vector index, rebuilding it from stored vectors if it disagrees.
 
         With sentence_cache, the vectors of every chunk's sentences are computed at
         ingest and kept in that file, so answers and reranking only look them up.
+        reembedding says the caller is about to re-embed the corpus: stored vectors of
+        another dimension (a model change) then give an empty index instead of an error.
         """
         model = await store.get_meta("model")
         if model is None:
@@ -118,6 +121,14 @@ class Engine:
                 "corpus embedded with %s, model is %s: run reindex", model, embedder.name
             )
         ids, vectors = await store.vectors()
+        if len(ids) and vectors.shape[1] != embedder.dim and reembedding:
+            logger.warning(
+                "stored vectors have %d dimensions, the model %d: searching is off until"
+                " the corpus is re-embedded",
+                vectors.shape[1],
+                embedder.dim,
+            )
+            ids, vectors = ids[:0], np.zeros((0, embedder.dim), np.float32)
         if len(ids) and vectors.shape[1] != embedder.dim:
             raise EngineError(
                 f"stored vectors have {vectors.shape[1]} dimensions but the model makes"
@@ -332,9 +343,11 @@ class Engine:
             dense_score = cosine.get(f.id)
             if dense_score is None and qvec is not None:
                 try:
-                    dense_score = float(np.dot(qvec, await self._vector(f.id)))
+                    stored = await self._vector(f.id)
                 except KeyError:
                     continue
+                # A vector of another size is the old model's, until a re-embed replaces it.
+                dense_score = float(np.dot(qvec, stored)) if stored.shape == qvec.shape else None
             hits.append(Hit(chunk, article, f.score, f.ranks[0], f.ranks[1], dense_score))
         if rerank:
             hits = await asyncio.to_thread(

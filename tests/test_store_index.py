@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from retrieval.arabic import search_terms
-from retrieval.engine import Engine
+from retrieval.embedding import HashingEmbedder
+from retrieval.engine import Engine, EngineError
 from retrieval.index import VectorIndex, open_index
 from retrieval.intake import read_article_file
 from retrieval.models import ArticleDraft, ChunkSpan
@@ -115,3 +116,22 @@ async def test_one_batch_with_one_url_twice(seed_engine: Engine) -> None:
     ]
     stats = await seed_engine.store.stats()
     assert stats.articles == 3 and len(seed_engine.index) == stats.chunks
+
+
+async def test_a_model_of_another_dimension_needs_and_allows_a_reembed(
+    seed_engine: Engine, tmp_path: Path
+) -> None:
+    store = seed_engine.store
+    question = "بأي حجة تواصل روسيا التصعيد؟"
+    smaller = HashingEmbedder(32)
+    with pytest.raises(EngineError, match="run `isnad reindex`"):
+        await Engine.open(store, smaller, tmp_path / "seed.faiss")
+    engine = await Engine.open(store, smaller, tmp_path / "seed.faiss", reembedding=True)
+    # Until re-embedded, only the words are searched; the old vectors are not compared.
+    stale = await engine.search(question)
+    assert stale and all(h.dense_rank is None and h.dense_score is None for h in stale)
+    assert await engine.reembed() == len(await store.chunk_ids())
+    reopened = await Engine.open(store, smaller, tmp_path / "seed.faiss")
+    hits = await reopened.search(question)
+    assert hits[0].article.title.startswith("روسيا ترفض") and hits[0].dense_rank == 1
+    assert await store.get_meta("model") == "hashing-32"
