@@ -29,6 +29,7 @@ class EntryDraft:
     outcome: str  # "page", "summary", or the counter name of the failure
     counters: tuple[str, ...] = ()
     retry: bool = False  # a passing failure: leave the entry unseen and try next poll
+    duplicate_of: int | None = None  # the stored article with the entry's URL
 
 
 def entry_key(entry: Any) -> str:

@@ -216,8 +216,9 @@ class FeedPoller:
         out = []
         for _key, entry in new:
             link = str(entry.get("link") or "")
-            if link and await self.engine.store.find_duplicate(ArticleDraft("", "", url=link)):
-                out.append(EntryDraft(_key, None, "duplicate", ("duplicate",)))
+            dup = await self.engine.store.find_duplicate(ArticleDraft("", "", url=link))
+            if link and dup is not None:
+                out.append(EntryDraft(_key, None, "duplicate", ("duplicate",), duplicate_of=dup))
                 continue
             made = await entry_draft(
                 entry,
@@ -229,12 +230,18 @@ class FeedPoller:
             out.append(made)
         return out
 
+    async def _unnoted(self, article_ids: Sequence[int]) -> list[Article]:
+        """Return the stored articles among these that were never noted for alerts."""
+        ids = await outbox.unnoted(self.db, article_ids)
+        found = await self.engine.store.get_articles(ids)
+        return [found[i] for i in sorted(found)]
+
     async def _ingest_drafts(self, feed: Feed, made: Sequence[EntryDraft]) -> list[Article]:
         """Drop near-duplicates, ingest the rest in one batch, note them for alerts."""
         for m in made:
             self.counts.update(m.counters)
         seen: list[tuple[str, str, int | None]] = [
-            (m.key, m.outcome, None) for m in made if m.draft is None and not m.retry
+            (m.key, m.outcome, m.duplicate_of) for m in made if m.draft is None and not m.retry
         ]
         async with self._ingest:
             recent = [(a, to_unsigned(h)) for a, h in await feedstore.recent_hashes(self.db)]
@@ -261,6 +268,14 @@ class FeedPoller:
                 added.append(r.article)
                 hashes.append(h)
                 seen.append((m.key, "added", r.article.id))
+            # A stored article never noted for alerts: the process stopped between an
+            # ingest's commit and the note below, before its entry was marked seen. The
+            # entry comes back as a duplicate at the next poll; it is noted now.
+            stored = [d for _, outcome, d in seen if d is not None and outcome != "added"]
+            for article in await self._unnoted(stored):
+                logger.info("article %d was stored but not noted: noting it", article.id)
+                added.append(article)
+                hashes.append(simhash(article.body))
             # First sight of a feed: its backlog goes in quietly, without alerts.
             await outbox.record_articles(
                 self.db, added, alert=feed.first_polled, origin=feed.url, hashes=hashes

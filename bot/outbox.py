@@ -55,6 +55,19 @@ async def record_articles(
     await db.commit()
 
 
+async def unnoted(db: aiosqlite.Connection, article_ids: Sequence[int]) -> set[int]:
+    """Return which of the articles have no news row (never noted for alerts)."""
+    ids = sorted(set(article_ids))
+    if not ids:
+        return set()
+    marks = ",".join("?" * len(ids))
+    async with db.execute(
+        f"SELECT article_id FROM news_articles WHERE article_id IN ({marks})", ids
+    ) as cur:
+        noted = {int(r[0]) for r in await cur.fetchall()}
+    return set(ids) - noted
+
+
 async def fan_out(store: CorpusStore, match: Matcher) -> int:
     """Queue alerts for noted articles not yet fanned out; return how many rows were queued.
 

@@ -128,6 +128,41 @@ async def test_first_poll_quiet_then_new_entry_alerts_once(
     assert answer.answered and answer.citations[0].article_id == oil_id
 
 
+async def test_a_stop_between_ingest_and_note_loses_no_alert(
+    news_server: NewsServer, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = engine.store.db
+    await subscriptions.subscribe(db, 111)
+    items = [{"title": SEED.title, "link": serve_article(news_server, "b/1", SEED)}]
+    news_server.pages["feed.xml"] = Page(rss(items), content_type="application/rss+xml")
+    match = TopicMatcher(engine).chats_for
+    cfg = config(news_server.url("feed.xml"))
+    await poll_once(engine, cfg, match=match)  # first sight: quiet
+    items.insert(0, {"title": NEWS[1].title, "link": serve_article(news_server, "b/2", NEWS[1])})
+    news_server.pages["feed.xml"] = Page(rss(items), content_type="application/rss+xml")
+
+    real = outbox.record_articles
+
+    class Stop(BaseException):
+        """The process ends here (no handler catches it, as with a kill)."""
+
+    async def stop(*args: object, **kwargs: object) -> None:
+        raise Stop
+
+    monkeypatch.setattr(outbox, "record_articles", stop)
+    with pytest.raises(Stop):
+        await poll_once(engine, cfg, match=match)
+    stored = [a for a in await engine.store.latest_articles(5) if a.title == NEWS[1].title]
+    assert len(stored) == 1 and await outbox.status_counts(db) == {}  # stored, not noted
+    monkeypatch.setattr(outbox, "record_articles", real)
+
+    again = await poll_once(engine, cfg, match=match)
+    assert [a.id for a in again.added] == [stored[0].id] and again.alerts_queued == 1
+    async with db.execute("SELECT chat_id, article_id FROM outbox") as cur:
+        assert [tuple(r) for r in await cur.fetchall()] == [(111, stored[0].id)]
+    assert (await poll_once(engine, cfg, match=match)).added == []  # seen now: once only
+
+
 async def test_atom_feed_and_summary_fallback(news_server: NewsServer, engine: Engine) -> None:
     news_server.pages["empty-page"] = Page(
         b"<html><body><p>\xd9\x82\xd8\xb1\xd9\x8a\xd8\xa8\xd8\xa7\xd9\x8b</p></body></html>"
