@@ -29,7 +29,8 @@ class Settings(BaseSettings):
     # with the selectively int8-quantised export, cached beside the model (README, "Speed").
     embedding_backend: Literal["torch", "onnx-int8"] = "onnx-int8"
     embed_threads: int = 0  # 0: let torch / ONNX Runtime decide
-    embed_batch_size: int = 16
+    # Passages per forward pass; unset: each backend's measured best (README, "Speed").
+    embed_batch_size: int | None = Field(None, ge=1, le=256)
 
     # Vector index: exact below the threshold, IVF from it on (README, "Speed")
     index_approx_threshold: int = Field(50_000, ge=1000)
