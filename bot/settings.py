@@ -45,8 +45,8 @@ class Settings(BaseSettings):
     # Defaults measured with `isnad eval` on the development sets (README, "Answer quality").
     fusion: Literal["blend", "rrf"] = "blend"
     rrf_k: float = Field(60.0, gt=0)
-    dense_weight: float = Field(0.84, ge=0)
-    lexical_weight: float = Field(0.16, ge=0)
+    dense_weight: float = Field(0.86, ge=0)
+    lexical_weight: float = Field(0.14, ge=0)
     rerank_depth: int = Field(8, ge=0, le=50)  # 0: no sentence-level reranking
     sentence_weight: float = Field(0.6, ge=0, le=1)
     sentence_lexical_weight: float = Field(0.04, ge=0, le=1)

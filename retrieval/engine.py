@@ -39,8 +39,8 @@ class SearchConfig:
     # "blend": weighted cosine + scaled bm25 (the default, measured better); "rrf": by rank.
     fusion: Literal["blend", "rrf"] = "blend"
     rrf_k: float = 60.0
-    dense_weight: float = 0.84
-    lexical_weight: float = 0.16
+    dense_weight: float = 0.86
+    lexical_weight: float = 0.14
     # The best few blended chunks are reordered by their best sentence's cosine to the
     # question, mixed in at this weight: sentence-level evidence, no new model.
     rerank_depth: int = 8

@@ -37,8 +37,8 @@ def rrf(
 def blend(
     dense: Sequence[tuple[int, float]],
     lexical: Sequence[tuple[int, float]],
-    dense_weight: float = 0.84,
-    lexical_weight: float = 0.16,
+    dense_weight: float = 0.86,
+    lexical_weight: float = 0.14,
 ) -> list[Fused]:
     """Fuse by score: weights times cosine and bm25 scaled to the best; best first, ties by id.
 
