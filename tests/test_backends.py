@@ -247,7 +247,8 @@ def test_real_onnx_backend_matches_float32(settings: Settings) -> None:
     assert onnx_embedder.dim == torch_embedder.dim == 768
     # Unset, each backend takes its measured best batch; a setting overrides it.
     assert (onnx_embedder.batch_size, torch_embedder.batch_size) == (2, 4)
-    assert load_embedder(s.model_copy(update={"embed_batch_size": 7}), "torch").batch_size == 7
+    set_to_7 = load_embedder(s.model_copy(update={"embed_batch_size": 7}), "torch")
+    assert isinstance(set_to_7, SentenceTransformerEmbedder) and set_to_7.batch_size == 7
     question = "ماذا قال وزير الدفاع التركي خلوصي أكار؟"
     passages = ["قال وزير الدفاع التركي إن بلاده لن تسمح بموجة نزوح جديدة.", question * 12]
     assert onnx_embedder.count_tokens(passages[1]) == torch_embedder.count_tokens(passages[1])
