@@ -81,11 +81,14 @@ def load_embedder(settings: Settings, backend: str | None = None) -> Embedder:
         )
     threads = settings.embed_threads or None
     if (backend or settings.embedding_backend) == "onnx-int8":
-        from retrieval.onnx_backend import OnnxEmbedder
+        from retrieval.onnx_backend import ExportError, OnnxEmbedder
 
         # A missing or corrupted export is rebuilt here (logged), so the bot still starts.
         export = prepare_export(settings)
-        return OnnxEmbedder(export, batch_size=settings.embed_batch_size, threads=threads)
+        try:
+            return OnnxEmbedder(export, batch_size=settings.embed_batch_size, threads=threads)
+        except ExportError as exc:
+            raise ModelError(str(exc)) from exc
     return SentenceTransformerEmbedder(
         settings.model_path, batch_size=settings.embed_batch_size, threads=threads
     )
@@ -131,7 +134,8 @@ def answer_config(settings: Settings) -> AnswerConfig:
 
 def uses_sentences(settings: Settings) -> bool:
     """Tell whether search or answers score sentences (then ingest embeds them once)."""
-    rerank = settings.rerank_depth > 0 and settings.sentence_weight > 0
+    weights = settings.sentence_weight + settings.sentence_lexical_weight
+    rerank = settings.rerank_depth > 0 and weights > 0
     return rerank or settings.answer_dense_weight > 0
 
 

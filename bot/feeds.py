@@ -216,8 +216,9 @@ class FeedPoller:
         out = []
         for _key, entry in new:
             link = str(entry.get("link") or "")
-            dup = await self.engine.store.find_duplicate(ArticleDraft("", "", url=link))
-            if link and dup is not None:
+            if link and (
+                dup := await self.engine.store.find_duplicate(ArticleDraft("", "", url=link))
+            ):
                 out.append(EntryDraft(_key, None, "duplicate", ("duplicate",), duplicate_of=dup))
                 continue
             made = await entry_draft(
@@ -244,6 +245,8 @@ class FeedPoller:
             (m.key, m.outcome, m.duplicate_of) for m in made if m.draft is None and not m.retry
         ]
         async with self._ingest:
+            # Entries whose ingest a stop cut short in an earlier poll (see below).
+            cut_short = await feedstore.interrupted(self.db, feed.id, [m.key for m in made])
             recent = [(a, to_unsigned(h)) for a, h in await feedstore.recent_hashes(self.db)]
             todo: list[tuple[EntryDraft, int]] = []
             for m in made:
@@ -257,6 +260,9 @@ class FeedPoller:
                     seen.append((m.key, "near_duplicate", near[0] if near[0] > 0 else None))
                     continue
                 todo.append((m, h))
+            # Marked before the ingest commits, replaced by the outcome after the note.
+            ingesting = [(m.key, feedstore.INGESTING, None) for m, _ in todo]
+            await feedstore.mark_seen(self.db, feed.id, ingesting)
             results = await self.engine.ingest([m.draft for m, _ in todo if m.draft])
             added: list[Article] = []
             hashes: list[int] = []
@@ -268,14 +274,21 @@ class FeedPoller:
                 added.append(r.article)
                 hashes.append(h)
                 seen.append((m.key, "added", r.article.id))
-            # A stored article never noted for alerts: the process stopped between an
-            # ingest's commit and the note below, before its entry was marked seen. The
-            # entry comes back as a duplicate at the next poll; it is noted now.
-            stored = [d for _, outcome, d in seen if d is not None and outcome != "added"]
+            # The process stopped between an earlier ingest's commit and its note: the
+            # entry, still marked as being ingested, comes back as a duplicate of an
+            # article never noted for alerts. It is noted now, once.
+            stored = [
+                d for key, outcome, d in seen if d and outcome == "duplicate" and key in cut_short
+            ]
             for article in await self._unnoted(stored):
                 logger.info("article %d was stored but not noted: noting it", article.id)
+                self.counts["duplicate"] -= 1
+                self.counts["recovered"] += 1
                 added.append(article)
                 hashes.append(simhash(article.body))
+                seen = [
+                    (k, "added" if d == article.id and k in cut_short else o, d) for k, o, d in seen
+                ]
             # First sight of a feed: its backlog goes in quietly, without alerts.
             await outbox.record_articles(
                 self.db, added, alert=feed.first_polled, origin=feed.url, hashes=hashes

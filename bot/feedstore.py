@@ -135,31 +135,55 @@ async def record_failure(db: aiosqlite.Connection, feed: Feed, error: str) -> fl
     return delay
 
 
-async def unseen(db: aiosqlite.Connection, feed_id: int, keys: Sequence[str]) -> set[str]:
-    """Return the entry keys of this feed not seen before."""
-    seen: set[str] = set()
+# Outcome of an entry whose article is being ingested: it still counts as unseen, so an
+# ingest cut short (the process stopped) is met again, and known as interrupted.
+INGESTING = "ingesting"
+
+
+async def _keys_by_outcome(
+    db: aiosqlite.Connection, feed_id: int, keys: Sequence[str], op: str
+) -> set[str]:
+    """Return those keys of this feed whose outcome is (op "=") or is not (op "!=")
+    the being-ingested mark."""
+    found: set[str] = set()
     for i in range(0, len(keys), 500):
         part = keys[i : i + 500]
         marks = ",".join("?" * len(part))
         async with db.execute(
-            f"SELECT entry_key FROM feed_entries WHERE feed_id = ? AND entry_key IN ({marks})",
-            (feed_id, *part),
+            f"SELECT entry_key FROM feed_entries WHERE feed_id = ? AND outcome {op} ?"
+            f" AND entry_key IN ({marks})",
+            (feed_id, INGESTING, *part),
         ) as cur:
-            seen.update(str(r[0]) for r in await cur.fetchall())
-    return set(keys) - seen
+            found.update(str(r[0]) for r in await cur.fetchall())
+    return found
+
+
+async def unseen(db: aiosqlite.Connection, feed_id: int, keys: Sequence[str]) -> set[str]:
+    """Return the entry keys of this feed not seen before (being ingested counts as unseen)."""
+    return set(keys) - await _keys_by_outcome(db, feed_id, keys, "!=")
 
 
 async def mark_seen(
     db: aiosqlite.Connection, feed_id: int, rows: Iterable[tuple[str, str, int | None]]
 ) -> None:
-    """Record entries as seen: (entry key, outcome, article id or None)."""
+    """Record entries as seen: (entry key, outcome, article id or None).
+
+    A seen entry keeps its first outcome, except one marked as being ingested.
+    """
     now = utc_now()
     await db.executemany(
-        "INSERT OR IGNORE INTO feed_entries (feed_id, entry_key, outcome, article_id, seen_at)"
-        " VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO feed_entries (feed_id, entry_key, outcome, article_id, seen_at)"
+        " VALUES (?, ?, ?, ?, ?) ON CONFLICT (feed_id, entry_key) DO UPDATE SET"
+        " outcome = excluded.outcome, article_id = excluded.article_id, seen_at = excluded.seen_at"
+        f" WHERE feed_entries.outcome = '{INGESTING}'",
         [(feed_id, key, outcome, article_id, now) for key, outcome, article_id in rows],
     )
     await db.commit()
+
+
+async def interrupted(db: aiosqlite.Connection, feed_id: int, keys: Sequence[str]) -> set[str]:
+    """Return the entry keys of this feed whose ingest was cut short before."""
+    return await _keys_by_outcome(db, feed_id, keys, "=")
 
 
 async def recent_hashes(db: aiosqlite.Connection, limit: int = 5000) -> list[tuple[int, int]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import logging
 import threading
@@ -76,7 +77,10 @@ class SentenceTransformerEmbedder:
         dim_of = getattr(self.model, "get_embedding_dimension", None)
         self.dim = int(dim_of() if dim_of else self.model.get_sentence_embedding_dimension())
         self.batch_size = batch_size or self.BEST_BATCH
-        self._tokenizer = self.model.tokenizer
+        # Counting has a tokenizer of its own: chunking runs in threads beside questions,
+        # and one fast tokenizer used by two threads at once can fail ("Already borrowed").
+        self._tokenizer = copy.deepcopy(self.model.tokenizer)
+        self._count_lock = threading.Lock()
         # One forward pass at a time: torch already uses every core.
         self._lock = threading.Lock()
 
@@ -123,7 +127,8 @@ class SentenceTransformerEmbedder:
 
     def count_tokens(self, text: str) -> int:
         """Count the model's tokens in text, without special tokens."""
-        return len(self._tokenizer(text, add_special_tokens=False)["input_ids"])
+        with self._count_lock:
+            return len(self._tokenizer(text, add_special_tokens=False)["input_ids"])
 
 
 class HashingEmbedder:

@@ -319,7 +319,7 @@ class Engine:
             mode == "hybrid"
             and cfg.fusion == "blend"
             and cfg.rerank_depth > 0
-            and cfg.sentence_weight > 0
+            and (cfg.sentence_weight > 0 or cfg.sentence_lexical_weight > 0)
         )
         if cfg.fusion == "rrf":
             fused = rrf(

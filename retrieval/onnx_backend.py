@@ -11,6 +11,7 @@ embedding Gather become u8 x s8 per-channel with reduce_range (no VNNI here, so
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import os
@@ -371,7 +372,8 @@ class OnnxEmbedder(SentenceTransformerEmbedder):
         dim_of = getattr(self.model, "get_embedding_dimension", None)
         self.dim = int(dim_of() if dim_of else self.model.get_sentence_embedding_dimension())
         self.batch_size = batch_size or self.BEST_BATCH
-        self._tokenizer = self.model.tokenizer
+        self._tokenizer = copy.deepcopy(self.model.tokenizer)  # for counting, as above
+        self._count_lock = threading.Lock()
         self._lock = threading.Lock()
         self._query_path = _QueryPath(self.model)
 
@@ -398,6 +400,10 @@ class _QueryPath:
         pooling = model[1].get_config_dict()
         if pooling.get("pooling_mode", "mean") != "mean" or not pooling.get("include_prompt", True):
             raise ExportError("the export's pooling is not mean over every token")
+        for dense in (model[2], model[3]):
+            activation = type(getattr(dense, "activation_function", None)).__name__
+            if dense.linear.bias is not None or activation != "Identity":
+                raise ExportError("the export's dense layers are not plain linear maps")
         first = model[2].linear.weight.detach().double()
         second = model[3].linear.weight.detach().double()
         self.project = (second @ first).T.float().numpy()  # (768, 768): pooled @ project

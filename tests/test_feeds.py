@@ -161,6 +161,27 @@ async def test_a_stop_between_ingest_and_note_loses_no_alert(
     async with db.execute("SELECT chat_id, article_id FROM outbox") as cur:
         assert [tuple(r) for r in await cur.fetchall()] == [(111, stored[0].id)]
     assert (await poll_once(engine, cfg, match=match)).added == []  # seen now: once only
+    assert again.counters.get("recovered") == 1 and not again.counters.get("duplicate")
+
+
+async def test_an_article_ingested_outside_feeds_is_not_taken_for_a_cut_short_one(
+    news_server: NewsServer, engine: Engine
+) -> None:
+    db = engine.store.db
+    await subscriptions.subscribe(db, 112)
+    items = [{"title": SEED.title, "link": serve_article(news_server, "c/1", SEED)}]
+    news_server.pages["feed.xml"] = Page(rss(items), content_type="application/rss+xml")
+    match = TopicMatcher(engine).chats_for
+    cfg = config(news_server.url("feed.xml"))
+    await poll_once(engine, cfg, match=match)  # first sight: quiet
+    # The same story was added with `isnad ingest` (never noted for alerts, as there).
+    link = serve_article(news_server, "c/2", NEWS[2])
+    await engine.ingest([replace(NEWS[2], url=link)])
+    items.insert(0, {"title": NEWS[2].title, "link": link})
+    news_server.pages["feed.xml"] = Page(rss(items), content_type="application/rss+xml")
+    report = await poll_once(engine, cfg, match=match)
+    assert report.added == [] and report.alerts_queued == 0
+    assert report.counters.get("duplicate") == 1 and "recovered" not in report.counters
 
 
 async def test_atom_feed_and_summary_fallback(news_server: NewsServer, engine: Engine) -> None:

@@ -179,6 +179,20 @@ async def test_a_group_upgraded_to_a_supergroup_keeps_its_subscriptions(
     db = engine.store.db
     assert [s.topic for s in await subscriptions.list_subscriptions(db, -1000400)] == ["إدلب"]
     assert await subscriptions.list_subscriptions(db, -400) == []
+    # The supergroup's own service message names the group it came from: same move.
+    api.send_text("/subscribe", user_id=7, chat_id=-401, chat_type="group")
+    await api.replies(-401)
+    api.send_text(
+        None,
+        user_id=7,
+        chat_id=-1000401,
+        chat_type="supergroup",
+        extra={"migrate_from_chat_id": -401},
+    )
+    api.send_text("/subscriptions", user_id=7, chat_id=-1000401, chat_type="supergroup")
+    await api.replies(-1000401)
+    assert [s.topic for s in await subscriptions.list_subscriptions(db, -1000401)] == [""]
+    assert await subscriptions.list_subscriptions(db, -401) == []
 
 
 async def test_feed_to_alert_end_to_end(
