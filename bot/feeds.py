@@ -280,15 +280,16 @@ class FeedPoller:
             stored = [
                 d for key, outcome, d in seen if d and outcome == "duplicate" and key in cut_short
             ]
-            for article in await self._unnoted(stored):
+            recovered = await self._unnoted(stored)
+            for article in recovered:
                 logger.info("article %d was stored but not noted: noting it", article.id)
-                self.counts["duplicate"] -= 1
-                self.counts["recovered"] += 1
                 added.append(article)
                 hashes.append(simhash(article.body))
-                seen = [
-                    (k, "added" if d == article.id and k in cut_short else o, d) for k, o, d in seen
-                ]
+            if recovered:
+                ids = {a.id for a in recovered}
+                seen = [(k, "added" if d in ids and k in cut_short else o, d) for k, o, d in seen]
+                self.counts["duplicate"] -= len(recovered)
+                self.counts["recovered"] += len(recovered)
             # First sight of a feed: its backlog goes in quietly, without alerts.
             await outbox.record_articles(
                 self.db, added, alert=feed.first_polled, origin=feed.url, hashes=hashes

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from retrieval.arabic import normalize, search_terms, words
+from retrieval.evidence import idf_overlaps
 from retrieval.models import Answer, AnswerSentence, Article, Citation, Hit
 from retrieval.sentences import split_sentences
 
@@ -82,14 +82,12 @@ class AnswerComposer:
                 raw.append((sentence.text, hit, p, pos, set(search_terms(sentence.text))))
         # A question word found in every candidate (the story's subject) tells the
         # sentences apart less than one found in a single sentence: weight by idf.
-        weight = {t: math.log(1 + len(raw) / (1 + sum(t in r[4] for r in raw))) for t in q_terms}
-        total = sum(weight.values())
+        overlaps = idf_overlaps(q_terms, [r[4] for r in raw])
         dense = [0.0] * len(raw)
         if self.scorer and raw and cfg.dense_weight:
             dense = self.scorer(question, [(r[1].article.title, r[0]) for r in raw])
         out = []
-        for (text, hit, p, pos, terms), d in zip(raw, dense, strict=True):
-            overlap = sum(weight[t] for t in q_terms & terms) / total if total else 0.0
+        for (text, hit, p, pos, _terms), d, overlap in zip(raw, dense, overlaps, strict=True):
             score = cfg.lexical_weight * overlap + cfg.dense_weight * d + cfg.rank_weight / (1 + p)
             if numeric and _DIGIT.search(normalize(text)):
                 score += cfg.number_weight

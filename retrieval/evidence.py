@@ -106,14 +106,20 @@ class SentenceEvidence:
 
 
 def sentence_overlaps(question: str, sentences: Sequence[str]) -> list[float]:
-    """Return, per sentence, the idf-weighted share of the question's words it holds.
+    """Return, per sentence, the idf-weighted share of the question's words it holds."""
+    return idf_overlaps(set(search_terms(question)), [set(search_terms(s)) for s in sentences])
 
-    idf is counted over the given sentences, so the weights fit the comparison at hand.
+
+def idf_overlaps(question: set[str], sentences: Sequence[set[str]]) -> list[float]:
+    """Return, per sentence's terms, the idf-weighted share of the question's terms it holds.
+
+    idf is counted over the given sentences, so the weights fit the comparison at hand:
+    a word in all of them tells them apart less than one in a single sentence.
     """
-    q_terms = set(search_terms(question))
-    terms = [set(search_terms(s)) for s in sentences]
-    weight = {t: math.log(1 + len(terms) / (1 + sum(t in ts for ts in terms))) for t in q_terms}
+    weight = {
+        t: math.log(1 + len(sentences) / (1 + sum(t in ts for ts in sentences))) for t in question
+    }
     total = sum(weight.values())
     if not total:
         return [0.0] * len(sentences)
-    return [sum(weight[t] for t in q_terms & ts) / total for ts in terms]
+    return [sum(weight[t] for t in question & ts) / total for ts in sentences]
