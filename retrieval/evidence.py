@@ -119,7 +119,9 @@ def idf_overlaps(question: set[str], sentences: Sequence[set[str]]) -> list[floa
     weight = {
         t: math.log(1 + len(sentences) / (1 + sum(t in ts for ts in sentences))) for t in question
     }
-    total = sum(weight.values())
+    # fsum: correctly rounded whatever the set order, so a sentence holding every
+    # question word scores exactly 1 under any hash seed.
+    total = math.fsum(weight.values())
     if not total:
         return [0.0] * len(sentences)
-    return [sum(weight[t] for t in question & ts) / total for ts in sentences]
+    return [math.fsum(weight[t] for t in question & ts) / total for ts in sentences]
