@@ -128,16 +128,24 @@ async def test_first_poll_quiet_then_new_entry_alerts_once(
     assert answer.answered and answer.citations[0].article_id == oil_id
 
 
-async def test_a_stop_between_ingest_and_note_loses_no_alert(
-    news_server: NewsServer, engine: Engine, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    db = engine.store.db
-    await subscriptions.subscribe(db, 111)
-    items = [{"title": SEED.title, "link": serve_article(news_server, "b/1", SEED)}]
+async def polled_once(
+    news_server: NewsServer, engine: Engine, chat: int, folder: str
+) -> tuple[list[dict[str, str]], outbox.Matcher, PollConfig]:
+    """Subscribe chat to all news; serve a feed with the seed and poll it once (quietly)."""
+    await subscriptions.subscribe(engine.store.db, chat)
+    items = [{"title": SEED.title, "link": serve_article(news_server, f"{folder}/1", SEED)}]
     news_server.pages["feed.xml"] = Page(rss(items), content_type="application/rss+xml")
     match = TopicMatcher(engine).chats_for
     cfg = config(news_server.url("feed.xml"))
     await poll_once(engine, cfg, match=match)  # first sight: quiet
+    return items, match, cfg
+
+
+async def test_a_stop_between_ingest_and_note_loses_no_alert(
+    news_server: NewsServer, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = engine.store.db
+    items, match, cfg = await polled_once(news_server, engine, 111, "b")
     items.insert(0, {"title": NEWS[1].title, "link": serve_article(news_server, "b/2", NEWS[1])})
     news_server.pages["feed.xml"] = Page(rss(items), content_type="application/rss+xml")
 
@@ -167,13 +175,7 @@ async def test_a_stop_between_ingest_and_note_loses_no_alert(
 async def test_an_article_ingested_outside_feeds_is_not_taken_for_a_cut_short_one(
     news_server: NewsServer, engine: Engine
 ) -> None:
-    db = engine.store.db
-    await subscriptions.subscribe(db, 112)
-    items = [{"title": SEED.title, "link": serve_article(news_server, "c/1", SEED)}]
-    news_server.pages["feed.xml"] = Page(rss(items), content_type="application/rss+xml")
-    match = TopicMatcher(engine).chats_for
-    cfg = config(news_server.url("feed.xml"))
-    await poll_once(engine, cfg, match=match)  # first sight: quiet
+    items, match, cfg = await polled_once(news_server, engine, 112, "c")
     # The same story was added with `isnad ingest` (never noted for alerts, as there).
     link = serve_article(news_server, "c/2", NEWS[2])
     await engine.ingest([replace(NEWS[2], url=link)])
