@@ -47,6 +47,17 @@ def answer_json(answer: Answer) -> dict[str, object]:
     return {
         "question": answer.question,
         "answered": answer.answered,
+        "stated": answer.stated,
+        "outcome": answer.outcome,
+        "decision": (
+            {
+                "answer_score": round(answer.decision.answer_score, 4),
+                "topic_score": round(answer.decision.topic_score, 4),
+                "features": answer.decision.evidence.to_dict(),
+            }
+            if answer.decision
+            else None
+        ),
         "answer": " ".join(f"{s.text} [{s.citation}]" for s in answer.sentences),
         "sentences": [{"text": s.text, "citation": s.citation} for s in answer.sentences],
         "sources": [
@@ -58,7 +69,7 @@ def answer_json(answer: Answer) -> dict[str, object]:
                 "published": c.published,
                 "url": c.url,
             }
-            for c in (answer.citations if answer.answered else answer.headlines)
+            for c in (answer.headlines if answer.outcome == "declined" else answer.citations)
         ],
         "passages": [
             {
@@ -236,18 +247,33 @@ def cmd_bench(settings: Settings, eval_file: Path) -> None:
 
 
 async def cmd_eval(
-    settings: Settings, path: Path, systems: str, max_paragraphs: int | None, as_json: bool
+    settings: Settings,
+    path: Path,
+    systems: str,
+    max_paragraphs: int | None,
+    as_json: bool,
+    *,
+    gold_removed: bool = False,
+    news_dir: Path = Path("../shared/eval/news"),
+    features: Path | None = None,
 ) -> None:
-    """Score retrieval and answers on a SQuAD-format file, in a throwaway corpus."""
+    """Score retrieval and answers on a SQuAD-format or news question file, in a throwaway
+    corpus."""
     from retrieval.embedding_cache import CachedEmbedder
     from retrieval.evaluation import SYSTEMS, evaluate, load_squad, report_table
+    from retrieval.newsdays import NewsSetError, is_news_questions, load_news_questions
 
     chosen = [s.strip() for s in systems.split(",") if s.strip()]
     unknown = [s for s in chosen if s not in SYSTEMS]
     if unknown or not chosen:
         raise CliError(f"unknown system {unknown[0] if unknown else systems!r}: use {SYSTEMS}")
     try:
-        dataset = load_squad(path, max_paragraphs)
+        if is_news_questions(path):
+            dataset = load_news_questions(path, news_dir)
+        else:
+            dataset = load_squad(path, max_paragraphs)
+    except NewsSetError as exc:
+        raise CliError(str(exc)) from exc
     except (ValueError, KeyError, TypeError) as exc:
         raise CliError(f"{path} is not a SQuAD-format file ({exc})") from exc
     embedder = CachedEmbedder(
@@ -265,11 +291,37 @@ async def cmd_eval(
             answer=answer_config(settings),
             index=index_config(settings),
             progress=progress,
+            gold_removed=gold_removed,
         )
     finally:
         close()
         embedder.close()
+    if features is not None:
+        with features.open("w", encoding="utf-8") as fh:
+            for r in report.results:
+                row = {
+                    "dataset": report.dataset,
+                    "id": r.question.id,
+                    "kind": r.question.kind,
+                    "gold_removed": r.gold_removed,
+                    "contained": r.contained,
+                    "outcome": r.outcome,
+                    "features": r.features,
+                }
+                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
     print(json.dumps(report.to_json(), ensure_ascii=False) if as_json else report_table(report))
+
+
+def cmd_fit_answerability(files: list[Path], out: Path, floor: float) -> None:
+    """Fit the answer-or-decline weights on feature files and write them as JSON."""
+    from retrieval.calibration import fit, read_rows
+
+    try:
+        fitted = fit(read_rows(files), floor=floor)
+    except (OSError, ValueError, KeyError) as exc:
+        raise CliError(f"cannot fit: {exc}") from exc
+    out.write_text(json.dumps(fitted, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    print(json.dumps(fitted, ensure_ascii=False, indent=1))
 
 
 def parser() -> argparse.ArgumentParser:
@@ -290,11 +342,33 @@ def parser() -> argparse.ArgumentParser:
     mod.add_argument("action", choices=["fetch", "verify"])
     sub.add_parser("run", help="start the Telegram bot")
     sub.add_parser("poll", help="poll every feed once and print what was added")
-    evl = sub.add_parser("eval", help="measure retrieval and answers on a SQuAD-format file")
+    evl = sub.add_parser(
+        "eval", help="measure retrieval and answers on a SQuAD-format or news question file"
+    )
     evl.add_argument("file", type=Path)
     evl.add_argument("--systems", default="lexical,dense,hybrid", help="comma-separated")
     evl.add_argument("--max-paragraphs", type=int, default=None, help="use the first N only")
     evl.add_argument("--json", action="store_true", help="print one JSON object")
+    evl.add_argument(
+        "--gold-removed",
+        action="store_true",
+        help="also ask each question without the paragraphs that answer it",
+    )
+    evl.add_argument(
+        "--news-dir",
+        type=Path,
+        default=Path("../shared/eval/news"),
+        help="folder of news day zips, for news question files",
+    )
+    evl.add_argument("--features", type=Path, help="write each question's features (JSON lines)")
+    fit = sub.add_parser("fit-answerability", help="fit the answer-or-decline weights")
+    fit.add_argument("files", nargs="+", type=Path, help="feature files from eval --features")
+    fit.add_argument(
+        "--out", type=Path, default=Path("retrieval/data/answerability.json"), help="weights file"
+    )
+    fit.add_argument(
+        "--floor", type=float, default=0.95, help="least answered share of every answerable set"
+    )
     ben = sub.add_parser("bench", help="measure speed and memory; print the figures")
     ben.add_argument(
         "--eval-file",
@@ -325,7 +399,20 @@ def dispatch(settings: Settings, args: argparse.Namespace) -> None:
         case "poll":
             cmd_poll(settings)
         case "eval":
-            asyncio.run(cmd_eval(settings, args.file, args.systems, args.max_paragraphs, args.json))
+            asyncio.run(
+                cmd_eval(
+                    settings,
+                    args.file,
+                    args.systems,
+                    args.max_paragraphs,
+                    args.json,
+                    gold_removed=args.gold_removed,
+                    news_dir=args.news_dir,
+                    features=args.features,
+                )
+            )
+        case "fit-answerability":
+            cmd_fit_answerability(args.files, args.out, args.floor)
         case "bench":
             cmd_bench(settings, args.eval_file)
 

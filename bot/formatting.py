@@ -131,14 +131,21 @@ def _note(note: str) -> list[str]:
 
 
 def answer_messages(answer: Answer, note: str = "") -> list[str]:
-    """Lay out an answer: quoted sentences, linked sources, supporting passages."""
-    if not answer.answered:
+    """Lay out an answer: quoted sentences, linked sources, supporting passages.
+
+    When the articles speak of the subject without stating the answer, say so first
+    and show the closest sentences they hold as what they are, not as an answer.
+    """
+    if not answer.answered and answer.outcome != "not_stated":
         lines = [*_note(note), text(texts.NO_ANSWER)]
         if answer.headlines:
             lines += ["", bold(texts.NEAREST_HEADLINES)]
             lines += [f"• {source_line(h)}" for h in answer.headlines]
         return finish("\n".join(lines))
-    lines = [*_note(note), bold(texts.ANSWER_HEADING)]
+    if answer.outcome == "not_stated":
+        lines = [*_note(note), text(texts.NOT_STATED), "", bold(texts.CLOSEST_HEADING)]
+    else:
+        lines = [*_note(note), bold(texts.ANSWER_HEADING)]
     lines += [f"{text('«' + s.text + '»')} {marker(s.citation)}" for s in answer.sentences]
     lines += ["", bold(texts.SOURCES_HEADING)]
     lines += [f"{marker(c.n)} {source_line(c)}" for c in answer.citations]

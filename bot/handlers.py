@@ -203,7 +203,7 @@ async def answer_question(
     async with typing(context.bot, chat.id, thread_of(message)):
         answer = await st.engine.ask(question)
     markup = None
-    if answer.answered:
+    if answer.sentences:  # answered, or the closest sentences of a "not stated" reply
         shown = tuple(h.chunk.id for _, h in formatting.quoted_passages(answer))
         articles = tuple(dict.fromkeys(h.article.id for h in answer.hits))
         markup = keyboard(st.sessions.add(question, shown, articles))

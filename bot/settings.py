@@ -50,7 +50,9 @@ class Settings(BaseSettings):
     rerank_depth: int = Field(8, ge=0, le=50)  # 0: no sentence-level reranking
     sentence_weight: float = Field(0.6, ge=0, le=1)
     sentence_lexical_weight: float = Field(0.04, ge=0, le=1)
-    answer_threshold: float = Field(0.27, ge=-1, le=1)
+    # Best passage cosine below which the bot declines at once; above it, the fitted
+    # answerability model decides (retrieval/data/answerability.json).
+    answer_threshold: float = Field(0.1, ge=-1, le=1)
     # Weight of each candidate sentence's cosine to the question; 0 skips embedding them.
     answer_dense_weight: float = Field(3.0, ge=0)
 

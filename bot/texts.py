@@ -7,6 +7,8 @@ from retrieval.models import Answer, Citation
 ANSWER_HEADING = "الجواب:"
 SOURCES_HEADING = "المصادر:"
 NO_ANSWER = "لا أجد في الأخبار المتوفرة لديّ جواباً عن هذا السؤال."
+NOT_STATED = "الأخبار المتوفرة لديّ تتناول هذا الموضوع لكنها لا تذكر ما تسأل عنه."
+CLOSEST_HEADING = "أقرب ما تذكره:"
 NEAREST_HEADLINES = "أقرب العناوين إلى سؤالك:"
 UNKNOWN_DATE = "تاريخ غير معروف"
 UNKNOWN_SOURCE = "مصدر غير معروف"
@@ -99,6 +101,12 @@ def citation_line(c: Citation) -> str:
 
 def plain_answer(answer: Answer) -> str:
     """Lay out an answer as plain text for the terminal."""
+    if answer.outcome == "not_stated":
+        lines = [NOT_STATED, "", CLOSEST_HEADING]
+        lines += [f"«{s.text}» [{s.citation}]" for s in answer.sentences]
+        lines += ["", SOURCES_HEADING]
+        lines += [citation_line(c) for c in answer.citations]
+        return "\n".join(lines) + "\n"
     if not answer.answered:
         lines = [NO_ANSWER]
         if answer.headlines:

@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from retrieval.answerability import AnswerabilityModel, Decision, Outcome, TermStats, measure
 from retrieval.arabic import normalize, search_terms, words
 from retrieval.evidence import idf_overlaps
 from retrieval.models import Answer, AnswerSentence, Article, Citation, Hit
@@ -26,7 +27,9 @@ _DIGIT = re.compile(r"\d")
 class AnswerConfig:
     """Knobs of answer extraction; defaults are tuned with `isnad eval`."""
 
-    threshold: float = 0.27  # dense cosine of the best passage below which we refuse
+    # Dense cosine of the best passage below which we decline without looking further;
+    # the answer-or-decline decision itself is the answerability model's.
+    threshold: float = 0.1
     passages: int = 3  # how many top passages supply candidate sentences
     max_sentences: int = 3
     keep_ratio: float = 0.8  # a further sentence must score this share of the best
@@ -35,6 +38,7 @@ class AnswerConfig:
     rank_weight: float = 0.15  # bonus of sentences from higher-ranked passages
     number_weight: float = 0.3  # bonus of sentences with a digit, for when/how-many questions
     headlines: int = 3
+    not_stated_sentences: int = 2  # closest sentences shown when the answer is not stated
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,7 @@ class _Candidate:
     passage: int
     position: int
     score: float
+    cosine: float = 0.0
 
 
 def _citation(n: int, article: Article) -> Citation:
@@ -67,9 +72,16 @@ def confidence(hits: Sequence[Hit]) -> float:
 class AnswerComposer:
     """Choose one to three sentences from the best passages and cite their articles."""
 
-    def __init__(self, config: AnswerConfig | None = None, scorer: SentenceScorer | None = None):
+    def __init__(
+        self,
+        config: AnswerConfig | None = None,
+        scorer: SentenceScorer | None = None,
+        model: AnswerabilityModel | None = None,
+    ):
         self.config = config or AnswerConfig()
         self.scorer = scorer
+        # Without a model (or term statistics), the best passage's cosine alone decides.
+        self.model = model
 
     def candidates(self, question: str, hits: Sequence[Hit]) -> list[_Candidate]:
         """Score every sentence of the top passages against the question."""
@@ -91,15 +103,45 @@ class AnswerComposer:
             score = cfg.lexical_weight * overlap + cfg.dense_weight * d + cfg.rank_weight / (1 + p)
             if numeric and _DIGIT.search(normalize(text)):
                 score += cfg.number_weight
-            out.append(_Candidate(text, hit, p, pos, score))
+            out.append(_Candidate(text, hit, p, pos, score, d))
         return out
 
-    def compose(self, question: str, hits: Sequence[Hit]) -> Answer:
-        """Build the answer, or a refusal with the nearest headlines when evidence is weak."""
+    def decide(
+        self, question: str, hits: Sequence[Hit], best: _Candidate, stats: TermStats | None
+    ) -> Decision | None:
+        """Weigh the evidence of the best sentence with the answerability model."""
+        if self.model is None or stats is None:
+            return None
+        cfg = self.config
+        top = [(h.article.title, h.chunk.text) for h in hits[: cfg.passages]]
+        evidence = measure(
+            question,
+            best.text,
+            best.hit.article.title,
+            top,
+            passage_cosine=confidence(hits),
+            sentence_cosine=best.cosine,
+            lexical_rank=hits[0].lexical_rank if hits else None,
+            stats=stats,
+        )
+        return self.model.decide(evidence)
+
+    def compose(self, question: str, hits: Sequence[Hit], stats: TermStats | None = None) -> Answer:
+        """Build the answer, a "not stated" reply with the closest sentences, or a refusal
+        with the nearest headlines."""
         cfg = self.config
         conf = confidence(hits)
         cands = self.candidates(question, hits) if conf >= cfg.threshold else []
-        if not cands:
+        ranked = sorted(cands, key=lambda c: (-c.score, c.passage, c.position))
+        decision = self.decide(question, hits, ranked[0], stats) if ranked else None
+        outcome: Outcome
+        if not ranked:
+            outcome = "declined"
+        elif decision is not None:
+            outcome = decision.outcome
+        else:
+            outcome = "answered"
+        if outcome == "declined":
             return Answer(
                 question=question,
                 answered=False,
@@ -108,13 +150,15 @@ class AnswerComposer:
                 hits=tuple(hits),
                 confidence=conf,
                 headlines=headlines(hits, cfg.headlines),
+                outcome=outcome,
+                decision=decision,
             )
-        ranked = sorted(cands, key=lambda c: (-c.score, c.passage, c.position))
         best = ranked[0].score
+        most = cfg.max_sentences if outcome == "answered" else cfg.not_stated_sentences
         chosen: list[_Candidate] = []
         seen: set[str] = set()
         for cand in ranked:
-            if len(chosen) == cfg.max_sentences or cand.score < cfg.keep_ratio * best:
+            if len(chosen) == most or cand.score < cfg.keep_ratio * best:
                 break
             if cand.text in seen:
                 continue  # the same sentence in two overlapping chunks
@@ -133,9 +177,11 @@ class AnswerComposer:
             sentences.append(AnswerSentence(cand.text, numbers[article.id], cand.hit.chunk.id))
         return Answer(
             question=question,
-            answered=True,
+            answered=outcome == "answered",
             sentences=tuple(sentences),
             citations=tuple(citations),
             hits=tuple(hits),
             confidence=conf,
+            outcome=outcome,
+            decision=decision,
         )

@@ -15,6 +15,7 @@ from typing import Literal
 import numpy as np
 
 from retrieval.answer import AnswerComposer, AnswerConfig
+from retrieval.answerability import AnswerabilityModel, TermStats
 from retrieval.arabic import search_terms
 from retrieval.chunker import Chunker
 from retrieval.embedding import Embedder, Progress, TitledEmbedder
@@ -105,6 +106,7 @@ class Engine:
         index_config: IndexConfig | None = None,
         sentence_cache: Path | None = None,
         reembedding: bool = False,
+        answerability: AnswerabilityModel | None = None,
     ) -> Engine:
         """Load the vector index, rebuilding it from stored vectors if it disagrees.
 
@@ -112,6 +114,8 @@ class Engine:
         ingest and kept in that file, so answers and reranking only look them up.
         reembedding says the caller is about to re-embed the corpus: stored vectors of
         another dimension (a model change) then give an empty index instead of an error.
+        answerability decides answer or decline; None means the fitted weights shipped
+        in `retrieval/data/answerability.json`.
         """
         model = await store.get_meta("model")
         if model is None:
@@ -141,7 +145,9 @@ class Engine:
             logger.info("rebuilt vector index from %d stored vectors", len(ids))
         chunker = Chunker(embedder.count_tokens, chunk_tokens, chunk_overlap)
         engine = cls(store, index, embedder, chunker, index_path, search)
-        engine.composer = AnswerComposer(answer, engine.score_sentences)
+        engine.composer = AnswerComposer(
+            answer, engine.score_sentences, answerability or AnswerabilityModel.load()
+        )
         if sentence_cache is not None:
             engine.evidence = SentenceEvidence(embedder, engine.embed_query, sentence_cache)
         return engine
@@ -300,20 +306,31 @@ class Engine:
         return vec
 
     async def search(
-        self, question: str, k: int | None = None, mode: SearchMode = "hybrid"
+        self,
+        question: str,
+        k: int | None = None,
+        mode: SearchMode = "hybrid",
+        exclude: frozenset[int] = frozenset(),
     ) -> list[Hit]:
-        """Return the best k chunks for the question: fused, or one side alone by mode."""
+        """Return the best k chunks for the question: fused, or one side alone by mode.
+
+        exclude names articles to search as if they were not there (evaluation asks
+        questions with their answering paragraphs left out this way).
+        """
         cfg = self.search_config
         k = k or cfg.top_k
         depth = max(cfg.candidates, k)
+        hidden = await self.store.article_chunk_ids(exclude)
         qvec: np.ndarray | None = None
         dense: list[tuple[int, float]] = []
         lexical: list[tuple[int, float]] = []
         if mode != "lexical":
             qvec = await asyncio.to_thread(self.embed_query, question)
-            dense = await asyncio.to_thread(self.index.search, qvec, depth)
+            dense = await asyncio.to_thread(self.index.search, qvec, depth + len(hidden))
+            dense = [d for d in dense if d[0] not in hidden][:depth]
         if mode != "dense":
-            lexical = await self.store.lexical_search(search_terms(question), depth)
+            lexical = await self.store.lexical_search(search_terms(question), depth + len(hidden))
+            lexical = [x for x in lexical if x[0] not in hidden][:depth]
         # Sentence scores only mean something added to blended scores, not to RRF's.
         rerank = (
             mode == "hybrid"
@@ -367,11 +384,16 @@ class Engine:
     async def _vector(self, chunk_id: int) -> np.ndarray:
         return await self.store.chunk_vector(chunk_id)
 
-    async def ask(self, question: str, k: int | None = None) -> Answer:
-        """Answer a question with quoted sentences and their sources, or refuse."""
+    async def ask(
+        self, question: str, k: int | None = None, exclude: frozenset[int] = frozenset()
+    ) -> Answer:
+        """Answer a question with quoted sentences and their sources, say the articles
+        do not state it, or decline."""
         start = time.perf_counter()
-        hits = await self.search(question, k)
+        hits = await self.search(question, k, exclude=exclude)
+        counts, total = await self.store.term_counts(search_terms(question))
+        stats = TermStats(counts, total)
         # Composing embeds candidate sentences: CPU work, off the event loop.
-        answer = await asyncio.to_thread(self.composer.compose, question, hits)
+        answer = await asyncio.to_thread(self.composer.compose, question, hits, stats)
         ms = (time.perf_counter() - start) * 1000
         return replace(answer, ms=ms)

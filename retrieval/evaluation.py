@@ -19,8 +19,10 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from retrieval.answer import AnswerConfig
+from retrieval.answerability import AnswerabilityModel
 from retrieval.arabic import normalize
 from retrieval.embedding import Embedder, Progress
 from retrieval.engine import Engine, SearchConfig, SearchMode
@@ -33,6 +35,12 @@ SYSTEMS: tuple[SearchMode, ...] = ("lexical", "dense", "hybrid")
 RECALL_AT = (1, 5, 20)
 # Chunks fetched per question and system: enough distinct articles for recall@20.
 RANK_DEPTH = 100
+OUTCOMES = ("answered", "not_stated", "declined")
+
+
+# What the right outcome of a question is: answerable (quote the gold answer);
+# unstated (the corpus speaks of its subject but does not say); offtopic (decline).
+Kind = Literal["answerable", "unstated", "offtopic"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +51,7 @@ class EvalQuestion:
     text: str
     paragraph: int | None
     answers: tuple[str, ...]
+    kind: Kind = "answerable"
 
 
 @dataclass(frozen=True)
@@ -52,6 +61,8 @@ class EvalSet:
     name: str
     paragraphs: tuple[tuple[str, str], ...]
     questions: tuple[EvalQuestion, ...]
+    # Per paragraph (source, url, published) when the set has them (news days).
+    origins: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def answerable(self) -> list[EvalQuestion]:
@@ -92,6 +103,7 @@ def load_squad(path: Path, max_paragraphs: int | None = None) -> EvalSet:
                         text=clean_question(str(qa["question"])),
                         paragraph=slot[context] if answerable else None,
                         answers=answers if answerable else (),
+                        kind="answerable" if answerable else "offtopic",
                     )
                 )
     return EvalSet(path.name, tuple(paragraphs), tuple(q for q in questions if q.text))
@@ -150,6 +162,11 @@ class QuestionResult:
     contained: bool
     confidence: float
     sentences: tuple[str, ...]
+    outcome: str = "answered"
+    features: dict[str, float] = field(default_factory=dict)
+    # Asked with its gold paragraph(s) left out of the corpus: the right outcome is
+    # "not stated" or a refusal.
+    gold_removed: bool = False
 
 
 @dataclass(frozen=True)
@@ -185,9 +202,18 @@ async def build_corpus(
     engine: Engine, dataset: EvalSet, progress: Progress | None = None
 ) -> list[int]:
     """Ingest each paragraph as an article; return the article id of each paragraph."""
+    origins = dataset.origins or ((dataset.name, "", ""),) * len(dataset.paragraphs)
     drafts = [
-        ArticleDraft(title=title or f"{dataset.name} #{n + 1}", body=context, source=dataset.name)
-        for n, (title, context) in enumerate(dataset.paragraphs)
+        ArticleDraft(
+            title=title or f"{dataset.name} #{n + 1}",
+            body=context,
+            source=source,
+            url=url,
+            published=published,
+        )
+        for n, ((title, context), (source, url, published)) in enumerate(
+            zip(dataset.paragraphs, origins, strict=True)
+        )
     ]
     results = await engine.ingest(drafts, progress)
     by_hash = {content_hash(r.draft.body): r.article.id for r in results if r.article}
@@ -202,13 +228,48 @@ async def build_corpus(
     return ids
 
 
+def _result(
+    q: EvalQuestion, answer: Answer, rankings: dict[str, tuple[int, ...]], removed: bool = False
+) -> QuestionResult:
+    quoted = tuple(s.text for s in answer.sentences)
+    return QuestionResult(
+        question=q,
+        rankings=rankings,
+        answered=answer.answered,
+        contained=answer.answered and contains_answer(quoted, q.answers),
+        confidence=answer.confidence,
+        sentences=quoted,
+        outcome=answer.outcome,
+        features=answer.decision.evidence.to_dict() if answer.decision else {},
+        gold_removed=removed,
+    )
+
+
+def removal_sets(dataset: EvalSet, article_ids: Sequence[int]) -> dict[str, frozenset[int]]:
+    """Return, per answerable question, the articles to leave out for its gold-removed run:
+    its own paragraph and every paragraph that holds one of its gold answers."""
+    folded = [_folded(context) for _, context in dataset.paragraphs]
+    out = {}
+    for q in dataset.answerable:
+        answers = [a for a in (_folded(x) for x in q.answers) if a]
+        hold = {n for n, text in enumerate(folded) if any(a in text for a in answers)}
+        assert q.paragraph is not None
+        out[q.id] = frozenset(article_ids[n] for n in hold | {q.paragraph})
+    return out
+
+
 async def run_questions(
     engine: Engine,
     dataset: EvalSet,
     article_ids: Sequence[int],
     systems: Sequence[SearchMode] = SYSTEMS,
+    gold_removed: bool = False,
 ) -> list[QuestionResult]:
-    """Run every question through search (per system) and the answer pipeline."""
+    """Run every question through search (per system) and the answer pipeline.
+
+    With gold_removed, every answerable question is asked once more without the
+    paragraphs that answer it.
+    """
     results = []
     for q in dataset.questions:
         rankings: dict[str, tuple[int, ...]] = {}
@@ -216,18 +277,11 @@ async def run_questions(
             for system in systems:
                 hits = await engine.search(q.text, RANK_DEPTH, mode=system)
                 rankings[system] = article_ranking(hits)
-        answer: Answer = await engine.ask(q.text)
-        quoted = tuple(s.text for s in answer.sentences)
-        results.append(
-            QuestionResult(
-                question=q,
-                rankings=rankings,
-                answered=answer.answered,
-                contained=answer.answered and contains_answer(quoted, q.answers),
-                confidence=answer.confidence,
-                sentences=quoted,
-            )
-        )
+        results.append(_result(q, await engine.ask(q.text), rankings))
+    if gold_removed:
+        for qid, hidden in removal_sets(dataset, article_ids).items():
+            q = next(x for x in dataset.questions if x.id == qid)
+            results.append(_result(q, await engine.ask(q.text, exclude=hidden), {}, True))
     return results
 
 
@@ -239,6 +293,9 @@ def summarise(
     seconds: float,
 ) -> EvalReport:
     """Turn per-question results into the report's figures."""
+    everything = tuple(results)
+    removed = [r for r in results if r.gold_removed]
+    results = [r for r in results if not r.gold_removed]
     answerable = [r for r in results if r.question.paragraph is not None]
     golds = [
         article_ids[r.question.paragraph] for r in answerable if r.question.paragraph is not None
@@ -253,6 +310,10 @@ def summarise(
     if unanswerable:
         answer["unanswerable"] = len(unanswerable)
         answer["refused_rate"] = sum(not r.answered for r in unanswerable) / len(unanswerable)
+    answer.update(outcome_rates("", answerable))
+    for kind in ("unstated", "offtopic"):
+        answer.update(outcome_rates(kind + "_", [r for r in results if r.question.kind == kind]))
+    answer.update(outcome_rates("gold_removed_", removed))
     return EvalReport(
         dataset=dataset.name,
         paragraphs=len(dataset.paragraphs),
@@ -260,8 +321,18 @@ def summarise(
         systems=figures,
         answer=answer,
         seconds=seconds,
-        results=tuple(results),
+        results=everything,
     )
+
+
+def outcome_rates(prefix: str, results: Sequence[QuestionResult]) -> dict[str, float]:
+    """Return the share of each outcome among results (nothing when there are none)."""
+    if not results:
+        return {}
+    n = len(results)
+    out = {f"{prefix}{o}": sum(r.outcome == o for r in results) / n for o in OUTCOMES}
+    out[f"{prefix}questions"] = n
+    return out
 
 
 async def evaluate(
@@ -275,6 +346,8 @@ async def evaluate(
     answer: AnswerConfig | None = None,
     index: IndexConfig | None = None,
     progress: Progress | None = None,
+    gold_removed: bool = False,
+    answerability: AnswerabilityModel | None = None,
 ) -> EvalReport:
     """Build a throwaway corpus from the set, ask every question, and score the results."""
     start = time.perf_counter()
@@ -290,9 +363,10 @@ async def evaluate(
                 search=search,
                 answer=answer,
                 index_config=index,
+                answerability=answerability,
             )
             article_ids = await build_corpus(engine, dataset, progress)
-            results = await run_questions(engine, dataset, article_ids, systems)
+            results = await run_questions(engine, dataset, article_ids, systems, gold_removed)
         finally:
             await store.close()
     return summarise(dataset, article_ids, results, systems, time.perf_counter() - start)
@@ -311,7 +385,9 @@ def report_table(report: EvalReport) -> str:
     lines.append(
         "answer   "
         + ", ".join(
-            f"{k} {v:.3f}" if k != "unanswerable" else f"{k} {v:.0f}"
+            f"{k} {v:.3f}"
+            if k != "unanswerable" and not k.endswith("questions")
+            else f"{k} {v:.0f}"
             for k, v in report.answer.items()
         )
     )

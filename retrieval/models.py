@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from retrieval.answerability import Decision
 
 
 @dataclass(frozen=True)
@@ -99,3 +103,17 @@ class Answer:
     confidence: float
     ms: float = 0.0
     headlines: tuple[Citation, ...] = field(default_factory=tuple)
+    # answered: quoted sentences answer the question; not_stated: the articles speak of
+    # its subject but do not state the answer (sentences are the closest they hold);
+    # declined: nothing on the subject (headlines are the nearest articles).
+    outcome: Literal["answered", "not_stated", "declined"] = "answered"
+    decision: Decision | None = None
+
+    def __post_init__(self) -> None:
+        if not self.answered and self.outcome == "answered":
+            object.__setattr__(self, "outcome", "declined")
+
+    @property
+    def stated(self) -> bool | None:
+        """True when answered, False when the articles do not state it, None when declined."""
+        return {"answered": True, "not_stated": False}.get(self.outcome)

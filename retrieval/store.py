@@ -248,6 +248,17 @@ class CorpusStore:
         async with self.db.execute("SELECT id FROM chunks ORDER BY id") as cur:
             return [int(r[0]) for r in await cur.fetchall()]
 
+    async def article_chunk_ids(self, article_ids: Iterable[int]) -> set[int]:
+        """Return the ids of every chunk of the given articles."""
+        ids = list(article_ids)
+        if not ids:
+            return set()
+        marks = ",".join("?" * len(ids))
+        async with self.db.execute(
+            f"SELECT id FROM chunks WHERE article_id IN ({marks})", ids
+        ) as cur:
+            return {int(r[0]) for r in await cur.fetchall()}
+
     async def vectors(self, batch: int = 10_000) -> tuple[np.ndarray, np.ndarray]:
         """Return (ids, vectors) of every chunk, as stored."""
         ids: list[int] = []
@@ -308,6 +319,24 @@ class CorpusStore:
             (query, limit),
         ) as cur:
             return [(int(r[0]), float(r[1])) for r in await cur.fetchall()]
+
+    async def term_counts(self, terms: Sequence[str]) -> tuple[dict[str, int], int]:
+        """Return how many chunks hold each term, and how many chunks there are."""
+        # fts5vocab reads FTS5's own term index: no table of ours to keep in step.
+        await self.db.execute(
+            "CREATE VIRTUAL TABLE IF NOT EXISTS temp.chunks_vocab"
+            " USING fts5vocab(main, chunks_fts, row)"
+        )
+        counts: dict[str, int] = {}
+        for term in dict.fromkeys(terms):
+            async with self.db.execute(
+                "SELECT doc FROM temp.chunks_vocab WHERE term = ?", (term,)
+            ) as cur:
+                row = await cur.fetchone()
+            counts[term] = int(row[0]) if row else 0
+        async with self.db.execute("SELECT COUNT(*) FROM chunks") as cur:
+            total = await cur.fetchone()
+        return counts, int(total[0]) if total else 0
 
     # -- meta ---------------------------------------------------------------
 

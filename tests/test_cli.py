@@ -78,6 +78,9 @@ def test_setup_then_ask_json(
         assert list(obj) == [
             "question",
             "answered",
+            "stated",
+            "outcome",
+            "decision",
             "answer",
             "sentences",
             "sources",
@@ -85,6 +88,8 @@ def test_setup_then_ask_json(
             "ms",
         ]
         assert obj["question"] == question and obj["answered"] is True
+        assert obj["stated"] is True and obj["outcome"] == "answered"
+        assert set(obj["decision"]) == {"answer_score", "topic_score", "features"}
         assert obj["sentences"] and all(set(s) == {"text", "citation"} for s in obj["sentences"])
         assert obj["sources"][0]["title"] == "روسيا ترفض طلب تركي بخصوص مدينة إدلب وتركيا ترد"
         assert set(obj["sources"][0]) == {"n", "article_id", "title", "source", "published", "url"}

@@ -185,7 +185,9 @@ def test_eval_command_json_on_a_slice(
     for figures in out["systems"].values():
         assert set(figures) == METRICS and all(0 <= v <= 1 for v in figures.values())
         assert figures["recall@1"] <= figures["recall@5"] <= figures["recall@20"]
-    assert set(out["answer"]) == {"containment", "answered_rate"}
+    outcomes = {"answered", "not_stated", "declined", "questions"}
+    assert set(out["answer"]) == {"containment", "answered_rate"} | outcomes
+    assert out["answer"]["answered"] == out["answer"]["answered_rate"]
     assert not (tmp_path / "data").exists()  # the bot's database is never touched
     embedded = eval_env.documents
     assert embedded >= 4
@@ -193,6 +195,17 @@ def test_eval_command_json_on_a_slice(
     assert cli.main([*argv[:-1], "--systems", "dense"]) == 0
     assert eval_env.documents == embedded
     assert "dense" in capsys.readouterr().out
+    # Gold removed: every question asked again without its paragraph(s); features written.
+    features = tmp_path / "features.jsonl"
+    assert cli.main([*argv, "--gold-removed", "--features", str(features)]) == 0
+    answer = json.loads(capsys.readouterr().out)["answer"]
+    assert answer["gold_removed_questions"] == out["questions"]
+    shares = [answer[f"gold_removed_{o}"] for o in ("answered", "not_stated", "declined")]
+    assert sum(shares) == pytest.approx(1.0)
+    rows = [json.loads(line) for line in features.read_text(encoding="utf-8").splitlines()]
+    assert len(rows) == 2 * out["questions"]
+    assert [r["gold_removed"] for r in rows].count(True) == out["questions"]
+    assert {r["kind"] for r in rows} == {"answerable"}
 
 
 def test_eval_command_rejects_unknown_system(

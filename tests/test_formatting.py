@@ -208,6 +208,36 @@ def test_no_answer_says_so_and_offers_headlines() -> None:
     check_message(message)
 
 
+def test_not_stated_says_so_before_the_closest_sentences() -> None:
+    answer = _answer(True)
+    answer = Answer(
+        answer.question,
+        False,
+        answer.sentences,
+        answer.citations,
+        answer.hits,
+        answer.confidence,
+        outcome="not_stated",
+    )
+    assert answer.stated is False
+    (message,) = formatting.answer_messages(answer)
+    one = f"{RLM}[{FSI}1{PDI}]"
+    quoted = f"قالت {FSI}Reuters{PDI} إن {FSI}5{PDI} قذائف سقطت."
+    assert message.startswith(
+        f"{texts.NOT_STATED}\n\n<b>أقرب ما تذكره:</b>\n{RLM}«{quoted}» [{FSI}1{PDI}]\n\n"
+        f"<b>المصادر:</b>\n{one} "
+    )
+    assert "الجواب" not in message
+    check_message(message)
+    plain = texts.plain_answer(answer)
+    assert plain.startswith(f"{texts.NOT_STATED}\n\nأقرب ما تذكره:\n«قالت Reuters")
+
+
+def test_outcome_follows_answered_when_not_given() -> None:
+    assert _answer(False).outcome == "declined" and _answer(False).stated is None
+    assert _answer(True).outcome == "answered" and _answer(True).stated is True
+
+
 def test_missing_metadata_has_arabic_placeholders() -> None:
     bare = Article(1, "", "…", "", "", "", "h", "2024-01-01")
     assert formatting.source_line(bare) == "مقال بلا عنوان — مصدر غير معروف — تاريخ غير معروف"

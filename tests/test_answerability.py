@@ -1,0 +1,244 @@
+"""Answer or decline: features, the logistic scores, fitting, and the news question files."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from retrieval.answerability import (
+    FEATURES,
+    AnswerabilityModel,
+    Evidence,
+    LogisticScore,
+    TermStats,
+    asked_type,
+    fit_logistic,
+    measure,
+)
+from retrieval.calibration import Row, fit
+from retrieval.engine import Engine
+from retrieval.newsdays import NewsSetError, load_news_questions
+
+STATS = TermStats({"زلزال": 2, "ملاط": 1, "ضحايا": 3, "عدد": 40}, total=100)
+
+
+def test_asked_type_reads_the_first_words() -> None:
+    assert asked_type("كم عدد ضحايا الزلزال؟") == "number"
+    assert asked_type("ما عدد المصابين؟") == "number"
+    assert asked_type("متى وقع الزلزال؟") == "date"
+    assert asked_type("في أي عام تأسست الشركة؟") == "date"
+    assert asked_type("من هو وزير الصحة؟") == "other"
+    assert asked_type("أين وقع الحادث؟") == "other"
+
+
+def test_measure_a_sentence_that_holds_the_answer() -> None:
+    ev = measure(
+        "كم عدد ضحايا زلزال ملاطية؟",
+        "بلغ عدد ضحايا زلزال ملاطية 12 شخصا.",
+        "زلزال في تركيا",
+        [("زلزال في تركيا", "بلغ عدد ضحايا زلزال ملاطية 12 شخصا.")],
+        passage_cosine=0.6,
+        sentence_cosine=0.7,
+        lexical_rank=1,
+        stats=STATS,
+    )
+    assert ev == Evidence(0.6, 0.7, 1.0, 1.0, 0.0, 0.0, 0.0, 1.0)
+
+
+def test_measure_a_sentence_without_the_number_or_the_rare_word() -> None:
+    ev = measure(
+        "كم عدد ضحايا زلزال ملاطية عام 2022؟",
+        "ضرب زلزال المنطقة فجر اليوم.",
+        "",
+        [("", "ضرب زلزال المنطقة فجر اليوم. وتحدث السكان عن ضحايا.")],
+        passage_cosine=0.5,
+        sentence_cosine=0.4,
+        lexical_rank=None,
+        stats=STATS,
+    )
+    assert ev.number_missing == 1.0  # 2022 is in no passage
+    assert ev.type_missing == 0.0  # "اليوم" is a time word: a count could be there
+    assert ev.lexical_top == 0.0
+    assert 0 < ev.sentence_coverage < ev.passage_coverage < 1
+    # 2022, in no chunk at all, is the question's rarest word, and the sentence lacks it.
+    assert ev.rarest_missing == 1.0
+    ev = measure(
+        "عدد ضحايا زلزال ملاطية",
+        "ضحايا زلزال",
+        "",
+        [],
+        passage_cosine=0.5,
+        sentence_cosine=0.4,
+        lexical_rank=None,
+        stats=STATS,
+    )
+    # The question's rarest word, ملاطية (in one chunk of 100), is the one it lacks.
+    assert ev.rarest_missing == 1.0
+    assert STATS.idf("ملاط") > STATS.idf("زلزال") > STATS.idf("عدد")
+
+
+def test_type_missing_when_a_count_is_asked_and_none_is_given() -> None:
+    ev = measure(
+        "كم عدد ضحايا الزلزال؟",
+        "ضرب زلزال المنطقة وسقط ضحايا.",
+        "",
+        [],
+        passage_cosine=0.5,
+        sentence_cosine=0.5,
+        lexical_rank=2,
+        stats=STATS,
+    )
+    assert ev.type_missing == 1.0
+    assert ev.lexical_top == 0.5
+
+
+def test_features_are_shares_so_corpus_size_scales_out() -> None:
+    """The same question and sentence give the same coverage in a corpus 1,000 times bigger."""
+    small = TermStats({"زلزال": 20, "ملاط": 2}, total=100)
+    big = TermStats({"زلزال": 20_000, "ملاط": 2000}, total=100_000)
+    args = dict(passage_cosine=0.5, sentence_cosine=0.5, lexical_rank=1)
+    a = measure("زلزال ملاطية", "زلزال قوي", "", [], stats=small, **args)  # type: ignore[arg-type]
+    b = measure("زلزال ملاطية", "زلزال قوي", "", [], stats=big, **args)  # type: ignore[arg-type]
+    assert a.sentence_coverage == pytest.approx(b.sentence_coverage, abs=0.01)
+    assert a.rarest_missing == pytest.approx(b.rarest_missing, abs=0.1)
+
+
+def test_model_gives_three_outcomes() -> None:
+    model = AnswerabilityModel(
+        answer=LogisticScore(-5.0, {"sentence_coverage": 10.0}, 0.5),
+        topic=LogisticScore(-5.0, {"passage_coverage": 10.0}, 0.5),
+    )
+    ev = Evidence(0.5, 0.5, 1.0, 1.0, 0.0, 0.0, 0.0, 1.0)
+    assert model.decide(ev).outcome == "answered"
+    ev = Evidence(0.5, 0.5, 0.2, 1.0, 0.0, 0.0, 0.0, 1.0)
+    assert model.decide(ev).outcome == "not_stated"
+    ev = Evidence(0.5, 0.5, 0.2, 0.2, 0.0, 0.0, 0.0, 1.0)
+    decision = model.decide(ev)
+    assert decision.outcome == "declined"
+    assert decision.answer_score == pytest.approx(1 / (1 + np.exp(3.0)))
+
+
+def test_shipped_weights_load_and_name_known_features() -> None:
+    model = AnswerabilityModel.load()
+    assert set(model.answer.weights) <= set(FEATURES)
+    assert 0 < model.answer.threshold < 1
+
+
+def test_weights_with_an_unknown_feature_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "w.json"
+    part = {"bias": 0, "weights": {"shoe_size": 1}, "threshold": 0.5}
+    path.write_text(json.dumps({"answer": part, "topic": part}))
+    with pytest.raises(ValueError, match="shoe_size"):
+        AnswerabilityModel.load(path)
+
+
+def test_fit_logistic_finds_the_separating_direction() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 2))
+    y = (x[:, 0] - 0.5 * x[:, 1] + rng.normal(scale=0.3, size=400) > 0).astype(float)
+    bias, w = fit_logistic(x, y, l2=0.1)
+    assert w[0] > 2 and w[1] < -0.5 and abs(bias) < 0.5
+
+
+def _row(dataset: str, kind: str, removed: bool, coverage: float) -> Row:
+    values = dict.fromkeys(FEATURES, 0.0) | {"sentence_coverage": coverage}
+    return Row(dataset, kind, removed, tuple(values[f] for f in FEATURES))
+
+
+def test_fit_keeps_answerable_sets_above_the_floor() -> None:
+    rng = np.random.default_rng(1)
+    rows = [_row("a", "answerable", False, float(c)) for c in rng.uniform(0.4, 1.0, 200)]
+    rows += [_row("a", "answerable", True, float(c)) for c in rng.uniform(0.0, 0.6, 200)]
+    rows += [_row("n", "answerable", False, float(c)) for c in rng.uniform(0.5, 1.0, 40)]
+    rows += [_row("n", "offtopic", False, float(c)) for c in rng.uniform(0.0, 0.3, 40)]
+    fitted = fit(rows, floor=0.95)
+    answered = fitted["answered_by_group"]
+    assert isinstance(answered, dict)
+    assert answered["a:answerable"] >= 0.95 and answered["n:answerable"] >= 0.95
+    assert answered["n:offtopic"] == 0.0
+    assert answered["a:gold_removed"] < 0.6
+    weights = fitted["answer"]
+    assert isinstance(weights, dict) and weights["weights"]["sentence_coverage"] > 0
+
+
+def _day(tmp_path: Path) -> Path:
+    articles = [
+        {"source": "okaz", "url": "http://o/1", "date_extracted": "2015-08-02 22:00:00",
+         "title": "أمطار على جدة", "author": "", "content": "هطلت أمطار غزيرة على جدة. " * 5},
+        {"source": "okaz", "url": "http://o/2", "date_extracted": "2015-08-02 22:10:00",
+         "title": "قصير", "author": "", "content": "سطر"},
+        {"source": "okaz", "url": "http://o/3", "date_extracted": "2015-08-02 22:20:00",
+         "title": "ثالث", "author": "", "content": "خبر ثالث طويل بما يكفي هنا. " * 5},
+        {"source": "sabq", "url": "http://s/1", "date_extracted": "2015-08-02 23:00:00",
+         "title": "مرور", "author": "", "content": "أعلنت إدارة المرور خطة جديدة. " * 5},
+    ]  # fmt: skip
+    path = tmp_path / "2015-08-02.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("2015-08-02.json", json.dumps(articles, ensure_ascii=False))
+    return path
+
+
+def _questions(tmp_path: Path, url: str) -> Path:
+    path = tmp_path / "q.json"
+    path.write_text(
+        json.dumps(
+            {
+                "version": "isnad-news-questions-1",
+                "corpus": {"day": "2015-08-02.zip", "per_source": 1, "min_chars": 20},
+                "questions": [
+                    {
+                        "id": "a",
+                        "kind": "answerable",
+                        "question": " - أين هطلت الأمطار؟ ",
+                        "url": url,
+                        "answers": ["جدة"],
+                    },
+                    {"id": "u", "kind": "unstated", "question": "كم ملم هطل؟", "url": url},
+                    {"id": "o", "kind": "offtopic", "question": "ما عاصمة اليابان؟"},
+                ],
+            },  # fmt: skip
+            ensure_ascii=False,
+        ),
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_news_questions_pick_articles_and_map_answers(tmp_path: Path) -> None:
+    _day(tmp_path)
+    dataset = load_news_questions(_questions(tmp_path, "http://o/1"), tmp_path)
+    # One per outlet with 20 characters or more: okaz's first long one and sabq's.
+    assert [t for t, _ in dataset.paragraphs] == ["أمطار على جدة", "مرور"]
+    assert dataset.origins[0] == ("عكاظ", "http://o/1", "2015-08-02T22:00:00")
+    kinds = [(q.id, q.kind, q.paragraph, q.answers) for q in dataset.questions]
+    assert kinds == [
+        ("a", "answerable", 0, ("جدة",)),
+        ("u", "unstated", None, ()),
+        ("o", "offtopic", None, ()),
+    ]
+    assert dataset.questions[0].text == "أين هطلت الأمطار؟"
+
+
+def test_news_questions_refuse_an_article_outside_the_picked_ones(tmp_path: Path) -> None:
+    _day(tmp_path)
+    with pytest.raises(NewsSetError, match="names an article not in"):
+        load_news_questions(_questions(tmp_path, "http://o/3"), tmp_path)
+
+
+def test_news_questions_need_the_day(tmp_path: Path) -> None:
+    with pytest.raises(NewsSetError, match="not found: pass --news-dir"):
+        load_news_questions(_questions(tmp_path, "http://o/1"), tmp_path)
+
+
+async def test_search_can_leave_articles_out(seed_engine: Engine) -> None:
+    hits = await seed_engine.search("روسيا")
+    assert hits
+    article = hits[0].article.id
+    left = await seed_engine.search("روسيا", exclude=frozenset({article}))
+    assert all(h.article.id != article for h in left)
+    answer = await seed_engine.ask("روسيا", exclude=frozenset({article}))
+    assert answer.outcome == "declined" and not answer.sentences
