@@ -200,7 +200,7 @@ def _questions(tmp_path: Path, url: str) -> Path:
                     {"id": "u", "kind": "unstated", "question": "كم ملم هطل؟", "url": url},
                     {"id": "o", "kind": "offtopic", "question": "ما عاصمة اليابان؟"},
                 ],
-            },  # fmt: skip
+            },
             ensure_ascii=False,
         ),
         encoding="utf-8",
