@@ -69,6 +69,12 @@ def confidence(hits: Sequence[Hit]) -> float:
     return max(scores) if scores else 0.0
 
 
+def score_gap(hits: Sequence[Hit], following: int = 4) -> float:
+    """Return how far the best hit's score stands above the mean of the next few."""
+    rest = [h.score for h in hits[1 : 1 + following]]
+    return hits[0].score - sum(rest) / len(rest) if hits and rest else 0.0
+
+
 class AnswerComposer:
     """Choose one to three sentences from the best passages and cite their articles."""
 
@@ -123,6 +129,7 @@ class AnswerComposer:
             sentence_cosine=best.cosine,
             lexical_rank=hits[0].lexical_rank if hits else None,
             stats=stats,
+            score_gap=score_gap(hits),
         )
         return self.model.decide(evidence)
 

@@ -61,6 +61,7 @@ FEATURES: tuple[str, ...] = (
     "number_missing",  # the question names a number or year that no best passage holds
     "type_missing",  # the question asks for a count or date and the sentence holds none
     "lexical_top",  # 1 / lexical rank of the best passage (0: no word match at all)
+    "score_gap",  # the best passage's score over the mean of the next four: does one stand out?
 )
 
 
@@ -76,6 +77,7 @@ class Evidence:
     number_missing: float
     type_missing: float
     lexical_top: float
+    score_gap: float = 0.0
 
     def vector(self) -> np.ndarray:
         """Return the features in FEATURES order."""
@@ -130,6 +132,7 @@ def measure(
     sentence_cosine: float,
     lexical_rank: int | None,
     stats: TermStats,
+    score_gap: float = 0.0,
 ) -> Evidence:
     """Compute the features of a question against its chosen sentence and best passages.
 
@@ -156,6 +159,7 @@ def measure(
         number_missing=float(bool(q_numbers - near_numbers)),
         type_missing=float(kind != "other" and not _holds_number(sentence)),
         lexical_top=1.0 / lexical_rank if lexical_rank else 0.0,
+        score_gap=score_gap,
     )
 
 
