@@ -139,6 +139,12 @@ def uses_sentences(settings: Settings) -> bool:
     return rerank or settings.answer_dense_weight > 0
 
 
+async def check_corpus(settings: Settings) -> None:
+    """Open and close the database: a damaged file fails here, before the model loads."""
+    store = await CorpusStore.open(settings.db_path)
+    await store.close()
+
+
 async def open_engine(
     settings: Settings, embedder: Embedder, *, reembedding: bool = False
 ) -> Engine:

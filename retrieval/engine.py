@@ -23,6 +23,7 @@ from retrieval.fusion import blend, rrf
 from retrieval.identity import canonical_url, content_hash
 from retrieval.index import IndexConfig, VectorIndex, open_index
 from retrieval.models import Answer, Article, ArticleDraft, Hit
+from retrieval.sentences import split_sentences
 from retrieval.store import CorpusStore
 
 logger = logging.getLogger(__name__)
@@ -144,7 +145,26 @@ class Engine:
         engine.composer = AnswerComposer(answer, engine.score_sentences)
         if sentence_cache is not None:
             engine.evidence = SentenceEvidence(embedder, engine.embed_query, sentence_cache)
+            await engine.check_sentence_cache(ids)
         return engine
+
+    async def check_sentence_cache(self, ids: np.ndarray, samples: int = 4) -> None:
+        """Compare a spread of cached sentence vectors with fresh ones; empty a wrong cache."""
+        disk = self.evidence.disk
+        if disk is None or len(ids) == 0:
+            return
+        picks = ids[np.unique(np.linspace(0, len(ids) - 1, min(samples, len(ids))).astype(int))]
+        chunks = await self.store.get_chunks(int(i) for i in picks)
+        heads = await self.store.get_articles(c.article_id for c in chunks.values())
+        pairs = [
+            (heads[c.article_id].title, s.text)
+            for c in chunks.values()
+            if c.article_id in heads
+            for s in split_sentences(c.text)[:2]
+        ]
+        titles, texts = [t for t, _ in pairs], [x for _, x in pairs]
+        if not await asyncio.to_thread(disk.agrees, titles, texts):
+            disk.reset("cached vectors differ from the model's")
 
     # -- writing ------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -12,6 +13,7 @@ import aiosqlite
 import numpy as np
 
 from retrieval.arabic import index_text
+from retrieval.dbhealth import DamagedDatabaseError, header_problem, is_damage
 from retrieval.identity import canonical_url, content_hash
 from retrieval.models import Article, ArticleDraft, Chunk, ChunkSpan
 from retrieval.schema import migrate
@@ -44,9 +46,14 @@ def _article(row: Sequence[object]) -> Article:
 async def connect(path: Path) -> aiosqlite.Connection:
     """Open a connection in WAL mode that waits for a busy writer instead of failing."""
     db = await aiosqlite.connect(path)
-    await db.execute("PRAGMA journal_mode=WAL")
-    await db.execute("PRAGMA foreign_keys=ON")
-    await db.execute("PRAGMA busy_timeout=30000")
+    try:
+        await db.execute("PRAGMA busy_timeout=30000")
+        await db.execute("PRAGMA journal_mode=WAL")
+        await db.execute("PRAGMA foreign_keys=ON")
+    except BaseException:
+        # An open connection's worker thread would keep the process alive.
+        await db.close()
+        raise
     return db
 
 
@@ -65,14 +72,22 @@ class CorpusStore:
 
     @classmethod
     async def open(cls, path: Path) -> CorpusStore:
-        """Open (and create or migrate) the database at path."""
+        """Open (and create or migrate) the database at path; a corrupt file is refused."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        db = await connect(path)
+        problem = header_problem(path)
+        if problem:
+            raise DamagedDatabaseError(path, problem)
         try:
-            await migrate(db)
-            writer = await connect(path)
-        except BaseException:
-            await db.close()
+            db = await connect(path)
+            try:
+                await migrate(db)
+                writer = await connect(path)
+            except BaseException:
+                await db.close()
+                raise
+        except sqlite3.DatabaseError as exc:
+            if is_damage(exc):
+                raise DamagedDatabaseError(path, str(exc)) from exc
             raise
         return cls(db, path, writer)
 
