@@ -18,6 +18,7 @@ from bot import texts
 from bot.errors import ConfigError
 from bot.factory import (
     answer_config,
+    article_paths,
     check_corpus,
     embedder_name,
     export_problems,
@@ -40,7 +41,7 @@ from retrieval.dbhealth import (
     is_disk_full,
 )
 from retrieval.engine import EngineError
-from retrieval.intake import article_files, read_article_file
+from retrieval.intake import ArticleFileError, article_files, load_article_file
 from retrieval.modelfetch import ModelError, verify_model_dir
 from retrieval.models import Answer
 from retrieval.store import CorpusStore
@@ -100,7 +101,11 @@ async def _setup_state(settings: Settings) -> tuple[bool, bool]:
         stale = model is not None and model != embedder_name(settings)
         if settings.seeds_dir.exists():
             for path in article_files([settings.seeds_dir]):
-                if await store.find_duplicate(read_article_file(path)) is None:
+                try:
+                    draft = load_article_file(path, settings.max_article_bytes).draft
+                except ArticleFileError:
+                    continue  # skipped by the ingest too, with a line saying why
+                if await store.find_duplicate(draft) is None:
                     return True, stale
     finally:
         await store.close()
@@ -124,7 +129,9 @@ async def cmd_setup(settings: Settings) -> None:
             finally:
                 close()
             stderr_line(f"setup: re-embedded {n} chunks with {engine.embedder.name}")
-        added, skipped = await ingest_paths(engine, [settings.seeds_dir])
+        added, skipped = await ingest_paths(
+            engine, [settings.seeds_dir], settings.max_article_bytes
+        )
         stderr_line(f"setup: {added} articles added, {skipped} already present")
     finally:
         await engine.close()
@@ -132,9 +139,12 @@ async def cmd_setup(settings: Settings) -> None:
 
 async def cmd_ingest(settings: Settings, paths: list[Path]) -> None:
     """Ingest article files or folders."""
+    # A wrong path or a damaged database fails now, before the model loads.
+    article_paths(paths)
+    await check_corpus(settings)
     engine = await open_engine(settings, load_embedder(settings))
     try:
-        added, skipped = await ingest_paths(engine, paths)
+        added, skipped = await ingest_paths(engine, paths, settings.max_article_bytes)
         print(f"{added} added, {skipped} skipped")
     finally:
         await engine.close()

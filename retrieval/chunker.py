@@ -24,13 +24,16 @@ class Chunker:
         max_tokens: int = 200,
         overlap: int = 1,
         max_sentence_chars: int = MAX_SENTENCE_CHARS,
+        max_chunks: int = 500,
     ):
-        if max_tokens < 1 or overlap < 0 or max_sentence_chars < 1:
-            raise ValueError("max_tokens and max_sentence_chars must be >= 1 and overlap >= 0")
+        if min(max_tokens, max_sentence_chars, max_chunks) < 1 or overlap < 0:
+            raise ValueError("the limits must be >= 1 and overlap >= 0")
         self.count_tokens = count_tokens
         self.max_tokens = max_tokens
         self.overlap = overlap
         self.max_sentence_chars = max_sentence_chars
+        # Articles with more chunks are refused by the engine: not news, and slow to embed.
+        self.max_chunks = max_chunks
 
     def chunk(self, body: str) -> list[ChunkSpan]:
         """Return chunks whose offsets index into body; each ends on a sentence end."""

@@ -20,7 +20,9 @@ from retrieval.schema import migrate
 
 logger = logging.getLogger(__name__)
 
-_ARTICLE_COLUMNS = "id, title, body, source, url, published, content_hash, added_at, author"
+_ARTICLE_COLUMNS = (
+    "id, title, body, source, url, published, content_hash, added_at, author, dated_at_ingest"
+)
 
 
 def utc_now() -> str:
@@ -40,7 +42,7 @@ class CorpusStats:
 
 
 def _article(row: Sequence[object]) -> Article:
-    return Article(*row)  # type: ignore[arg-type]
+    return Article(*row[:-1], dated_at_ingest=bool(row[-1]))  # type: ignore[arg-type, misc]
 
 
 async def connect(path: Path) -> aiosqlite.Connection:
@@ -125,20 +127,23 @@ class CorpusStore:
         if len(spans) != len(vectors):
             raise ValueError("one vector per chunk is needed")
         now = utc_now()
+        published = now if draft.dated_at_ingest else draft.published
         try:
             cur = await self._writer.execute(
                 "INSERT INTO articles (title, body, source, url, canonical_url, published,"
-                " content_hash, added_at, author) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " content_hash, added_at, author, dated_at_ingest)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     draft.title,
                     draft.body,
                     draft.source,
                     draft.url,
                     canonical_url(draft.url) or None,
-                    draft.published,
+                    published,
                     content_hash(draft.body),
                     now,
                     draft.author,
+                    int(draft.dated_at_ingest),
                 ),
             )
             article_id = int(cur.lastrowid or 0)
@@ -180,10 +185,11 @@ class CorpusStore:
             draft.body,
             draft.source,
             draft.url,
-            draft.published,
+            published,
             content_hash(draft.body),
             now,
             draft.author,
+            draft.dated_at_ingest,
         )
         return article, chunks
 
