@@ -165,7 +165,7 @@ class Engine:
             (heads[c.article_id].title, s.text)
             for c in chunks.values()
             if c.article_id in heads
-            for s in split_sentences(c.text)[:2]
+            for s in split_sentences(c.text)[:1]
         ]
         titles, texts = [t for t, _ in pairs], [x for _, x in pairs]
         if not await asyncio.to_thread(disk.agrees, titles, texts):
