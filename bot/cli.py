@@ -220,22 +220,23 @@ async def cmd_check(settings: Settings) -> None:
         found = integrity_problems(path)
         problems += [f"{path}: {p}" for p in found]
         print(f"{path}: {'ok' if not found else found[0]}")
-    if not problems:
-        store = await CorpusStore.open(settings.db_path)
-        try:
-            ids, vectors = await store.vectors()
-        finally:
-            await store.close()
-        try:
-            index = VectorIndex.load(settings.index_path, index_config(settings))
-            agrees = index.matches(ids) and index.holds(vectors)
-            verdict = "ok" if agrees else "disagrees with the database (rebuilt at next start)"
-        except Exception as exc:  # missing or unreadable: rebuilt at the next start
-            verdict = f"unreadable ({exc}); rebuilt at next start"
-        print(f"{settings.index_path}: {verdict} ({len(ids)} chunks)")
+    damaged = [p for p in problems if p.startswith(f"{settings.db_path}: ")]
+    if damaged:
+        raise DamagedDatabaseError(settings.db_path, damaged[0].split(": ", 1)[1])
+    store = await CorpusStore.open(settings.db_path)
+    try:
+        ids, vectors = await store.vectors()
+    finally:
+        await store.close()
+    try:
+        index = VectorIndex.load(settings.index_path, index_config(settings))
+        agrees = index.matches(ids) and index.holds(vectors)
+        verdict = "ok" if agrees else "disagrees with the database; rebuilt at next start"
+    except Exception:  # missing or unreadable: rebuilt at the next start
+        missing = not settings.index_path.exists()
+        verdict = f"{'missing' if missing else 'unreadable'}; rebuilt at next start"
+    print(f"{settings.index_path}: {verdict} ({len(ids)} chunks)")
     if problems:
-        if any(p.startswith(str(settings.db_path)) for p in problems):
-            raise DamagedDatabaseError(settings.db_path, problems[0].split(": ", 1)[1])
         raise CliError(
             f"{settings.sentences_path} is damaged: it is started afresh at the next start"
         )

@@ -229,3 +229,26 @@ def test_check_and_backup(env: Path, capsys: pytest.CaptureFixture[str], tmp_pat
     assert captured.err == (
         f"isnad: {data / 'isnad.db'} is damaged (file is not a database): {REMEDY}\n"
     )
+
+
+def test_check_names_a_damaged_sentence_cache_and_backup_into_a_folder(
+    env: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    data = _setup(env, capsys)
+    _damage(data / "sentences.sqlite", "random")
+    (data / "index.faiss").unlink()
+    assert cli.main(["check"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == (
+        f"{data / 'isnad.db'}: ok\n{data / 'sentences.sqlite'}: file is not a database\n"
+        f"{data / 'index.faiss'}: missing; rebuilt at next start (2 chunks)\n"
+    )
+    assert captured.err == (
+        f"isnad: {data / 'sentences.sqlite'} is damaged: it is started afresh at the next start\n"
+    )
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    assert cli.main(["backup", str(folder)]) == 0
+    (copy,) = folder.iterdir()
+    assert copy.name.startswith("isnad-") and copy.suffix == ".db"
+    assert capsys.readouterr().out.startswith(f"backed up {data / 'isnad.db'} to {copy} (")
