@@ -17,6 +17,7 @@ import bot.cli as cli
 import retrieval.index as index_module
 from retrieval.answer import AnswerConfig
 from retrieval.embedding import HashingEmbedder
+from retrieval.embedding_cache import CachedEmbedder
 from retrieval.engine import Engine
 from retrieval.intake import read_article_file
 from retrieval.store import CorpusStore
@@ -252,3 +253,36 @@ def test_check_names_a_damaged_sentence_cache_and_backup_into_a_folder(
     (copy,) = folder.iterdir()
     assert copy.name.startswith("isnad-") and copy.suffix == ".db"
     assert capsys.readouterr().out.startswith(f"backed up {data / 'isnad.db'} to {copy} (")
+
+
+class _FullDisk:
+    """A cache connection whose writes fail as on a full disk; reads go through."""
+
+    def __init__(self, db: sqlite3.Connection):
+        self.db = db
+
+    def execute(self, *args: object) -> sqlite3.Cursor:
+        return self.db.execute(*args)  # type: ignore[arg-type]
+
+    def executemany(self, *args: object) -> None:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    def rollback(self) -> None:
+        self.db.rollback()
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def test_embedding_cache_reads_on_a_full_disk(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    cache = CachedEmbedder(HashingEmbedder(), tmp_path / "cache.sqlite")
+    cache._db = _FullDisk(cache._db)  # type: ignore[assignment]
+    first = cache.embed_documents(["خبر أول", "خبر ثان"])
+    again = cache.embed_documents(["خبر أول", "خبر ثالث"])
+    cache.close()
+    assert np.array_equal(first[0], again[0]) and cache.misses == 4
+    assert [r.getMessage() for r in caplog.records] == [
+        f"disk full: embeddings are not kept in {tmp_path / 'cache.sqlite'}"
+    ]
