@@ -1,6 +1,6 @@
 """Fetch a compression bomb in a child process and report its peak memory growth.
 
-Usage: python bomb_child.py LAYERS. A local server sends 256 MB of zeros gzipped
+Usage: python bomb_child.py LAYERS. A local server sends 128 MB of zeros gzipped
 LAYERS times (Content-Encoding "gzip" or "gzip, gzip"), once as a feed and once as
 an article page, each fetched with the poller's cap. Prints one JSON object: the
 error kind of each fetch and the growth of peak RSS (ru_maxrss) in MB over the
@@ -18,7 +18,7 @@ import zlib
 from bot.feeds import PollConfig
 from bot.urlsafety import FetchError, fetch, make_client
 
-INFLATED_MB = 256
+INFLATED_MB = 128
 
 
 def gzip_zeros(megabytes: int) -> bytes:

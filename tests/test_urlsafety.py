@@ -200,8 +200,8 @@ async def test_conditional_get(news_server: NewsServer) -> None:
     ("layers", "kind"), [(1, "too_large"), (2, "bad_encoding")], ids=["one-layer", "two-layers"]
 )
 def test_compression_bomb_keeps_memory_flat(layers: int, kind: str) -> None:
-    # 256 MB of zeros in about 1 MB (one layer) or 5 KB (two layers), fetched as a feed
-    # and as a page; before bounded inflation, the two-layer bomb grew the peak by 529 MB.
+    # 128 MB of zeros in about 570 KB (one layer) or 2 KB (two layers), fetched as a feed
+    # and as a page; before bounded inflation, the two-layer bomb grew the peak by 273 MB.
     out = subprocess.run(
         [sys.executable, str(BOMB_CHILD), str(layers)],
         capture_output=True,
