@@ -58,38 +58,10 @@ def is_disk_full(exc: BaseException) -> bool:
     )
 
 
-def header_problem(path: Path) -> str:
-    """Return what the file's header says is wrong (not SQLite, cut short), or ''.
-
-    Costs one 100-byte read, so every command can afford it; SQLite itself only
-    notices a truncated file when a query reaches a missing page.
-    """
-    try:
-        size = path.stat().st_size
-        with path.open("rb") as f:
-            head = f.read(100)
-    except FileNotFoundError:
-        return ""
-    if size == 0:
-        return ""  # a new, empty database
-    if len(head) < 100 or not head.startswith(b"SQLite format 3\x00"):
-        return "file is not a database"
-    page_size = int.from_bytes(head[16:18], "big")
-    page_size = 65536 if page_size == 1 else page_size
-    pages = int.from_bytes(head[28:32], "big")
-    # The page count is only meaningful when the change counter matches "valid-for".
-    if pages and head[24:28] == head[92:96] and size < pages * page_size:
-        return f"cut short: {size} bytes where the header says {pages * page_size}"
-    return ""
-
-
 def integrity_problems(path: Path, *, quick: bool = False) -> list[str]:
     """Return what SQLite's integrity check finds wrong with the file ([] when sound)."""
     if not path.exists():
         return [f"{path} does not exist"]
-    problem = header_problem(path)
-    if problem:
-        return [problem]
     pragma = "quick_check" if quick else "integrity_check"
     try:
         db = sqlite3.connect(path)

@@ -13,7 +13,7 @@ import aiosqlite
 import numpy as np
 
 from retrieval.arabic import index_text
-from retrieval.dbhealth import DamagedDatabaseError, header_problem, is_damage
+from retrieval.dbhealth import DamagedDatabaseError, is_damage
 from retrieval.identity import canonical_url, content_hash
 from retrieval.models import Article, ArticleDraft, Chunk, ChunkSpan
 from retrieval.schema import migrate
@@ -76,9 +76,6 @@ class CorpusStore:
     async def open(cls, path: Path) -> CorpusStore:
         """Open (and create or migrate) the database at path; a corrupt file is refused."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        problem = header_problem(path)
-        if problem:
-            raise DamagedDatabaseError(path, problem)
         try:
             db = await connect(path)
             try:
