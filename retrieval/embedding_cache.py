@@ -80,9 +80,16 @@ class CachedEmbedder:
         return self._open()
 
     def reset(self, why: str) -> None:
-        """Empty the cache file (its vectors were found wrong)."""
+        """Empty the cache (its vectors were found wrong); the file stays, shared as it is."""
+        logger.warning("embedding cache %s is emptied (%s)", self.path, why)
         with self._lock:
-            self._db = self._start_afresh(self._db, why)
+            try:
+                self._db.execute("DELETE FROM vectors")
+                self._db.commit()
+            except sqlite3.DatabaseError as exc:
+                if not (is_damage(exc) or is_disk_full(exc)):
+                    raise
+                self._db = self._start_afresh(self._db, exc)
 
     def close(self) -> None:
         """Close the cache file."""
