@@ -110,8 +110,11 @@ async def ingest_one(engine: Engine, draft: ArticleDraft, announce: Announce | N
         return AddOutcome(None, reason="duplicate", detail="near", duplicate_of=near[0])
     (result,) = await engine.ingest([draft])
     if result.article is None:
-        reason = "no_text" if result.reason == "empty" else "duplicate"
-        return AddOutcome(None, reason=reason, duplicate_of=result.duplicate_of)
+        # Besides empty and duplicate, the engine refuses an article over the chunk limit.
+        reason = {"empty": "no_text", "duplicate": "duplicate"}.get(result.reason, "too_large")
+        return AddOutcome(
+            None, reason=reason, detail=result.reason, duplicate_of=result.duplicate_of
+        )
     if announce is not None:
         await announce([result.article], [h])
     logger.info("admin added article %d: %s", result.article.id, result.article.title[:80])

@@ -57,12 +57,16 @@ class AdminDb:
         async with self._opening:
             if self._db is None:
                 db = await aiosqlite.connect(self.path)
-                await db.execute("PRAGMA journal_mode=WAL")
-                # The store may hold the write lock for a moment; wait rather than fail.
-                await db.execute("PRAGMA busy_timeout=10000")
-                # One commit per question: in WAL, NORMAL skips the fsync and cannot corrupt.
-                await db.execute("PRAGMA synchronous=NORMAL")
-                await migrate(db, ADMIN_STEPS, COMPONENT)
+                try:
+                    await db.execute("PRAGMA journal_mode=WAL")
+                    # The store may hold the write lock for a moment; wait rather than fail.
+                    await db.execute("PRAGMA busy_timeout=10000")
+                    # One commit per question: in WAL, NORMAL skips the fsync and cannot corrupt.
+                    await db.execute("PRAGMA synchronous=NORMAL")
+                    await migrate(db, ADMIN_STEPS, COMPONENT)
+                except BaseException:
+                    await db.close()  # its worker thread would keep the process alive
+                    raise
                 self._db = db
         return self._db
 

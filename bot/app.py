@@ -17,6 +17,7 @@ from bot.errors import ConfigError
 from bot.ratelimit import RateLimiter
 from bot.sessions import SessionStore
 from bot.settings import Settings
+from retrieval.dbhealth import DamagedDatabaseError, integrity_problems
 from retrieval.engine import Engine
 
 logger = logging.getLogger(__name__)
@@ -138,6 +139,10 @@ def run_bot(settings: Settings) -> None:
     bot_token(settings)
     if not settings.db_path.exists():
         raise ConfigError(f"no corpus at {settings.db_path}: run `isnad setup` first")
+    # The bot runs for days: read every page once now rather than fail mid-answer.
+    problems = integrity_problems(settings.db_path, quick=True)
+    if problems:
+        raise DamagedDatabaseError(settings.db_path, problems[0])
     from bot.factory import load_embedder, open_engine  # heavy: torch comes with the model
 
     embedder = load_embedder(settings)

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import logging
+import sqlite3
 import sys
 import time
 from collections.abc import Iterable
@@ -17,6 +18,8 @@ from bot import texts
 from bot.errors import ConfigError
 from bot.factory import (
     answer_config,
+    article_paths,
+    check_corpus,
     embedder_name,
     export_problems,
     fetch_model,
@@ -29,8 +32,16 @@ from bot.factory import (
     stderr_line,
 )
 from bot.settings import Settings
+from retrieval.dbhealth import (
+    DamagedDatabaseError,
+    DiskFullError,
+    backup,
+    integrity_problems,
+    is_damage,
+    is_disk_full,
+)
 from retrieval.engine import EngineError
-from retrieval.intake import article_files, read_article_file
+from retrieval.intake import ArticleFileError, article_files, load_article_file
 from retrieval.modelfetch import ModelError, verify_model_dir
 from retrieval.models import Answer
 from retrieval.store import CorpusStore
@@ -101,7 +112,11 @@ async def _setup_state(settings: Settings) -> tuple[bool, bool]:
         stale = model is not None and model != embedder_name(settings)
         if settings.seeds_dir.exists():
             for path in article_files([settings.seeds_dir]):
-                if await store.find_duplicate(read_article_file(path)) is None:
+                try:
+                    draft = load_article_file(path, settings.max_article_bytes).draft
+                except ArticleFileError:
+                    continue  # skipped by the ingest too, with a line saying why
+                if await store.find_duplicate(draft) is None:
                     return True, stale
     finally:
         await store.close()
@@ -125,7 +140,9 @@ async def cmd_setup(settings: Settings) -> None:
             finally:
                 close()
             stderr_line(f"setup: re-embedded {n} chunks with {engine.embedder.name}")
-        added, skipped = await ingest_paths(engine, [settings.seeds_dir])
+        added, skipped = await ingest_paths(
+            engine, [settings.seeds_dir], settings.max_article_bytes
+        )
         stderr_line(f"setup: {added} articles added, {skipped} already present")
     finally:
         await engine.close()
@@ -133,9 +150,12 @@ async def cmd_setup(settings: Settings) -> None:
 
 async def cmd_ingest(settings: Settings, paths: list[Path]) -> None:
     """Ingest article files or folders."""
+    # A wrong path or a damaged database fails now, before the model loads.
+    article_paths(paths)
+    await check_corpus(settings)
     engine = await open_engine(settings, load_embedder(settings))
     try:
-        added, skipped = await ingest_paths(engine, paths)
+        added, skipped = await ingest_paths(engine, paths, settings.max_article_bytes)
         print(f"{added} added, {skipped} skipped")
     finally:
         await engine.close()
@@ -145,6 +165,7 @@ async def cmd_ask(settings: Settings, questions: list[str], as_json: bool) -> No
     """Answer each question; the model is loaded once."""
     if not settings.db_path.exists():
         raise CliError(f"no corpus at {settings.db_path}: run `isnad setup` first")
+    await check_corpus(settings)  # a damaged database fails now, not after the model loads
     engine = await open_engine(settings, load_embedder(settings))
     try:
         for question in _questions(questions):
@@ -195,6 +216,58 @@ async def cmd_stats(settings: Settings) -> None:
     print(f"newest published: {stats.newest_published or '-'}")
     for source, n in stats.sources:
         print(f"source: {source or '-'}: {n}")
+
+
+async def cmd_check(settings: Settings) -> None:
+    """Check the databases' integrity and the vector index against the corpus."""
+    from retrieval.index import VectorIndex
+
+    if not settings.db_path.exists():
+        raise CliError(f"no corpus at {settings.db_path}: run `isnad setup` first")
+    problems: list[str] = []
+    for path in (settings.db_path, settings.sentences_path):
+        if path == settings.sentences_path and not path.exists():
+            continue
+        found = integrity_problems(path)
+        problems += [f"{path}: {p}" for p in found]
+        print(f"{path}: {'ok' if not found else found[0]}")
+    damaged = [p for p in problems if p.startswith(f"{settings.db_path}: ")]
+    if damaged:
+        raise DamagedDatabaseError(settings.db_path, damaged[0].split(": ", 1)[1])
+    store = await CorpusStore.open(settings.db_path)
+    try:
+        ids, vectors = await store.vectors()
+    finally:
+        await store.close()
+    try:
+        index = VectorIndex.load(settings.index_path, index_config(settings))
+        agrees = index.matches(ids) and index.holds(vectors)
+        verdict = "ok" if agrees else "disagrees with the database; rebuilt at next start"
+    except Exception:  # missing or unreadable: rebuilt at the next start
+        missing = not settings.index_path.exists()
+        verdict = f"{'missing' if missing else 'unreadable'}; rebuilt at next start"
+    print(f"{settings.index_path}: {verdict} ({len(ids)} chunks)")
+    if problems:
+        raise CliError(
+            f"{settings.sentences_path} is damaged: it is started afresh at the next start"
+        )
+
+
+def cmd_backup(settings: Settings, dest: Path) -> None:
+    """Copy the database with SQLite's online backup, safe while the bot runs."""
+    if not settings.db_path.exists():
+        raise CliError(f"no corpus at {settings.db_path}: nothing to back up")
+    if dest.is_dir():
+        dest = dest / f"isnad-{time.strftime('%Y%m%d-%H%M%S')}.db"
+    if dest.exists():
+        raise CliError(f"{dest} already exists: choose another name")
+    if not dest.parent.is_dir():
+        raise CliError(f"no such folder: {dest.parent}")
+    backup(settings.db_path, dest)
+    found = integrity_problems(dest, quick=True)
+    if found:
+        raise CliError(f"the copy in {dest} does not check out ({found[0]}): try again")
+    print(f"backed up {settings.db_path} to {dest} ({dest.stat().st_size} bytes)")
 
 
 def cmd_model(settings: Settings, action: str) -> None:
@@ -338,6 +411,9 @@ def parser() -> argparse.ArgumentParser:
     rei = sub.add_parser("reindex", help="re-embed every chunk and swap the index in")
     rei.add_argument("--fast", action="store_true", help="rebuild from stored vectors only")
     sub.add_parser("stats", help="what the corpus holds")
+    sub.add_parser("check", help="check the databases and the index against them")
+    bak = sub.add_parser("backup", help="copy the database safely, even while the bot runs")
+    bak.add_argument("path", type=Path, help="a new file, or a folder")
     mod = sub.add_parser("model", help="fetch or verify the embedding model")
     mod.add_argument("action", choices=["fetch", "verify"])
     sub.add_parser("run", help="start the Telegram bot")
@@ -392,6 +468,10 @@ def dispatch(settings: Settings, args: argparse.Namespace) -> None:
             asyncio.run(cmd_reindex(settings, args.fast))
         case "stats":
             asyncio.run(cmd_stats(settings))
+        case "check":
+            asyncio.run(cmd_check(settings))
+        case "backup":
+            cmd_backup(settings, args.path)
         case "model":
             cmd_model(settings, args.action)
         case "run":
@@ -417,6 +497,17 @@ def dispatch(settings: Settings, args: argparse.Namespace) -> None:
             cmd_bench(settings, args.eval_file)
 
 
+def edge_line(exc: BaseException, settings: Settings | None) -> str | None:
+    """Return the one line for a damaged database or a full disk; None for other errors."""
+    data = settings.data_dir if settings else Path(".")
+    if is_disk_full(exc):
+        name = getattr(exc, "filename", None)
+        return str(DiskFullError(Path(name) if name else data))
+    if is_damage(exc):
+        return str(DamagedDatabaseError(settings.db_path if settings else data, str(exc)))
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: parse, run, and turn known errors into one line on stderr."""
     args = parser().parse_args(argv)
@@ -425,6 +516,7 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    settings: Settings | None = None
     try:
         settings = Settings()
         dispatch(settings, args)
@@ -433,8 +525,22 @@ def main(argv: list[str] | None = None) -> int:
         where = ".".join(str(p) for p in first["loc"])
         print(f"isnad: bad setting ISNAD_{where.upper()}: {first['msg']}", file=sys.stderr)
         return 1
-    except (CliError, EngineError, ModelError, FileNotFoundError, ConfigError) as exc:
+    except (
+        CliError,
+        EngineError,
+        ModelError,
+        FileNotFoundError,
+        ConfigError,
+        DamagedDatabaseError,
+        DiskFullError,
+    ) as exc:
         print(f"isnad: {exc}", file=sys.stderr)
+        return 1
+    except (sqlite3.DatabaseError, OSError) as exc:
+        line = edge_line(exc, settings)
+        if line is None:
+            raise
+        print(f"isnad: {line}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from retrieval.answer import AnswerConfig
 from retrieval.embedding import Embedder, Progress, SentenceTransformerEmbedder
 from retrieval.engine import Engine, EngineError, SearchConfig
 from retrieval.index import IndexConfig
-from retrieval.intake import article_files, read_article_file
+from retrieval.intake import ArticleFile, ArticleFileError, article_files, load_article_file
 from retrieval.modelfetch import EXPECTED_SHA256, ModelError, ensure_model, verify_model_dir
 from retrieval.onnx_backend import onnx_embedder_name
 from retrieval.store import CorpusStore
@@ -139,6 +140,12 @@ def uses_sentences(settings: Settings) -> bool:
     return rerank or settings.answer_dense_weight > 0
 
 
+async def check_corpus(settings: Settings) -> None:
+    """Open and close the database: a damaged file fails here, before the model loads."""
+    store = await CorpusStore.open(settings.db_path)
+    await store.close()
+
+
 async def open_engine(
     settings: Settings, embedder: Embedder, *, reembedding: bool = False
 ) -> Engine:
@@ -151,6 +158,8 @@ async def open_engine(
             settings.index_path,
             chunk_tokens=settings.chunk_tokens,
             chunk_overlap=settings.chunk_overlap,
+            max_sentence_chars=settings.max_sentence_chars,
+            max_chunks=settings.max_article_chunks,
             search=search_config(settings),
             answer=answer_config(settings),
             index_config=index_config(settings),
@@ -162,19 +171,69 @@ async def open_engine(
         raise
 
 
-async def ingest_paths(engine: Engine, paths: list[Path]) -> tuple[int, int]:
-    """Ingest article files and folders; return (added, skipped)."""
+def article_paths(paths: list[Path]) -> list[Path]:
+    """Expand files and folders into article files, or say in one line that there are none."""
     files = article_files(paths)
     if not files:
         raise EngineError(f"no .txt or .md article files in {', '.join(map(str, paths))}")
-    drafts = [read_article_file(f) for f in files]
-    progress, close = progress_bar("embedding")
-    try:
-        results = await engine.ingest(drafts, progress)
-    finally:
-        close()
-    added = sum(1 for r in results if r.article is not None)
-    for r in results:
-        if r.article is None:
-            logger.info("skipped %s: %s", r.draft.title[:60], r.reason)
-    return added, len(results) - added
+    return files
+
+
+async def ingest_paths(
+    engine: Engine, paths: list[Path], max_bytes: int, batch: int = 16
+) -> tuple[int, int]:
+    """Ingest article files and folders a few at a time; return (added, skipped).
+
+    Each batch is committed before the next is read, so a stop loses at most one.
+    A file that cannot be read is skipped with one line naming it; the rest go in.
+    """
+    files = article_paths(paths)
+    added = skipped = chunks = 0
+    started = last_line = time.monotonic()
+    for first in range(0, len(files), batch):
+        loaded: list[ArticleFile] = []
+        for path in files[first : first + batch]:
+            try:
+                loaded.append(load_article_file(path, max_bytes))
+            except ArticleFileError as exc:
+                stderr_line(f"skipped {path}: {_with_setting(str(exc))}")
+                skipped += 1
+                continue
+            if loaded[-1].encoding != "utf-8":
+                stderr_line(f"read {path} as {loaded[-1].encoding}")
+        results = await engine.ingest([a.draft for a in loaded])
+        for item, r in zip(loaded, results, strict=True):
+            if r.article is not None:
+                added += 1
+                chunks += r.chunks
+                continue
+            skipped += 1
+            if r.reason == "duplicate":
+                logger.info("skipped %s: already in the corpus", item.path)
+            else:
+                stderr_line(f"skipped {item.path}: {_with_setting(r.reason)}")
+        done = min(first + batch, len(files))
+        now = time.monotonic()
+        if now - last_line >= 5 or done == len(files):
+            last_line = now
+            stderr_line(progress_line(done, len(files), added, chunks, now - started))
+    return added, skipped
+
+
+def _with_setting(reason: str) -> str:
+    """Name the setting behind a limit in a skip reason."""
+    if "over the limit" in reason:
+        name = "ISNAD_MAX_ARTICLE_CHUNKS" if "chunks" in reason else "ISNAD_MAX_ARTICLE_BYTES"
+        return f"{reason} ({name})"
+    return reason
+
+
+def progress_line(done: int, total: int, added: int, chunks: int, seconds: float) -> str:
+    """Return one line of ingest progress: files, articles, chunks, rate and time left."""
+    rate = chunks / seconds if seconds > 0 else 0.0
+    left = seconds / done * (total - done) if done else 0.0
+    eta = f", about {left:.0f} s left" if done < total else ""
+    return (
+        f"ingest: {done}/{total} files, {added} articles added, {chunks} chunks,"
+        f" {rate:.1f} chunks/s{eta}"
+    )

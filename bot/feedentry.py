@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -50,6 +51,20 @@ def entry_date(entry: Any) -> str:
     return ""
 
 
+# An entity a parser left unexpanded (`&lol9;` from an entity-expansion attack).
+_ENTITY = re.compile(r"&#?\w+;")
+
+
+def has_letters(text: str) -> bool:
+    """Tell whether text holds letters besides unexpanded entities."""
+    return any(ch.isalpha() for ch in _ENTITY.sub("", text))
+
+
+def real_title(title: str) -> str:
+    """Return the title, or '' when it is only unexpanded entities and punctuation."""
+    return title if has_letters(title) else ""
+
+
 def html_text(fragment: str) -> str:
     """Return the visible text of an HTML fragment, paragraphs kept."""
     import lxml.html
@@ -84,7 +99,10 @@ async def entry_draft(
     """Turn an entry into a draft from its page; fall back to its own content or summary."""
     key = entry_key(entry)
     link = str(entry.get("link") or "").strip()
-    title = " ".join(str(entry.get("title") or "").split())
+    if link and urlsplit(link).scheme.lower() not in ("http", "https"):
+        # javascript:, file:, data: ... are never fetched, nor stored as a source link.
+        return EntryDraft(key, None, "not_article", ("entry_bad_link",))
+    title = real_title(" ".join(str(entry.get("title") or "").split()))
     counters: list[str] = []
     page: ArticleDraft | None = None
     final_url = link
@@ -116,7 +134,7 @@ async def entry_draft(
         )
         return EntryDraft(key, draft, "page", tuple(counters))
     body = _entry_body(entry)
-    if len(words(body)) < fallback_min_words:
+    if not has_letters(body) or len(words(_ENTITY.sub("", body))) < fallback_min_words:
         return EntryDraft(key, None, "no_text", (*counters, "entry_no_text"), retry)
     counters.append("summary_fallback")
     draft = ArticleDraft(

@@ -16,8 +16,12 @@ from collections.abc import Sequence
 from bot import texts
 from bot.htmlsplit import MAX_MESSAGE, rtl_html, split_html
 from retrieval.models import Answer, Article, Citation, Hit
+from retrieval.quote import quote_span
 from retrieval.store import CorpusStats
 
+# Supporting passages are cut to this many characters around the question's words, so
+# that one answer stays a message or two even when an article has no punctuation.
+PASSAGE_CHARS = 1500
 FSI = "\u2068"
 PDI = "\u2069"
 # The tags Telegram's HTML parse mode understands; nothing else may be sent.
@@ -152,7 +156,10 @@ def answer_messages(answer: Answer, note: str = "") -> list[str]:
     passages = quoted_passages(answer)
     if passages:
         lines += ["", bold(texts.PASSAGES_HEADING)]
-        lines += [quote(f"{marker(n)} {text(h.chunk.text)}") for n, h in passages]
+        lines += [
+            quote(f"{marker(n)} {text(quote_span(h.chunk.text, answer.question, PASSAGE_CHARS))}")
+            for n, h in passages
+        ]
     return finish("\n".join(lines))
 
 
@@ -171,7 +178,8 @@ def more_messages(question: str, hits: Sequence[Hit]) -> list[str]:
     """Lay out further passages for a question, each followed by its source."""
     lines = [f"{bold(texts.MORE_HEADING)} {text(excerpt(question))}"]
     for hit in hits:
-        lines += ["", quote(text(hit.chunk.text)), f"— {source_line(hit.article)}"]
+        passage = quote_span(hit.chunk.text, question, PASSAGE_CHARS)
+        lines += ["", quote(text(passage)), f"— {source_line(hit.article)}"]
     return finish("\n".join(lines))
 
 

@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     index_nprobe: int = Field(24, ge=1, le=4096)
     index_dims: Literal[768, 512, 256, 128] | None = None  # Matryoshka truncation
 
+    # Ingest limits: a bigger file, a longer unpunctuated run, more chunks are refused or cut.
+    max_article_bytes: int = Field(1_000_000, ge=1000)
+    max_sentence_chars: int = Field(1000, ge=100)
+    max_article_chunks: int = Field(500, ge=1)
+
     # Retrieval and answers
     chunk_tokens: int = Field(200, ge=16, le=2000)
     chunk_overlap: int = Field(1, ge=0, le=5)

@@ -11,6 +11,8 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from bot.contentcoding import ACCEPTED, BodyTooLarge, BoundedBody, EncodingRefused
+
 logger = logging.getLogger(__name__)
 
 USER_AGENT = "isnad-bot/0.1 (Arabic news QA Telegram bot; +https://github.com/isnad-bot)"
@@ -34,6 +36,12 @@ class TooLargeError(FetchError):
     """The response is larger than the cap."""
 
     kind = "too_large"
+
+
+class ContentEncodingError(FetchError):
+    """The body is encoded in a way the bot does not decode (stacked, br, broken)."""
+
+    kind = "bad_encoding"
 
 
 class RedirectError(FetchError):
@@ -75,7 +83,7 @@ class FetchResult:
 def make_client(timeout: float = 20.0) -> httpx.AsyncClient:
     """Return an HTTP client that names the bot and never follows redirects by itself."""
     return httpx.AsyncClient(
-        headers={"User-Agent": USER_AGENT, "Accept-Encoding": "gzip, deflate"},
+        headers={"User-Agent": USER_AGENT, "Accept-Encoding": ", ".join(ACCEPTED)},
         follow_redirects=False,
         timeout=httpx.Timeout(timeout),
     )
@@ -186,16 +194,21 @@ async def _fetch(
             declared = resp.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > max_bytes:
                 raise TooLargeError(f"{url[:200]} declares {declared} bytes, over {max_bytes}")
-            body = bytearray()
-            async for piece in resp.aiter_bytes():
-                body += piece
-                if len(body) > max_bytes:
-                    raise TooLargeError(f"{url[:200]} sent more than {max_bytes} bytes")
+            try:
+                # Raw bytes, decoded here with every inflate step bounded (contentcoding).
+                body = BoundedBody(resp.headers.get("content-encoding", ""), max_bytes)
+                async for piece in resp.aiter_raw():
+                    body.feed(piece)
+                content = body.finish()
+            except BodyTooLarge as exc:
+                raise TooLargeError(f"{url[:200]} sent more than {max_bytes} bytes") from exc
+            except EncodingRefused as exc:
+                raise ContentEncodingError(f"{exc}: {url[:200]}") from exc
             content_type = resp.headers.get("content-type", "")
             return FetchResult(
                 url=url,
                 status=resp.status_code,
-                content=bytes(body),
+                content=content,
                 content_type=content_type,
                 charset=_charset(content_type),
                 etag=resp.headers.get("etag"),

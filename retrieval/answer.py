@@ -10,6 +10,7 @@ from retrieval.answerability import AnswerabilityModel, Decision, Outcome, TermS
 from retrieval.arabic import normalize, search_terms, words
 from retrieval.evidence import idf_overlaps
 from retrieval.models import Answer, AnswerSentence, Article, Citation, Hit
+from retrieval.quote import quote_span
 from retrieval.sentences import split_sentences
 
 # Cosine of each candidate sentence, given as (headline, sentence), to the question.
@@ -181,7 +182,11 @@ class AnswerComposer:
             if article.id not in numbers:
                 numbers[article.id] = len(numbers) + 1
                 citations.append(_citation(numbers[article.id], article))
-            sentences.append(AnswerSentence(cand.text, numbers[article.id], cand.hit.chunk.id))
+            sentences.append(
+                AnswerSentence(
+                    quote_span(cand.text, question), numbers[article.id], cand.hit.chunk.id
+                )
+            )
         return Answer(
             question=question,
             answered=outcome == "answered",

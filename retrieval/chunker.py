@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from retrieval.models import ChunkSpan
-from retrieval.sentences import Sentence, split_sentences
+from retrieval.sentences import MAX_SENTENCE_CHARS, Sentence, split_sentences
 
 TokenCounter = Callable[[str], int]
 
@@ -18,16 +18,26 @@ def whitespace_tokens(text: str) -> int:
 class Chunker:
     """Cut an article body into overlapping chunks of whole sentences."""
 
-    def __init__(self, count_tokens: TokenCounter, max_tokens: int = 200, overlap: int = 1):
-        if max_tokens < 1 or overlap < 0:
-            raise ValueError("max_tokens must be >= 1 and overlap >= 0")
+    def __init__(
+        self,
+        count_tokens: TokenCounter,
+        max_tokens: int = 200,
+        overlap: int = 1,
+        max_sentence_chars: int = MAX_SENTENCE_CHARS,
+        max_chunks: int = 500,
+    ):
+        if min(max_tokens, max_sentence_chars, max_chunks) < 1 or overlap < 0:
+            raise ValueError("the limits must be >= 1 and overlap >= 0")
         self.count_tokens = count_tokens
         self.max_tokens = max_tokens
         self.overlap = overlap
+        self.max_sentence_chars = max_sentence_chars
+        # Articles with more chunks are refused by the engine: not news, and slow to embed.
+        self.max_chunks = max_chunks
 
     def chunk(self, body: str) -> list[ChunkSpan]:
         """Return chunks whose offsets index into body; each ends on a sentence end."""
-        sentences = split_sentences(body)
+        sentences = split_sentences(body, self.max_sentence_chars)
         sizes = [self.count_tokens(s.text) for s in sentences]
         spans: list[ChunkSpan] = []
         i = 0

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -23,7 +24,8 @@ from retrieval.evidence import SentenceEvidence
 from retrieval.fusion import blend, rrf
 from retrieval.identity import canonical_url, content_hash
 from retrieval.index import IndexConfig, VectorIndex, open_index
-from retrieval.models import Answer, Article, ArticleDraft, Hit
+from retrieval.models import Answer, Article, ArticleDraft, ChunkSpan, Hit
+from retrieval.sentences import MAX_SENTENCE_CHARS, split_sentences
 from retrieval.store import CorpusStore
 
 logger = logging.getLogger(__name__)
@@ -101,6 +103,8 @@ class Engine:
         *,
         chunk_tokens: int = 200,
         chunk_overlap: int = 1,
+        max_sentence_chars: int = MAX_SENTENCE_CHARS,
+        max_chunks: int = 500,
         search: SearchConfig | None = None,
         answer: AnswerConfig | None = None,
         index_config: IndexConfig | None = None,
@@ -143,14 +147,35 @@ class Engine:
         )
         if rebuilt:
             logger.info("rebuilt vector index from %d stored vectors", len(ids))
-        chunker = Chunker(embedder.count_tokens, chunk_tokens, chunk_overlap)
+        chunker = Chunker(
+            embedder.count_tokens, chunk_tokens, chunk_overlap, max_sentence_chars, max_chunks
+        )
         engine = cls(store, index, embedder, chunker, index_path, search)
         engine.composer = AnswerComposer(
             answer, engine.score_sentences, answerability or AnswerabilityModel.load()
         )
         if sentence_cache is not None:
             engine.evidence = SentenceEvidence(embedder, engine.embed_query, sentence_cache)
+            await engine.check_sentence_cache(ids)
         return engine
+
+    async def check_sentence_cache(self, ids: np.ndarray, samples: int = 4) -> None:
+        """Compare a spread of cached sentence vectors with fresh ones; empty a wrong cache."""
+        disk = self.evidence.disk
+        if disk is None or len(ids) == 0:
+            return
+        picks = ids[np.unique(np.linspace(0, len(ids) - 1, min(samples, len(ids))).astype(int))]
+        chunks = await self.store.get_chunks(int(i) for i in picks)
+        heads = await self.store.get_articles(c.article_id for c in chunks.values())
+        pairs = [
+            (heads[c.article_id].title, s.text)
+            for c in chunks.values()
+            if c.article_id in heads
+            for s in split_sentences(c.text)[:1]
+        ]
+        titles, texts = [t for t, _ in pairs], [x for _, x in pairs]
+        if not await asyncio.to_thread(disk.agrees, titles, texts):
+            disk.reset("cached vectors differ from the model's")
 
     # -- writing ------------------------------------------------------------
 
@@ -160,12 +185,20 @@ class Engine:
         await self.store.close()
 
     async def ingest(
-        self, drafts: Sequence[ArticleDraft], progress: Progress | None = None
+        self,
+        drafts: Sequence[ArticleDraft],
+        progress: Progress | None = None,
+        batch_chunks: int = 32,
     ) -> list[IngestResult]:
-        """Chunk, embed and store new articles; skip empty ones and duplicates."""
+        """Chunk, embed and store new articles; skip empty, overlong ones and duplicates.
+
+        Articles are embedded in small batches (about batch_chunks chunks) and each is
+        committed on its own, so a stop loses at most one batch. The index file is
+        saved at the end; after a stop it disagrees and is rebuilt at the next start.
+        """
         results: list[IngestResult | None] = []
         async with self.write_lock:
-            todo: list[tuple[int, ArticleDraft]] = []
+            todo: list[tuple[int, ArticleDraft, list[ChunkSpan]]] = []
             seen: set[str] = set()
             for draft in drafts:
                 results.append(None)
@@ -178,29 +211,65 @@ class Engine:
                 if dup is not None or keys & seen:
                     results[-1] = IngestResult(draft, None, duplicate_of=dup, reason="duplicate")
                     continue
+                spans = await asyncio.to_thread(self.chunker.chunk, draft.body)
+                if len(spans) > self.chunker.max_chunks:
+                    reason = f"{len(spans)} chunks, over the limit of {self.chunker.max_chunks}"
+                    results[-1] = IngestResult(draft, None, reason=reason)
+                    continue
                 seen |= keys
-                todo.append((len(results) - 1, draft))
-            spans = [await asyncio.to_thread(self.chunker.chunk, d.body) for _, d in todo]
-            texts = [s.text for group in spans for s in group]
-            titles = [d.title for (_, d), group in zip(todo, spans, strict=True) for _ in group]
-            vectors = await asyncio.to_thread(self.embed_passages, titles, texts, progress)
-            if self.evidence.disk is not None:
-                pairs = list(zip(titles, texts, strict=True))
-                await asyncio.to_thread(self.evidence.warm, pairs, progress)
-            offset = 0
-            for (slot, draft), group in zip(todo, spans, strict=True):
-                vecs = vectors[offset : offset + len(group)]
-                offset += len(group)
-                article, chunks = await self.store.add_article(
-                    draft, group, vecs, self.embedder.name
-                )
-                ids = np.array([c.id for c in chunks], dtype=np.int64)
-                # Off the loop: adding can retrain the index as IVF, and waits for searches.
-                await asyncio.to_thread(self.index.add, ids, vecs)
-                results[slot] = IngestResult(draft, article, chunks=len(chunks))
-            if todo:
+                todo.append((len(results) - 1, draft, spans))
+            done = 0
+            total = sum(len(spans) for _, _, spans in todo)
+            queue = deque(todo)
+            while queue:
+                batch = [queue.popleft()]
+                while queue and sum(len(b[2]) for b in batch) + len(queue[0][2]) <= batch_chunks:
+                    batch.append(queue.popleft())
+                for slot, result in await self._ingest_batch(batch, progress, done, total):
+                    results[slot] = result
+                done += sum(len(b[2]) for b in batch)
+            if any(r is not None and r.article is not None for r in results):
                 await asyncio.to_thread(self.index.save, self.index_path)
         return [r for r in results if r is not None]
+
+    async def _ingest_batch(
+        self,
+        batch: list[tuple[int, ArticleDraft, list[ChunkSpan]]],
+        progress: Progress | None,
+        done: int,
+        total: int,
+    ) -> list[tuple[int, IngestResult]]:
+        """Embed a few articles together, then store each in its own transaction."""
+        texts = [s.text for _, _, spans in batch for s in spans]
+        titles = [d.title for _, d, spans in batch for _ in spans]
+
+        def report(n: int, _of: int) -> None:
+            if progress:
+                progress(done + n, total)
+
+        vectors = await asyncio.to_thread(self.embed_passages, titles, texts, report)
+        if self.evidence.disk is not None:
+            pairs = list(zip(titles, texts, strict=True))
+            await asyncio.to_thread(self.evidence.warm, pairs)
+        out: list[tuple[int, IngestResult]] = []
+        offset = 0
+        for slot, draft, spans in batch:
+            vecs = vectors[offset : offset + len(spans)]
+            offset += len(spans)
+            try:
+                article, chunks = await self.store.add_article(
+                    draft, spans, vecs, self.embedder.name
+                )
+            except sqlite3.IntegrityError:
+                # Another process stored the same text or URL since the check above.
+                dup = await self.store.find_duplicate(draft)
+                out.append((slot, IngestResult(draft, None, duplicate_of=dup, reason="duplicate")))
+                continue
+            ids = np.array([c.id for c in chunks], dtype=np.int64)
+            # Off the loop: adding can retrain the index as IVF, and waits for searches.
+            await asyncio.to_thread(self.index.add, ids, vecs)
+            out.append((slot, IngestResult(draft, article, chunks=len(chunks))))
+        return out
 
     async def delete_article(self, article_id: int) -> bool:
         """Remove an article from the database and the vector index."""

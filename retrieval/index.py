@@ -20,6 +20,8 @@ from typing import Literal
 import faiss
 import numpy as np
 
+from retrieval.dbhealth import is_disk_full, remove_stale_temp_files
+
 logger = logging.getLogger(__name__)
 
 IndexKind = Literal["flat", "ivf"]
@@ -122,11 +124,22 @@ class VectorIndex:
         return cls(index.d, index, config)
 
     def save(self, path: Path) -> None:
-        """Write the index to a temp file beside path, then move it into place."""
+        """Write the index to a temp file beside path, then move it into place.
+
+        Written through a Python file so that a full disk raises OSError(ENOSPC)
+        (FAISS's own writer can lose a failed close); the temp file never stays.
+        """
         tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-        with self._lock:
-            faiss.write_index(self.index, str(tmp))
-        os.replace(tmp, path)
+        try:
+            with self._lock, tmp.open("wb") as f:
+                writer = faiss.PyCallbackIOWriter(f.write)  # type: ignore[attr-defined]
+                faiss.write_index(self.index, writer)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
 
     def __len__(self) -> int:
         return int(self.index.ntotal)
@@ -223,8 +236,10 @@ def open_index(
 ) -> tuple[VectorIndex, bool]:
     """Load the index at path if it matches the stored ids and the config, else rebuild it.
 
-    Returns the index and whether it was rebuilt.
+    Returns the index and whether it was rebuilt. Reading must work on a full disk:
+    a rebuilt index that cannot be saved is used from memory (logged once).
     """
+    remove_stale_temp_files(path)  # left by a kill or a full disk during a save
     try:
         index = VectorIndex.load(path, config)
         if index.suits(dim, len(ids)) and index.matches(ids) and index.holds(vectors):
@@ -234,5 +249,10 @@ def open_index(
         if path.exists():
             logger.warning("index %s unreadable (%s): rebuilding", path, exc)
     index = VectorIndex.build(dim, ids, vectors, config)
-    index.save(path)
+    try:
+        index.save(path)
+    except OSError as exc:
+        if not is_disk_full(exc):
+            raise
+        logger.warning("disk full: the rebuilt index is used from memory, not saved to %s", path)
     return index, True

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from retrieval.arabic import normalize
 from retrieval.models import ArticleDraft
+
+logger = logging.getLogger(__name__)
 
 _FRONT_MATTER_KEYS = ("title", "source", "url", "published", "author")
 _SKIP_LINKS = frozenset({normalize(s) for s in ("تخطى إلى المحتوى", "تخط إلى المحتوى")})
@@ -40,6 +45,16 @@ def parse_front_matter(text: str) -> tuple[dict[str, str], str]:
     return {}, text
 
 
+def checked_date(value: str) -> str | None:
+    """Return value if it is an ISO 8601 date or datetime from 1800 to next year, else None."""
+    value = value.strip()
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return value if 1800 <= moment.year <= datetime.now(UTC).year + 1 else None
+
+
 def parse_article(text: str, *, default_source: str = "", url: str = "") -> ArticleDraft:
     """Parse scraped article text: headline, paragraphs, trailing source line.
 
@@ -66,14 +81,79 @@ def parse_article(text: str, *, default_source: str = "", url: str = "") -> Arti
         if len(lines) > 1 and len(title.split()) <= 30:
             lines = lines[1:]
     body = "\n\n".join(lines)
+    stated = meta.get("published", "")
+    published = checked_date(stated) if stated else ""
+    if published is None:
+        logger.warning(
+            "%s: published %r is not a date: the article is dated with its ingest time",
+            default_source or title[:60],
+            stated[:100],
+        )
     return ArticleDraft(
         title=title.strip(),
         body=body,
         source=source or default_source,
         url=meta.get("url", url),
-        published=meta.get("published", ""),
+        published=published or "",
         author=meta.get("author", ""),
+        dated_at_ingest=published is None,
     )
+
+
+class ArticleFileError(Exception):
+    """An article file that is skipped; the message says why."""
+
+
+@dataclass(frozen=True)
+class ArticleFile:
+    """An article file read and parsed, with the encoding its text was in."""
+
+    path: Path
+    draft: ArticleDraft
+    encoding: str  # "utf-8" or "windows-1256"
+
+
+# Control characters other than tab, line feed, form feed and carriage return.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+_ARABIC_LETTER = re.compile(r"[\u0621-\u064a]")
+
+
+def decode_article(data: bytes) -> tuple[str, str]:
+    """Return (text, encoding) of article bytes: UTF-8 (BOM or not), else windows-1256.
+
+    windows-1256 maps almost every byte to something, so its reading is kept only
+    when it looks like Arabic text: no control characters and mostly Arabic letters.
+    """
+    if b"\x00" in data[:8192]:
+        raise ArticleFileError("a binary file, not text")
+    try:
+        return data.decode("utf-8-sig"), "utf-8"
+    except UnicodeDecodeError as exc:
+        utf8_error = exc
+    try:
+        text = data.decode("cp1256")
+    except UnicodeDecodeError:
+        text = ""
+    letters = sum(ch.isalpha() for ch in text)
+    arabic = len(_ARABIC_LETTER.findall(text))
+    if text and not _CONTROL.search(text) and arabic >= 0.5 * max(letters, 1):
+        return text, "windows-1256"
+    raise ArticleFileError(
+        f"not UTF-8 (bad byte at {utf8_error.start}) nor windows-1256 Arabic text"
+    )
+
+
+def load_article_file(path: Path, max_bytes: int) -> ArticleFile:
+    """Read, decode and parse one article file; raise ArticleFileError to skip it."""
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise ArticleFileError(f"{size:,} bytes, over the limit of {max_bytes:,}")
+    text, encoding = decode_article(path.read_bytes())
+    draft = parse_article(text, default_source=path.stem)
+    if not draft.body.strip():
+        meta, _ = parse_front_matter(text.replace("\r\n", "\n"))
+        raise ArticleFileError("only a header, no text" if meta else "empty")
+    return ArticleFile(path, draft, encoding)
 
 
 def read_article_file(path: Path) -> ArticleDraft:

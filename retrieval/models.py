@@ -19,6 +19,8 @@ class ArticleDraft:
     url: str = ""
     published: str = ""  # ISO 8601 date or datetime, "" when unknown
     author: str = ""
+    # The stated date was unreadable and dropped: the store dates the article at ingest.
+    dated_at_ingest: bool = False
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,7 @@ class Article:
     content_hash: str
     added_at: str
     author: str = ""
+    dated_at_ingest: bool = False  # published is the ingest time, not a stated date
 
 
 @dataclass(frozen=True)

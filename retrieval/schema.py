@@ -37,6 +37,11 @@ CORPUS_STEPS: tuple[str, ...] = (
     -- Normalised, stemmed text: FTS5's tokenizer does not fold Arabic letters.
     CREATE VIRTUAL TABLE chunks_fts USING fts5 (norm, tokenize = 'unicode61');
     """,
+    # 2: an article whose stated date could not be read is dated with its ingest time,
+    # and marked so (it is not the publication date).
+    """
+    ALTER TABLE articles ADD COLUMN dated_at_ingest INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 
 

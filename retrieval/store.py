@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -12,13 +13,16 @@ import aiosqlite
 import numpy as np
 
 from retrieval.arabic import index_text
+from retrieval.dbhealth import DamagedDatabaseError, is_damage
 from retrieval.identity import canonical_url, content_hash
 from retrieval.models import Article, ArticleDraft, Chunk, ChunkSpan
 from retrieval.schema import migrate
 
 logger = logging.getLogger(__name__)
 
-_ARTICLE_COLUMNS = "id, title, body, source, url, published, content_hash, added_at, author"
+_ARTICLE_COLUMNS = (
+    "id, title, body, source, url, published, content_hash, added_at, author, dated_at_ingest"
+)
 
 
 def utc_now() -> str:
@@ -38,15 +42,20 @@ class CorpusStats:
 
 
 def _article(row: Sequence[object]) -> Article:
-    return Article(*row)  # type: ignore[arg-type]
+    return Article(*row[:-1], dated_at_ingest=bool(row[-1]))  # type: ignore[arg-type, misc]
 
 
 async def connect(path: Path) -> aiosqlite.Connection:
     """Open a connection in WAL mode that waits for a busy writer instead of failing."""
     db = await aiosqlite.connect(path)
-    await db.execute("PRAGMA journal_mode=WAL")
-    await db.execute("PRAGMA foreign_keys=ON")
-    await db.execute("PRAGMA busy_timeout=30000")
+    try:
+        await db.execute("PRAGMA busy_timeout=30000")
+        await db.execute("PRAGMA journal_mode=WAL")
+        await db.execute("PRAGMA foreign_keys=ON")
+    except BaseException:
+        # An open connection's worker thread would keep the process alive.
+        await db.close()
+        raise
     return db
 
 
@@ -65,14 +74,19 @@ class CorpusStore:
 
     @classmethod
     async def open(cls, path: Path) -> CorpusStore:
-        """Open (and create or migrate) the database at path."""
+        """Open (and create or migrate) the database at path; a corrupt file is refused."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        db = await connect(path)
         try:
-            await migrate(db)
-            writer = await connect(path)
-        except BaseException:
-            await db.close()
+            db = await connect(path)
+            try:
+                await migrate(db)
+                writer = await connect(path)
+            except BaseException:
+                await db.close()
+                raise
+        except sqlite3.DatabaseError as exc:
+            if is_damage(exc):
+                raise DamagedDatabaseError(path, str(exc)) from exc
             raise
         return cls(db, path, writer)
 
@@ -110,20 +124,23 @@ class CorpusStore:
         if len(spans) != len(vectors):
             raise ValueError("one vector per chunk is needed")
         now = utc_now()
+        published = now if draft.dated_at_ingest else draft.published
         try:
             cur = await self._writer.execute(
                 "INSERT INTO articles (title, body, source, url, canonical_url, published,"
-                " content_hash, added_at, author) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " content_hash, added_at, author, dated_at_ingest)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     draft.title,
                     draft.body,
                     draft.source,
                     draft.url,
                     canonical_url(draft.url) or None,
-                    draft.published,
+                    published,
                     content_hash(draft.body),
                     now,
                     draft.author,
+                    int(draft.dated_at_ingest),
                 ),
             )
             article_id = int(cur.lastrowid or 0)
@@ -165,10 +182,11 @@ class CorpusStore:
             draft.body,
             draft.source,
             draft.url,
-            draft.published,
+            published,
             content_hash(draft.body),
             now,
             draft.author,
+            draft.dated_at_ingest,
         )
         return article, chunks
 

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+import bot.cli as cli
+import bot.factory as factory
 from bot.settings import Settings
 from retrieval.answer import AnswerConfig
 from retrieval.embedding import Embedder, HashingEmbedder
@@ -24,6 +26,27 @@ MODEL_PATH = Path.home() / ".cache" / "isnad" / "models" / "embeddinggemma-300m"
 def settings(tmp_path: Path) -> Settings:
     """Settings that keep every file in tmp_path and ignore any .env."""
     return Settings(_env_file=None, data_dir=tmp_path / "data", seeds_dir=ROOT / "seeds")  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Run the CLI in tmp_path with the hashing embedder standing in for the model."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ISNAD_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("ISNAD_SEEDS_DIR", str(ROOT / "seeds"))
+    monkeypatch.setenv("ISNAD_MODEL_DIR", str(tmp_path / "models"))
+    monkeypatch.setenv("ISNAD_ANSWER_THRESHOLD", "-1")
+    loads: list[int] = []
+
+    def fake_load(settings: object) -> HashingEmbedder:
+        loads.append(1)
+        return HashingEmbedder()
+
+    monkeypatch.setattr(cli, "load_embedder", fake_load)
+    monkeypatch.setattr(cli, "fetch_model", lambda settings: tmp_path / "models")
+    monkeypatch.setattr(factory, "load_embedder", fake_load)
+    monkeypatch.setattr(cli, "embedder_name", lambda settings: HashingEmbedder().name)
+    return tmp_path
 
 
 @pytest.fixture(scope="session")

@@ -190,6 +190,17 @@ async def test_near_duplicate_refused(bot_engine: Engine) -> None:
     assert (out.reason, out.duplicate_of) == ("duplicate", seed.id)
 
 
+async def test_article_over_the_chunk_limit_is_too_large(bot_engine: Engine) -> None:
+    bot_engine.chunker.max_chunks = 1
+    draft = admin_corpus.text_draft(
+        "عنوان طويل\n" + "جملة فيها كلمات كثيرة عن الخبر. " * 400, source="Telegram"
+    )
+    assert draft is not None
+    out = await admin_corpus.ingest_one(bot_engine, draft, None)
+    assert (out.article, out.reason) == (None, "too_large")
+    assert out.detail.endswith(" chunks, over the limit of 1")
+
+
 async def test_find_and_delete(bot_engine: Engine) -> None:
     found = await admin_corpus.find(bot_engine, "إدلب")
     assert len(found) == 1 and "إدلب" in found[0].body

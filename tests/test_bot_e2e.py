@@ -304,8 +304,10 @@ async def test_expired_or_forged_buttons_get_a_polite_answer(
 
 
 async def test_long_answer_is_split_buttons_on_last(
-    start_bot: StartBot, botapi: LocalBotApi, tmp_path: Path
+    start_bot: StartBot, botapi: LocalBotApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Passages are cut to PASSAGE_CHARS; let them run long enough to need a split.
+    monkeypatch.setattr(formatting, "PASSAGE_CHARS", 20_000)
     store = await CorpusStore.open(tmp_path / "long.db")
     engine = await Engine.open(
         store,

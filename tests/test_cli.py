@@ -7,31 +7,6 @@ from pathlib import Path
 import pytest
 
 import bot.cli as cli
-import bot.factory as factory
-from retrieval.embedding import HashingEmbedder
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Run the CLI in tmp_path with the hashing embedder standing in for the model."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("ISNAD_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("ISNAD_SEEDS_DIR", str(ROOT / "seeds"))
-    monkeypatch.setenv("ISNAD_MODEL_DIR", str(tmp_path / "models"))
-    monkeypatch.setenv("ISNAD_ANSWER_THRESHOLD", "-1")
-    loads: list[int] = []
-
-    def fake_load(settings: object) -> HashingEmbedder:
-        loads.append(1)
-        return HashingEmbedder()
-
-    monkeypatch.setattr(cli, "load_embedder", fake_load)
-    monkeypatch.setattr(cli, "fetch_model", lambda settings: tmp_path / "models")
-    monkeypatch.setattr(factory, "load_embedder", fake_load)
-    monkeypatch.setattr(cli, "embedder_name", lambda settings: HashingEmbedder().name)
-    return tmp_path
 
 
 def test_ask_without_corpus_is_one_line(env: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -368,3 +368,26 @@ async def test_feeds_from_settings_and_admin(engine: Engine) -> None:
         "http://a.example/rss",
         "http://b.example/rss",
     ]
+
+
+async def test_entries_that_are_not_articles_are_skipped_and_counted(
+    news_server: NewsServer, engine: Engine
+) -> None:
+    text = NEWS[1].body  # long enough for the summary fallback
+    items = [
+        {"title": "&lol9;", "link": "javascript:alert(1)", "summary": text},
+        {"title": "ملف", "link": "file:///etc/passwd", "summary": text},
+        {"title": "بيانات", "link": "data:text/html,hi", "summary": text},
+        # An unexpanded entity for a title: the page's own headline is taken instead.
+        {"title": "&lol9;", "link": serve_article(news_server, "n/0", NEWS[0])},
+        # Neither a title nor any text: not an article.
+        {"title": "&lol9;", "link": news_server.url("blank"), "summary": "&lol9; &lol9;"},
+    ]
+    news_server.pages["blank"] = Page(b"<html><body></body></html>")
+    feed = rss(items).replace(b"&amp;lol9;", b"&lol9;")
+    news_server.pages["lol.xml"] = Page(feed, content_type="application/rss+xml")
+    report = await poll_once(engine, config(news_server.url("lol.xml")))
+    assert [(a.title, a.url) for a in report.added] == [(NEWS[0].title, news_server.url("n/0"))]
+    assert report.counters["entry_bad_link"] == 3 and report.counters["entry_no_text"] == 1
+    async with engine.store.db.execute("SELECT url FROM articles") as cur:
+        assert [u for (u,) in await cur.fetchall()] == [news_server.url("n/0")]

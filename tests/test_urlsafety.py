@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
+import zlib
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from newsserver import NewsServer, Page, running_server
 
+from bot.contentcoding import BodyTooLarge, BoundedBody, EncodingRefused
 from bot.urlsafety import (
     USER_AGENT,
+    ContentEncodingError,
     FetchTimeoutError,
     HTTPStatusError,
     RedirectError,
@@ -22,6 +29,8 @@ from bot.urlsafety import (
 )
 
 MB = 1024 * 1024
+BOMB_CHILD = Path(__file__).with_name("bomb_child.py")
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -185,3 +194,76 @@ async def test_conditional_get(news_server: NewsServer) -> None:
     assert again.not_modified and again.content == b""
     assert news_server.requests[1][1]["If-None-Match"] == '"v1"'
     assert news_server.requests[1][1]["If-Modified-Since"] == "Mon, 02 Sep 2019 10:00:00 GMT"
+
+
+@pytest.mark.parametrize(
+    ("layers", "kind"), [(1, "too_large"), (2, "bad_encoding")], ids=["one-layer", "two-layers"]
+)
+def test_compression_bomb_keeps_memory_flat(layers: int, kind: str) -> None:
+    # 128 MB of zeros in about 570 KB (one layer) or 2 KB (two layers), fetched as a feed
+    # and as a page; before bounded inflation, the two-layer bomb grew the peak by 273 MB.
+    out = subprocess.run(
+        [sys.executable, str(BOMB_CHILD), str(layers)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    report = json.loads(out.stdout)
+    assert (report["feed"], report["page"]) == (kind, kind)
+    assert report["growth_mb"] < 100
+
+
+def _gzip(data: bytes, wbits: int = 16 + zlib.MAX_WBITS) -> bytes:
+    packer = zlib.compressobj(6, zlib.DEFLATED, wbits)
+    return packer.compress(data) + packer.flush()
+
+
+@pytest.mark.parametrize(
+    ("coding", "wbits"),
+    [("gzip", 16 + zlib.MAX_WBITS), ("deflate", zlib.MAX_WBITS), ("deflate", -zlib.MAX_WBITS)],
+)
+def test_bounded_body_decodes_gzip_and_both_deflates(coding: str, wbits: int) -> None:
+    text = "خبر عاجل ".encode() * 2000
+    packed = _gzip(text, wbits)
+    body = BoundedBody(coding, len(text))
+    for start in range(0, len(packed), 100):
+        body.feed(packed[start : start + 100])
+    assert body.finish() == text
+    over = BoundedBody(coding, len(text) - 1)
+    with pytest.raises(BodyTooLarge, match=f"more than {len(text) - 1} bytes"):
+        over.feed(packed)
+
+
+@pytest.mark.parametrize(
+    ("header", "message"),
+    [
+        ("gzip, gzip", "more than one content encoding (gzip, gzip)"),
+        ("br", "content encoding 'br' is not accepted"),
+        ("deflate, identity, gzip", "more than one content encoding (deflate, identity, gzip)"),
+    ],
+)
+def test_bounded_body_refuses_stacked_and_unknown_codings(header: str, message: str) -> None:
+    with pytest.raises(EncodingRefused) as caught:
+        BoundedBody(header, MB)
+    assert str(caught.value) == message
+    assert BoundedBody("identity", MB).coding == "identity"
+
+
+async def test_stacked_encoding_is_a_fetch_error(news_server: NewsServer) -> None:
+    news_server.pages["stacked"] = Page(
+        _gzip(_gzip(b"<rss></rss>")), headers={"Content-Encoding": "gzip, gzip"}
+    )
+    async with make_client() as client:
+        with pytest.raises(ContentEncodingError) as caught:
+            await fetch(
+                news_server.url("stacked"),
+                allow_private=True,
+                max_bytes=MB,
+                timeout=5,
+                client=client,
+            )
+    assert caught.value.kind == "bad_encoding"
+    assert str(caught.value) == (
+        f"more than one content encoding (gzip, gzip): {news_server.url('stacked')}"
+    )
