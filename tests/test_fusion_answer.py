@@ -107,3 +107,36 @@ def test_answer_uses_the_sentence_scorer_with_headlines() -> None:
     )
     assert [s.text for s in answer.sentences] == ["الجملة الثانية."]
     assert seen == [[("عنوان الخبر", "الجملة الأولى."), ("عنوان الخبر", "الجملة الثانية.")]]
+
+
+def test_composer_gives_the_models_three_outcomes() -> None:
+    """The answerability model decides; "not stated" quotes the closest sentences as such."""
+    from retrieval.answerability import AnswerabilityModel, LogisticScore, TermStats
+
+    # Answer when the sentence holds the question's words; on topic when the passages do.
+    model = AnswerabilityModel(
+        answer=LogisticScore(-8.0, {"sentence_coverage": 10.0}, 0.5),
+        topic=LogisticScore(-5.0, {"passage_coverage": 10.0}, 0.5),
+    )
+    composer = AnswerComposer(AnswerConfig(threshold=0.0, keep_ratio=0.5), model=model)
+    stats = TermStats({}, total=10)
+    hits = [
+        hit(1, "سقط صاروخ على القاعدة الجوية. وقال الجيش إن التحقيق بدأ. ونقل الجرحى."),
+        hit(2, "الطقس مشمس اليوم.", OTHER),
+    ]
+    answered = composer.compose("أين سقط الصاروخ على القاعدة؟", hits, stats)
+    assert (answered.outcome, answered.stated) == ("answered", True)
+    assert answered.sentences[0].text == "سقط صاروخ على القاعدة الجوية."
+
+    # The passages speak of the rocket and the base, no sentence says who fired it.
+    unstated = composer.compose("من أطلق الصاروخ على القاعدة الجوية؟", hits, stats)
+    assert (unstated.outcome, unstated.answered, unstated.stated) == ("not_stated", False, False)
+    assert 1 <= len(unstated.sentences) <= 2 and unstated.citations[0].article_id == 7
+    assert unstated.decision is not None and unstated.decision.answer_score < 0.5
+
+    off = composer.compose("ما عاصمة اليابان؟", hits, stats)
+    assert (off.outcome, off.stated) == ("declined", None)
+    assert off.sentences == () and [c.title for c in off.headlines] == ["عنوان الخبر", "خبر آخر"]
+
+    # Without term statistics (or a model) the best passage's cosine alone decides.
+    assert composer.compose("ما عاصمة اليابان؟", hits).outcome == "answered"
