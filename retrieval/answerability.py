@@ -38,6 +38,17 @@ _ASKS_DATE = re.compile(
     r"^(متي|(في|منذ) (اي|ايه) (عام|سنه|يوم|شهر|تاريخ|قرن|وقت|ساعه)"
     r"|(ما|اي) ((هو|هي) )?(عام|سنه|تاريخ|يوم|موعد))\b"
 )
+_ASKS_REASON = re.compile(
+    r"^(لماذا|لم|ما (هو |هي )?(سبب|اسباب|اسباب|الدافع|دوافع))\b|^(ما|وما) سبب"
+)
+# Words that give a cause or a purpose.
+_REASON_WORDS = frozenset(
+    normalize(w)
+    for w in (
+        "بسبب لأن لان لأنه لانه لأنها نتيجة إثر اثر جراء بعد أن بهدف لهدف سبب أسباب"
+        " بدعوى بحجة نظرا نظراً لعدم لكون كي لكي حتى تفاديا تفادياً"
+    ).split()
+)
 _DIGITS = re.compile(r"\d+")
 # Number and time words that answer a count or a date without digits.
 _NUMBER_WORDS = frozenset(
@@ -59,7 +70,7 @@ FEATURES: tuple[str, ...] = (
     "passage_coverage",  # the same share over the best passages and their headlines
     "rarest_missing",  # idf of the rarest word the sentence lacks / the question's rarest
     "number_missing",  # the question names a number or year that no best passage holds
-    "type_missing",  # the question asks for a count or date and the sentence holds none
+    "type_missing",  # the question asks for a count, date or cause and the sentence has none
     "lexical_top",  # 1 / lexical rank of the best passage (0: no word match at all)
     "score_gap",  # the best passage's score over the mean of the next four: does one stand out?
 )
@@ -100,14 +111,25 @@ class TermStats:
         return math.log((self.total + 1) / (self.documents.get(term, 0) + 0.5))
 
 
-def asked_type(question: str) -> Literal["number", "date", "other"]:
+def asked_type(question: str) -> Literal["number", "date", "reason", "other"]:
     """Tell what kind of answer the question's first words ask for."""
     head = " ".join(words(question))
     if _ASKS_DATE.search(head):
         return "date"
     if _ASKS_NUMBER.search(head):
         return "number"
+    if _ASKS_REASON.search(head):
+        return "reason"
     return "other"
+
+
+def _holds(kind: str, text: str) -> bool:
+    """Tell whether text holds what a question of that kind asks for."""
+    if kind == "reason":
+        return any(w in _REASON_WORDS for w in words(text))
+    if kind in ("number", "date"):
+        return _holds_number(text)
+    return True
 
 
 def _holds_number(text: str) -> bool:
@@ -157,7 +179,7 @@ def measure(
         passage_coverage=_share(q_terms, around, stats),
         rarest_missing=min(1.0, max((stats.idf(t) for t in missing), default=0.0) / scale),
         number_missing=float(bool(q_numbers - near_numbers)),
-        type_missing=float(kind != "other" and not _holds_number(sentence)),
+        type_missing=float(not _holds(kind, sentence)),
         lexical_top=1.0 / lexical_rank if lexical_rank else 0.0,
         score_gap=score_gap,
     )

@@ -33,6 +33,15 @@ def test_asked_type_reads_the_first_words() -> None:
     assert asked_type("في أي عام تأسست الشركة؟") == "date"
     assert asked_type("من هو وزير الصحة؟") == "other"
     assert asked_type("أين وقع الحادث؟") == "other"
+    assert asked_type("لماذا استقال الوزير؟") == "reason"
+    assert asked_type("ما سبب الحريق؟") == "reason"
+
+
+def test_type_missing_for_a_cause() -> None:
+    args = dict(passage_cosine=0.5, sentence_cosine=0.5, lexical_rank=1, stats=STATS)
+    given = measure("لماذا استقال الوزير؟", "استقال الوزير بسبب المرض.", "", [], **args)  # type: ignore[arg-type]
+    missing = measure("لماذا استقال الوزير؟", "استقال الوزير أمس.", "", [], **args)  # type: ignore[arg-type]
+    assert (given.type_missing, missing.type_missing) == (0.0, 1.0)
 
 
 def test_measure_a_sentence_that_holds_the_answer() -> None:
