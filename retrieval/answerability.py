@@ -38,9 +38,7 @@ _ASKS_DATE = re.compile(
     r"^(متي|(في|منذ) (اي|ايه) (عام|سنه|يوم|شهر|تاريخ|قرن|وقت|ساعه)"
     r"|(ما|اي) ((هو|هي) )?(عام|سنه|تاريخ|يوم|موعد))\b"
 )
-_ASKS_REASON = re.compile(
-    r"^(لماذا|لم|ما (هو |هي )?(سبب|اسباب|اسباب|الدافع|دوافع))\b|^(ما|وما) سبب"
-)
+_ASKS_REASON = re.compile(r"^(لماذا|(ما|و ?ما) ((هو|هي) )?(سبب|اسباب|الدافع|دوافع))\b")
 # Words that give a cause or a purpose.
 _REASON_WORDS = frozenset(
     normalize(w)
