@@ -385,12 +385,21 @@ async def cmd_eval(
     print(json.dumps(report.to_json(), ensure_ascii=False) if as_json else report_table(report))
 
 
-def cmd_fit_answerability(files: list[Path], out: Path, floor: float) -> None:
+def cmd_fit_answerability(
+    files: list[Path], out: Path, floor: float, set_floors: list[str]
+) -> None:
     """Fit the answer-or-decline weights on feature files and write them as JSON."""
     from retrieval.calibration import fit, read_rows
 
+    floors: dict[str, float] = {}
+    for item in set_floors:
+        name, _, value = item.rpartition("=")
+        try:
+            floors[name] = float(value)
+        except ValueError:
+            raise CliError(f"--set-floor wants NAME=SHARE, not {item!r}") from None
     try:
-        fitted = fit(read_rows(files), floor=floor)
+        fitted = fit(read_rows(files), floor=floor, floors=floors)
     except (OSError, ValueError, KeyError) as exc:
         raise CliError(f"cannot fit: {exc}") from exc
     out.write_text(json.dumps(fitted, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
@@ -445,6 +454,13 @@ def parser() -> argparse.ArgumentParser:
     fit.add_argument(
         "--floor", type=float, default=0.95, help="least answered share of every answerable set"
     )
+    fit.add_argument(
+        "--set-floor",
+        action="append",
+        default=[],
+        metavar="NAME=SHARE",
+        help="another least answered share for the set of that file name",
+    )
     ben = sub.add_parser("bench", help="measure speed and memory; print the figures")
     ben.add_argument(
         "--eval-file",
@@ -492,7 +508,7 @@ def dispatch(settings: Settings, args: argparse.Namespace) -> None:
                 )
             )
         case "fit-answerability":
-            cmd_fit_answerability(args.files, args.out, args.floor)
+            cmd_fit_answerability(args.files, args.out, args.floor, args.set_floor)
         case "bench":
             cmd_bench(settings, args.eval_file)
 

@@ -3,10 +3,11 @@
 A handful of features, each a share, a cosine or a yes/no, so that none depends on
 how big the corpus is: idf weights are only ever compared with each other (a share
 of the question's weight), never used as raw levels. Two logistic scores read
-them: `answer` (does the best sentence answer the question?) and, when it does
-not, `topic` (do the articles speak of the question's subject at all?). That
-gives three outcomes: answered; "the articles don't state this", with the
-closest sentences; declined, with the nearest headlines.
+them: `topic` (do the articles speak of the question's subject at all?) and
+`answer` (does the best sentence answer it?). That gives three outcomes:
+declined, with the nearest headlines (off the subject); answered; "the
+articles don't state this", with the closest sentences (on the subject, no
+sentence answers).
 
 The weights are data (`retrieval/data/answerability.json`), fitted by
 `isnad fit-answerability` on features that `isnad eval --features` writes.
@@ -215,15 +216,16 @@ class AnswerabilityModel:
     topic: LogisticScore
 
     def decide(self, evidence: Evidence) -> Decision:
-        """Answer when the answer score passes; else "not stated" when on topic; else decline."""
+        """Decline off the corpus's subjects; on them, answer when the answer score passes,
+        else say the articles do not state it."""
         a = self.answer.probability(evidence)
         t = self.topic.probability(evidence)
-        if a >= self.answer.threshold:
-            outcome: Outcome = "answered"
-        elif t >= self.topic.threshold:
-            outcome = "not_stated"
+        if t < self.topic.threshold:
+            outcome: Outcome = "declined"
+        elif a >= self.answer.threshold:
+            outcome = "answered"
         else:
-            outcome = "declined"
+            outcome = "not_stated"
         return Decision(outcome, a, t, evidence)
 
     @classmethod

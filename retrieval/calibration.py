@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,48 +95,85 @@ def group_rates(rows: Sequence[Row], passed: np.ndarray) -> dict[str, float]:
     return {g: sum(v) / len(v) for g, v in sorted(by.items())}
 
 
-def choose_threshold(rows: Sequence[Row], scores: np.ndarray, floor: float) -> float:
-    """Pick the answer threshold: keep every answerable group at or above floor answered,
-    then refuse as many of the rest as possible (mean over their groups)."""
-    best, best_value = 0.5, -1.0
-    for t in np.linspace(0.05, 0.95, 181):
-        rates = group_rates(rows, scores >= t)
-        keep = [v for g, v in rates.items() if g.endswith(":answerable")]
-        refuse = [1 - v for g, v in rates.items() if not g.endswith(":answerable")]
-        if keep and min(keep) < floor:
-            continue
-        value = float(np.mean(refuse)) if refuse else 0.0
-        if value > best_value:
-            best, best_value = float(t), value
-    return best
+def right_outcome(row: Row, answered: np.ndarray, declined: np.ndarray) -> np.ndarray:
+    """Return, per threshold pair, whether the row got its right outcome."""
+    if row.should_answer:
+        return answered
+    if row.kind == "offtopic":
+        return declined
+    return ~answered  # unstated or gold removed: "not stated" or declined
 
 
-def fit(rows: Sequence[Row], floor: float = 0.95, l2: float = 1.0) -> dict[str, object]:
+def choose_thresholds(
+    rows: Sequence[Row],
+    answer: np.ndarray,
+    topic: np.ndarray,
+    floor: float,
+    floors: Mapping[str, float],
+    grid: int = 91,
+) -> tuple[float, float]:
+    """Pick the (answer, topic) thresholds: every answerable set answered at or above its
+    floor (floors by set name, floor for the others), then as many right outcomes as
+    possible, averaged over the groups (off-topic: declined; unstated and gold removed:
+    not answered)."""
+    steps = np.linspace(0.02, 0.98, grid)
+    # answered[i, j, r]: row r answered under answer threshold i and topic threshold j.
+    on_topic = topic[None, :] >= steps[:, None]  # (topic threshold, row)
+    passes = answer[None, :] >= steps[:, None]  # (answer threshold, row)
+    answered = passes[:, None, :] & on_topic[None, :, :]
+    declined = np.broadcast_to(~on_topic[None, :, :], answered.shape)
+    groups: dict[str, list[int]] = defaultdict(list)
+    for n, r in enumerate(rows):
+        groups[r.group].append(n)
+    ok = np.ones(answered.shape[:2], dtype=bool)
+    value = np.zeros(answered.shape[:2])
+    for group, members in groups.items():
+        right = np.stack(
+            [right_outcome(rows[n], answered[:, :, n], declined[:, :, n]) for n in members],
+            axis=-1,
+        ).mean(axis=-1)
+        if group.endswith(":answerable"):
+            ok &= right >= floors.get(group.split(":")[0], floor)
+        else:
+            value += right / len(groups)
+    if not ok.any():
+        raise ValueError("no thresholds keep every answerable set above its floor")
+    value[~ok] = -1.0
+    i, j = np.unravel_index(int(np.argmax(value)), value.shape)
+    return float(steps[i]), float(steps[j])
+
+
+def fit(
+    rows: Sequence[Row],
+    floor: float = 0.95,
+    l2: float = 1.0,
+    floors: Mapping[str, float] | None = None,
+) -> dict[str, object]:
     """Fit both scores and their thresholds; return the weights file's content."""
     if not rows:
         raise ValueError("no feature rows to fit on")
     labels = np.array([1.0 if r.should_answer else 0.0 for r in rows])
     a_bias, a_weights = _fit(rows, labels, l2)
     a_scores = _scores(rows, a_bias, a_weights)
-    a_threshold = choose_threshold(rows, a_scores, floor)
-    # The topic score is fitted where topic labels exist: news sets with off-topic questions.
-    topical = [
-        r for r in rows if not r.gold_removed and r.kind in ("answerable", "unstated", "offtopic")
-    ]
-    topical = [
-        r for r in topical if any(x.dataset == r.dataset and x.kind == "offtopic" for x in rows)
-    ]
-    t_labels = np.array([0.0 if r.kind == "offtopic" else 1.0 for r in topical])
-    t_bias, t_weights = _fit(topical, t_labels, l2) if len(set(t_labels)) == 2 else (0.0, {})
+    # The topic score: every question asked on the corpus's subjects (answerable, or
+    # unstated) against off-topic ones; gold-removed questions have no topic label.
+    labelled = [r for r in rows if not r.gold_removed]
+    t_labels = np.array([0.0 if r.kind == "offtopic" else 1.0 for r in labelled])
+    if len(set(t_labels)) == 2:
+        t_bias, t_weights = _fit(labelled, t_labels, l2)
+    else:
+        t_bias, t_weights = 10.0, dict.fromkeys(FEATURES, 0.0)  # no off-topic rows: always on
+    t_scores = _scores(rows, t_bias, t_weights)
+    a_threshold, t_threshold = choose_thresholds(rows, a_scores, t_scores, floor, floors or {})
+    answered = (a_scores >= a_threshold) & (t_scores >= t_threshold)
+    declined = t_scores < t_threshold
     return {
         "note": "fitted by `isnad fit-answerability`; features are described in"
         " retrieval/answerability.py",
         "rows": len(rows),
         "answer": {"bias": a_bias, "weights": a_weights, "threshold": a_threshold},
-        "topic": {
-            "bias": t_bias,
-            "weights": t_weights or {f: 0.0 for f in FEATURES},
-            "threshold": 0.5,
-        },
-        "answered_by_group": group_rates(rows, a_scores >= a_threshold),
+        "topic": {"bias": t_bias, "weights": t_weights, "threshold": t_threshold},
+        "floors": {"default": floor, **(floors or {})},
+        "answered_by_group": group_rates(rows, answered),
+        "declined_by_group": group_rates(rows, declined),
     }
