@@ -67,8 +67,7 @@ async def test_small_news_corpus_answers_and_declines(
     )
     outcomes = {r.question.id: r.outcome for r in report.results}
     assert outcomes == dict.fromkeys(ANSWERABLE, "answered") | dict.fromkeys(OFFTOPIC, "declined")
-    # The quote: a-01's answer ("مدينة دبي") is in the second of two sentences that
-    # score within a hair of a third; which two are quoted moved with the int8 batch the
-    # sentences were embedded in (cached eval vectors: contained; embedded here: not).
+    # The quote: a-01's quoted sentences held its answer ("مدينة دبي") with the vectors
+    # `isnad eval` cached and not with the ones embedded here in other int8 batches.
     quoted = {r.question.id for r in report.results if r.contained}
     assert set(ANSWERABLE) - {"a-01"} <= quoted
