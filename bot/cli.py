@@ -13,7 +13,6 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from bot import texts
 from bot.errors import ConfigError
 from bot.factory import (
     answer_config,
@@ -29,6 +28,7 @@ from bot.factory import (
     stderr_line,
 )
 from bot.settings import Settings
+from bot.telegram import texts
 from retrieval.engine import EngineError
 from retrieval.intake import article_files, read_article_file
 from retrieval.modelfetch import ModelError, verify_model_dir
@@ -207,7 +207,7 @@ def cmd_model(settings: Settings, action: str) -> None:
 
 def cmd_run(settings: Settings) -> None:
     """Start the Telegram bot; its ready line and feed polls are logged at INFO."""
-    from bot.app import run_bot
+    from bot.telegram.app import run_bot
 
     logging.getLogger("bot").setLevel(logging.INFO)
     run_bot(settings)
@@ -215,16 +215,16 @@ def cmd_run(settings: Settings) -> None:
 
 def cmd_poll(settings: Settings) -> None:
     """Poll every feed once and print what was added."""
-    from bot.feeds import cmd_poll as poll
+    from bot.news.poller import cmd_poll as poll
 
     asyncio.run(poll(settings))
 
 
 def cmd_bench(settings: Settings, eval_file: Path) -> None:
     """Run the benchmarks and print their figures."""
-    from bot.bench import print_figures, run_bench
-    from bot.feedbench import run_feed_bench
-    from bot.speedbench import print_tables, run_speed_bench
+    from bot.tools.bench import print_figures, run_bench
+    from bot.tools.feedbench import run_feed_bench
+    from bot.tools.speedbench import print_tables, run_speed_bench
 
     fetch_model(settings)
     started = time.perf_counter()

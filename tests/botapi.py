@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 from telegram.ext import Application
 
-from bot.app import build_application
-from bot.formatting import ALLOWED_TAGS
-from bot.htmlsplit import MAX_MESSAGE, RLM, utf16_len
-from bot.localapi import LocalBotApi
 from bot.settings import Settings
+from bot.telegram.app import build_application
+from bot.telegram.formatting import ALLOWED_TAGS
+from bot.telegram.htmlsplit import MAX_MESSAGE, RLM, utf16_len
+from bot.tools.localapi import LocalBotApi
 from retrieval.answer import AnswerConfig
 from retrieval.embedding import HashingEmbedder
 from retrieval.engine import Engine
@@ -68,7 +68,7 @@ async def open_test_engine(path: Path) -> Engine:
 @pytest.fixture(name="engine")
 async def news_engine(tmp_path: Path) -> AsyncIterator[Engine]:
     """The seed and SECOND in a hashing-embedder engine, with the bot's own tables."""
-    from bot import newsdb
+    from bot.news import schema as newsdb
 
     eng = await open_test_engine(tmp_path)
     await newsdb.migrate_bot(eng.store.db)

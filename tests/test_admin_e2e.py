@@ -14,19 +14,21 @@ from reindex_child import SlowEmbedder
 from telegram.ext import Application
 from test_admin_crash import filler
 
-from bot import audit, newsdb, texts
-from bot.admin import (
+from bot.admin import audit
+from bot.news import schema as newsdb
+from bot.news.subscriptions import subscribe
+from bot.telegram import texts
+from bot.telegram.admin import ADMIN_KEY
+from bot.telegram.admin_wiring import (
     AdminContext,
     public_commands,
     register,
     setup_admin_commands,
     shutdown_admin,
 )
-from bot.admin_handlers import ADMIN_KEY
-from bot.app import build_application
-from bot.localapi import ApiCall, LocalBotApi
-from bot.subscription_handlers import NEWS_KEY, NewsState
-from bot.subscriptions import subscribe
+from bot.telegram.app import build_application
+from bot.telegram.subscriptions import NEWS_KEY, NewsState
+from bot.tools.localapi import ApiCall, LocalBotApi
 from retrieval.answer import AnswerConfig
 from retrieval.engine import Engine
 

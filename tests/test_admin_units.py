@@ -12,13 +12,16 @@ import numpy as np
 from admin_pages import ARTICLE_TITLE, QUESTION, Pages, pages_fixture  # noqa: F401
 from reindex_child import SlowEmbedder
 
-from bot import admin_corpus, admin_feeds, audit, newsdb, questionlog
-from bot.admin_corpus import Announcer, FetchLimits
-from bot.admin_reindex import Reindexer, ReindexJob, duration, progress_lines, reconcile_index
-from bot.admin_stats import gather
-from bot.admindb import AdminDb
-from bot.questionlog import QUESTION_LOG_KEY, QuestionLog, percentile, record_question
-from bot.subscriptions import subscribe
+from bot.admin import audit, questionlog
+from bot.admin import corpus as admin_corpus
+from bot.admin import feeds as admin_feeds
+from bot.admin.corpus import Announcer, FetchLimits
+from bot.admin.questionlog import QUESTION_LOG_KEY, QuestionLog, percentile, record_question
+from bot.admin.reindex import Reindexer, ReindexJob, duration, progress_lines, reconcile_index
+from bot.admin.schema import AdminDb
+from bot.admin.stats import gather
+from bot.news import schema as newsdb
+from bot.news.subscriptions import subscribe
 from retrieval.engine import Engine
 from retrieval.models import Article
 
@@ -181,7 +184,7 @@ async def test_near_duplicate_refused(bot_engine: Engine) -> None:
     seed = (await bot_engine.store.latest_articles(10))[-1]
     db = bot_engine.store.db
     await newsdb.migrate_bot(db)
-    from bot.outbox import record_articles
+    from bot.news.outbox import record_articles
 
     await record_articles(db, [seed], alert=False)
     copy = admin_corpus.text_draft("نسخة\n" + seed.body.replace("،", " ،"), source="Telegram")

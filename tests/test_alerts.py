@@ -13,10 +13,10 @@ from botapi import SECOND, TOKEN, check_message, news_engine  # noqa: F401  (the
 from telegram import Bot
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
-from bot import outbox, subscriptions
-from bot.alerts import AlertSender, alert_html, alert_markup, lead, move_chat
-from bot.localapi import LocalBotApi
-from bot.subscriptions import TopicMatcher
+from bot.news import outbox, subscriptions
+from bot.news.sender import AlertSender, alert_html, alert_markup, lead, move_chat
+from bot.news.subscriptions import TopicMatcher
+from bot.tools.localapi import LocalBotApi
 from retrieval.engine import Engine
 from retrieval.models import Article
 from retrieval.store import CorpusStore

@@ -23,15 +23,15 @@ from botapi import (
     check_message,
 )
 
-from bot import formatting, texts
-from bot.app import ConfigError, run_bot, webhook_url
-from bot.bench_bot import bench_bot, bench_table
-from bot.botstate import STATE_KEY, BotState
-from bot.formatting import FSI, PDI
-from bot.localapi import LocalBotApi
-from bot.ratelimit import RateLimiter
-from bot.sessions import SessionStore
 from bot.settings import Settings
+from bot.telegram import formatting, texts
+from bot.telegram.app import ConfigError, run_bot, webhook_url
+from bot.telegram.formatting import FSI, PDI
+from bot.telegram.ratelimit import RateLimiter
+from bot.telegram.sessions import SessionStore
+from bot.telegram.state import STATE_KEY, BotState
+from bot.tools.bench_bot import bench_bot, bench_table
+from bot.tools.localapi import LocalBotApi
 from retrieval.answer import AnswerConfig
 from retrieval.embedding import HashingEmbedder, Progress
 from retrieval.engine import Engine
@@ -646,7 +646,11 @@ async def test_errors_are_logged_apologised_and_never_leak_the_token(
         **HTML,
         **reply_to(msg),
     }
-    errors = [r for r in caplog.records if r.levelno == logging.ERROR and r.name == "bot.handlers"]
+    errors = [
+        r
+        for r in caplog.records
+        if r.levelno == logging.ERROR and r.name == "bot.telegram.questions"
+    ]
     assert len(errors) == 1
     trace = errors[0].exc_text or ""
     assert trace.startswith("Traceback") and "RuntimeError: engine exploded" in trace

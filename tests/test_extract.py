@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 from neardup_samples import UNRELATED, heavy_rewrite, light_copies
-from newsserver import article_page
 
+from bot.tools.newssite import article_page
 from retrieval.extract import NoTextError, decode_html, extract_page
 from retrieval.intake import read_article_file
 from retrieval.neardup import NEAR_DUP_DISTANCE, hamming, nearest, simhash, to_signed, to_unsigned

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.feedbench import EVAL_FILE, feed_bench, make_articles, run_feed_bench
 from bot.settings import Settings
+from bot.tools.feedbench import EVAL_FILE, feed_bench, make_articles, run_feed_bench
 from retrieval.embedding import HashingEmbedder
 
 

@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 from neardup_samples import UNRELATED, light_copies
-from newsserver import NewsServer, Page, article_page, atom, rss, running_server
 
-from bot import feedstore, newsdb, outbox, subscriptions
-from bot.feeds import PollConfig, cmd_poll, poll_once
+from bot.news import feedstore, outbox, subscriptions
+from bot.news import schema as newsdb
+from bot.news.poller import PollConfig, cmd_poll, poll_once
+from bot.news.subscriptions import TopicMatcher
 from bot.settings import Settings
-from bot.subscriptions import TopicMatcher
+from bot.tools.newssite import NewsServer, Page, article_page, atom, rss, running_server
 from retrieval.answer import AnswerConfig
 from retrieval.embedding import HashingEmbedder
 from retrieval.engine import Engine

@@ -7,9 +7,9 @@ import random
 import pytest
 from botapi import check_message, visible
 
-from bot import formatting, texts
-from bot.formatting import FSI, PDI
-from bot.htmlsplit import RLM, rtl_html, split_html, utf16_len
+from bot.telegram import formatting, texts
+from bot.telegram.formatting import FSI, PDI
+from bot.telegram.htmlsplit import RLM, rtl_html, split_html, utf16_len
 from retrieval.models import Answer, AnswerSentence, Article, Chunk, Citation, Hit
 from retrieval.store import CorpusStats
 

@@ -10,14 +10,15 @@ from typing import Any
 import pytest
 from botapi import TOKEN, bot_settings, check_message, news_engine  # noqa: F401  (the engine fixture)
 from neardup_samples import UNRELATED
-from newsserver import NewsServer, Page, article_page, rss, running_server
 from telegram.ext import Application, ApplicationBuilder
 
-from bot import subscriptions, texts
-from bot.feedstore import list_feeds
-from bot.localapi import LocalBotApi
-from bot.subscription_handlers import register, start_background, stop_background
-from bot.subscriptions import TopicMatcher, topic_key
+from bot.news import subscriptions
+from bot.news.feedstore import list_feeds
+from bot.news.subscriptions import TopicMatcher, topic_key
+from bot.telegram import texts
+from bot.telegram.subscriptions import register, start_background, stop_background
+from bot.tools.localapi import LocalBotApi
+from bot.tools.newssite import NewsServer, Page, article_page, rss, running_server
 from retrieval.engine import Engine
 from retrieval.models import ArticleDraft
 

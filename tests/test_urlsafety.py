@@ -6,9 +6,8 @@ import time
 from collections.abc import AsyncIterator
 
 import pytest
-from newsserver import NewsServer, Page, running_server
 
-from bot.urlsafety import (
+from bot.news.urlsafety import (
     USER_AGENT,
     FetchTimeoutError,
     HTTPStatusError,
@@ -20,6 +19,7 @@ from bot.urlsafety import (
     is_public,
     make_client,
 )
+from bot.tools.newssite import NewsServer, Page, running_server
 
 MB = 1024 * 1024
 

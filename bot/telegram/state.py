@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 from telegram.ext import ContextTypes
 
-from bot.ratelimit import RateLimiter
-from bot.sessions import SessionStore
 from bot.settings import Settings
+from bot.telegram.ratelimit import RateLimiter
+from bot.telegram.sessions import SessionStore
 from retrieval.engine import Engine
 
 STATE_KEY = "isnad"  # where the state sits in application.bot_data

@@ -9,8 +9,9 @@ from dataclasses import dataclass, replace
 
 import httpx
 
-from bot import feedstore, newsdb, outbox
-from bot.urlsafety import (
+from bot.news import feedstore, outbox
+from bot.news import schema as newsdb
+from bot.news.urlsafety import (
     FetchError,
     FetchResult,
     TooLargeError,

@@ -11,12 +11,15 @@ from typing import Any
 from telegram.error import InvalidToken, NetworkError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 
-from bot import admin, handlers, redaction, subscription_handlers
-from bot.botstate import STATE_KEY, BotState
 from bot.errors import ConfigError
-from bot.ratelimit import RateLimiter
-from bot.sessions import SessionStore
 from bot.settings import Settings
+from bot.telegram import admin_wiring as admin
+from bot.telegram import questions as handlers
+from bot.telegram import redaction
+from bot.telegram import subscriptions as subscription_handlers
+from bot.telegram.ratelimit import RateLimiter
+from bot.telegram.sessions import SessionStore
+from bot.telegram.state import STATE_KEY, BotState
 from retrieval.engine import Engine
 
 logger = logging.getLogger(__name__)

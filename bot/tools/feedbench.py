@@ -28,13 +28,14 @@ import aiosqlite
 from aiohttp import web
 from telegram import Bot
 
-from bot import newsdb, outbox, subscriptions
-from bot.alerts import AlertSender
 from bot.factory import open_engine
-from bot.feeds import PollConfig, poll_once
-from bot.localapi import LocalBotApi
+from bot.news import outbox, subscriptions
+from bot.news import schema as newsdb
+from bot.news.poller import PollConfig, poll_once
+from bot.news.sender import AlertSender
+from bot.news.subscriptions import TopicMatcher
 from bot.settings import Settings
-from bot.subscriptions import TopicMatcher
+from bot.tools.localapi import LocalBotApi
 from retrieval.embedding import Embedder
 from retrieval.store import CorpusStore
 

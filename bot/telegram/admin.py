@@ -18,13 +18,16 @@ from telegram import (
 from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
-from bot import admin_corpus, admin_feeds, admin_format, audit, texts
-from bot.admin_corpus import Announce, FetchLimits
-from bot.admin_reindex import Kind, Reindexer, summary
-from bot.admin_stats import gather
-from bot.admindb import AdminDb
-from bot.questionlog import QuestionLog
+from bot.admin import audit
+from bot.admin import corpus as admin_corpus
+from bot.admin import feeds as admin_feeds
+from bot.admin.corpus import Announce, FetchLimits
+from bot.admin.questionlog import QuestionLog
+from bot.admin.reindex import Kind, Reindexer, summary
+from bot.admin.schema import AdminDb
+from bot.admin.stats import gather
 from bot.settings import Settings
+from bot.telegram import admin_format, texts
 from retrieval.engine import Engine
 
 logger = logging.getLogger(__name__)

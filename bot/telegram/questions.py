@@ -19,10 +19,11 @@ from telegram.ext import (
     filters,
 )
 
-from bot import formatting, questionlog, texts
-from bot.botstate import state
-from bot.buttons import CALLBACK_PREFIX, keyboard, on_button
-from bot.delivery import reply, thread_of, typing
+from bot.admin import questionlog
+from bot.telegram import formatting, texts
+from bot.telegram.buttons import CALLBACK_PREFIX, keyboard, on_button
+from bot.telegram.delivery import reply, thread_of, typing
+from bot.telegram.state import state
 from retrieval.arabic import has_letters
 
 logger = logging.getLogger(__name__)

@@ -7,11 +7,12 @@ from dataclasses import dataclass
 
 import httpx
 
-from bot import feedstore, newsdb
-from bot.admin_corpus import FetchLimits, fetch_within
-from bot.feeds import classify_empty
-from bot.feedstore import Feed
-from bot.urlsafety import FetchError
+from bot.admin.corpus import FetchLimits, fetch_within
+from bot.news import feedstore
+from bot.news import schema as newsdb
+from bot.news.feedstore import Feed
+from bot.news.poller import classify_empty
+from bot.news.urlsafety import FetchError
 from retrieval.engine import Engine
 
 

@@ -12,9 +12,14 @@ from telegram import Bot, BotCommand, BotCommandScopeChat, Update
 from telegram.error import TelegramError
 from telegram.ext import Application, CommandHandler, ContextTypes, filters
 
-from bot import admin_format, texts
-from bot.admin_corpus import Announce, Announcer, FetchLimits
-from bot.admin_handlers import (
+from bot.admin.corpus import Announce, Announcer, FetchLimits
+from bot.admin.questionlog import QUESTION_LOG_KEY, QuestionLog
+from bot.admin.reindex import BATCH, EDIT_EVERY, Reindexer
+from bot.admin.schema import AdminDb
+from bot.news.subscriptions import TopicMatcher
+from bot.settings import Settings
+from bot.telegram import admin_format, texts
+from bot.telegram.admin import (
     ADMIN_KEY,
     COMMANDS,
     AdminContext,
@@ -24,13 +29,8 @@ from bot.admin_handlers import (
     command_args,
     record,
 )
-from bot.admin_reindex import BATCH, EDIT_EVERY, Reindexer
-from bot.admindb import AdminDb
-from bot.handlers import registered_commands
-from bot.questionlog import QUESTION_LOG_KEY, QuestionLog
-from bot.settings import Settings
-from bot.subscription_handlers import NEWS_KEY, NewsState
-from bot.subscriptions import TopicMatcher
+from bot.telegram.questions import registered_commands
+from bot.telegram.subscriptions import NEWS_KEY, NewsState
 from retrieval.engine import Engine
 
 logger = logging.getLogger(__name__)

@@ -7,9 +7,9 @@ from dataclasses import replace
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import ContextTypes
 
-from bot import formatting, texts
-from bot.botstate import state
-from bot.delivery import send, thread_of, typing
+from bot.telegram import formatting, texts
+from bot.telegram.delivery import send, thread_of, typing
+from bot.telegram.state import state
 
 CALLBACK_PREFIX = "q:"  # every button of this module; other modules use other prefixes
 CALLBACK_MORE = "q:m:"

@@ -122,7 +122,7 @@ def squad_questions(path: Path, limit: int = 200) -> list[str]:
 
 async def bench_telegram(settings: Settings, embedder: Embedder, questions: list[str]) -> str:
     """Time questions through the real bot and a local Bot API server; return the table."""
-    from bot.bench_bot import bench_bot, bench_table
+    from bot.tools.bench_bot import bench_bot, bench_table
 
     engine = await open_engine(settings, embedder)
     try:

@@ -4,7 +4,7 @@ Everything here is pure: strings in, strings out. Telegram picks a paragraph's
 direction from its first strong character, so Latin runs, URLs, commands and
 numbers sit inside U+2068 ... U+2069 isolates that keep their own order inside
 Arabic; `finish` then starts every line with an Arabic letter or U+200F and
-splits the result into messages (bot.htmlsplit).
+splits the result into messages (bot.telegram.htmlsplit).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import html
 import re
 from collections.abc import Sequence
 
-from bot import texts
-from bot.htmlsplit import MAX_MESSAGE, rtl_html, split_html
+from bot.telegram import texts
+from bot.telegram.htmlsplit import MAX_MESSAGE, rtl_html, split_html
 from retrieval.models import Answer, Article, Citation, Hit
 from retrieval.store import CorpusStats
 

@@ -19,12 +19,14 @@ from telegram.ext import (
     filters,
 )
 
-from bot import formatting, newsdb, outbox, subscriptions, texts
-from bot.alerts import ASK_PREFIX, AlertSender, move_chat
-from bot.feeds import PollConfig, poll_once
-from bot.feedstore import sync_settings_feeds
+from bot.news import outbox, subscriptions
+from bot.news import schema as newsdb
+from bot.news.feedstore import sync_settings_feeds
+from bot.news.poller import PollConfig, poll_once
+from bot.news.sender import ASK_PREFIX, AlertSender, move_chat
+from bot.news.subscriptions import TopicMatcher
 from bot.settings import Settings
-from bot.subscriptions import TopicMatcher
+from bot.telegram import formatting, texts
 from retrieval.engine import Engine
 from retrieval.store import CorpusStore
 

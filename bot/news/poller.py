@@ -13,11 +13,12 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from bot import feedstore, newsdb, outbox
-from bot.feedentry import EntryDraft, entry_draft, entry_key
-from bot.feedstore import Feed
+from bot.news import feedstore, outbox
+from bot.news import schema as newsdb
+from bot.news.entries import EntryDraft, entry_draft, entry_key
+from bot.news.feedstore import Feed
+from bot.news.urlsafety import FetchError, FetchResult, fetch, make_client
 from bot.settings import Settings
-from bot.urlsafety import FetchError, FetchResult, fetch, make_client
 from retrieval.engine import Engine
 from retrieval.extract import MIN_WORDS
 from retrieval.models import Article, ArticleDraft
@@ -318,7 +319,7 @@ async def poll_once(
 async def cmd_poll(settings: Settings) -> None:
     """Run one poll cycle from the command line and print what it added."""
     from bot.factory import load_embedder, open_engine
-    from bot.subscriptions import TopicMatcher
+    from bot.news.subscriptions import TopicMatcher
 
     embedder = await asyncio.to_thread(load_embedder, settings)
     engine = await open_engine(settings, embedder)

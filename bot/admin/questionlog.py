@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import aiosqlite
 
-from bot.admindb import AdminDb
+from bot.admin.schema import AdminDb
 from retrieval.store import utc_now
 
 logger = logging.getLogger(__name__)

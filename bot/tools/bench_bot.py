@@ -1,6 +1,6 @@
 """Measure the bot end to end: questions per second and update-to-reply latency.
 
-The real application polls a local Bot API server (bot.localapi); simulated
+The real application polls a local Bot API server (bot.tools.localapi); simulated
 users each ask a question, wait for the answer, and ask the next one. Latency
 runs from the moment an update is queued to the moment its reply reaches the
 server, so it includes long polling, the handler, the engine and PTB's rate
@@ -51,8 +51,8 @@ async def bench_bot(
     largest group is asking, one more user sends /start: `start_ms` is how long
     that took.
     """
-    from bot.app import build_application
-    from bot.localapi import ApiCall, LocalBotApi
+    from bot.telegram.app import build_application
+    from bot.tools.localapi import ApiCall, LocalBotApi
 
     if not questions:
         raise ValueError("bench_bot needs at least one question")

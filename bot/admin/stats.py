@@ -5,9 +5,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from bot import feedstore, newsdb
-from bot.questionlog import QuestionLog, QuestionStats
-from bot.subscriptions import count_subscribers
+from bot.admin.questionlog import QuestionLog, QuestionStats
+from bot.news import feedstore
+from bot.news import schema as newsdb
+from bot.news.subscriptions import count_subscribers
 from retrieval.engine import Engine
 from retrieval.index import VectorIndex
 

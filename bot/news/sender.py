@@ -28,8 +28,9 @@ from telegram.error import (
     TelegramError,
 )
 
-from bot import formatting, outbox, subscriptions, texts
-from bot.subscriptions import deactivate_chat
+from bot.news import outbox, subscriptions
+from bot.news.subscriptions import deactivate_chat
+from bot.telegram import formatting, texts
 from retrieval.models import Article
 from retrieval.sentences import split_sentences
 from retrieval.store import CorpusStore

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot import texts
-from bot.admin_corpus import AddOutcome
-from bot.admin_feeds import FeedAdd
-from bot.admin_reindex import duration
-from bot.admin_stats import StatsReport
-from bot.audit import AuditEntry
-from bot.feedstore import Feed
-from bot.formatting import bold, finish, link, plain_messages, text
+from bot.admin.audit import AuditEntry
+from bot.admin.corpus import AddOutcome
+from bot.admin.feeds import FeedAdd
+from bot.admin.reindex import duration
+from bot.admin.stats import StatsReport
+from bot.news.feedstore import Feed
+from bot.telegram import texts
+from bot.telegram.formatting import bold, finish, link, plain_messages, text
 from retrieval.models import Article
 
 MAX_ERROR = 200  # characters of a feed's last error shown

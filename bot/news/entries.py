@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from bot.urlsafety import FetchError, FetchResult, FetchTimeoutError
+from bot.news.urlsafety import FetchError, FetchResult, FetchTimeoutError
 from retrieval.arabic import words
 from retrieval.extract import NoTextError, decode_html, extract_article
 from retrieval.models import ArticleDraft

@@ -12,7 +12,7 @@ from typing import Literal
 
 import numpy as np
 
-from bot import texts
+from bot.telegram import texts
 from retrieval.engine import Engine
 
 logger = logging.getLogger(__name__)
