@@ -47,4 +47,4 @@ async def seed_engine(tmp_path: Path) -> AsyncIterator[Engine]:
     await store.close()
 
 
-from botapi import bot_engine, botapi, start_bot  # noqa: E402, F401  (Telegram e2e fixtures)
+from support.botapi import bot_engine, botapi, start_bot  # noqa: E402, F401  (Telegram e2e fixtures)

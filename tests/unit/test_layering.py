@@ -3,7 +3,7 @@
 import ast
 from pathlib import Path
 
-RETRIEVAL = Path(__file__).resolve().parent.parent / "retrieval"
+RETRIEVAL = Path(__file__).resolve().parents[2] / "retrieval"
 
 
 def test_retrieval_imports_nothing_from_bot_or_telegram() -> None:

@@ -10,7 +10,7 @@ import bot.cli as cli
 import bot.factory as factory
 from retrieval.embedding import HashingEmbedder
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 import pytest
-from botapi import check_message, visible
+from support.botapi import check_message, visible
 
 from bot.telegram import formatting, texts
 from bot.telegram.formatting import FSI, PDI

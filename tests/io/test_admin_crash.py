@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from reindex_child import SlowEmbedder
+from support.reindex_child import SlowEmbedder
 
 from retrieval.answer import AnswerConfig
 from retrieval.embedding import Embedder, HashingEmbedder
@@ -18,8 +18,8 @@ from retrieval.intake import read_article_file
 from retrieval.models import ArticleDraft
 from retrieval.store import CorpusStore
 
-ROOT = Path(__file__).resolve().parent.parent
-CHILD = Path(__file__).with_name("reindex_child.py")
+ROOT = Path(__file__).resolve().parents[2]
+CHILD = ROOT / "tests" / "support" / "reindex_child.py"
 SEED = next((ROOT / "seeds").glob("*.txt"))
 QUESTION = "ماذا قال وزير الدفاع التركي عن إدلب؟"
 TOWNS = ["حلب", "حمص", "درعا", "الرقة", "دير الزور", "اللاذقية", "طرطوس", "حماة"]

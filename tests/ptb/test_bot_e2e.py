@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from botapi import (
+from support.botapi import (
     DIM,
     SEED_FILE,
     SEED_URL,

@@ -19,7 +19,7 @@ DRAFT = ArticleDraft(
     source="مصدر",
     url="https://Example.com/a/?utm_source=x",
 )
-SEED = next((Path(__file__).resolve().parent.parent / "seeds").glob("*.txt"))
+SEED = next((Path(__file__).resolve().parents[2] / "seeds").glob("*.txt"))
 SPANS = [ChunkSpan(0, 0, 10, "جملة أولى."), ChunkSpan(1, 11, 22, "جملة ثانية.")]
 
 

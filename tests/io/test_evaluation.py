@@ -18,7 +18,7 @@ from retrieval.evaluation import (
     retrieval_metrics,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EVAL_DIR = ROOT.parent / "shared" / "eval"
 NEWS_CHECK = ROOT / "retrieval" / "data" / "news_check.json"
 METRICS = {"recall@1", "recall@5", "recall@20", "mrr@10", "ndcg@10"}

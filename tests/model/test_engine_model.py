@@ -10,7 +10,7 @@ from retrieval.engine import Engine
 from retrieval.intake import read_article_file
 from retrieval.store import CorpusStore
 
-SEED = next((Path(__file__).resolve().parent.parent / "seeds").glob("*.txt"))
+SEED = next((Path(__file__).resolve().parents[2] / "seeds").glob("*.txt"))
 pytestmark = pytest.mark.model
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 from retrieval.chunker import Chunker, whitespace_tokens
 from retrieval.intake import article_files, parse_article, read_article_file
 
-SEED = next((Path(__file__).resolve().parent.parent / "seeds").glob("*.txt"))
+SEED = next((Path(__file__).resolve().parents[2] / "seeds").glob("*.txt"))
 
 
 def test_seed_title_source_and_boilerplate() -> None:

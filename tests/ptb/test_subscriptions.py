@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from botapi import TOKEN, bot_settings, check_message, news_engine  # noqa: F401  (the engine fixture)
-from neardup_samples import UNRELATED
+from support.botapi import TOKEN, bot_settings, check_message, news_engine  # noqa: F401  (the engine fixture)
+from support.neardup_samples import UNRELATED
 from telegram.ext import Application, ApplicationBuilder
 
 from bot.news import subscriptions

@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from neardup_samples import UNRELATED, light_copies
+from support.neardup_samples import UNRELATED, light_copies
 
 from bot.news import feedstore, outbox, subscriptions
 from bot.news import schema as newsdb
@@ -23,7 +23,7 @@ from retrieval.intake import read_article_file
 from retrieval.models import ArticleDraft
 from retrieval.store import CorpusStore
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SEED = replace(
     read_article_file(next((ROOT / "seeds").glob("*.txt"))),
     source="مدونة هادي العبد الله",

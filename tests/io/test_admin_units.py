@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-from admin_pages import ARTICLE_TITLE, QUESTION, Pages, pages_fixture  # noqa: F401
-from reindex_child import SlowEmbedder
+from support.admin_pages import ARTICLE_TITLE, QUESTION, Pages, pages_fixture  # noqa: F401
+from support.reindex_child import SlowEmbedder
 
 from bot.admin import audit, questionlog
 from bot.admin import corpus as admin_corpus

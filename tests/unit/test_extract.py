@@ -6,14 +6,14 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from neardup_samples import UNRELATED, heavy_rewrite, light_copies
+from support.neardup_samples import UNRELATED, heavy_rewrite, light_copies
 
 from bot.tools.newssite import article_page
 from retrieval.extract import NoTextError, decode_html, extract_page
 from retrieval.intake import read_article_file
 from retrieval.neardup import NEAR_DUP_DISTANCE, hamming, nearest, simhash, to_signed, to_unsigned
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SEED = replace(
     read_article_file(next((ROOT / "seeds").glob("*.txt"))),
     source="مدونة هادي العبد الله",

@@ -25,7 +25,7 @@ from retrieval.intake import read_article_file
 from retrieval.models import ArticleDraft
 from retrieval.store import CorpusStore
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SEED_FILE = next((ROOT / "seeds").glob("000_*.txt"))
 TOKEN = "123456:SECRET-token_for_tests_only_0123456789"
 SEED_URL = "https://example.com/news/idlib-russia?a=1&b=2"

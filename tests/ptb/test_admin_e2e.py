@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from admin_pages import ARTICLE_TITLE, QUESTION, Pages, pages_fixture  # noqa: F401
-from botapi import DIM, THRESHOLD, bot_settings, check_message, stop_app, visible
-from reindex_child import SlowEmbedder
+from support.admin_pages import ARTICLE_TITLE, QUESTION, Pages, pages_fixture  # noqa: F401
+from support.botapi import DIM, THRESHOLD, bot_settings, check_message, stop_app, visible
+from support.reindex_child import SlowEmbedder
 from telegram.ext import Application
 from test_admin_crash import filler
 
