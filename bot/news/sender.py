@@ -9,6 +9,7 @@ Nothing is ever lost: a row stays pending until it is sent, failed or dropped.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import warnings
@@ -135,23 +136,26 @@ class AlertSender:
         self._wake.set()
 
     async def run(self) -> None:
-        """Send alerts until cancelled; pending rows left by a previous run go first."""
+        """Send alerts until cancelled; pending rows left by a previous run go first.
+
+        Any step may fail (a locked or broken database): the sender logs it, backs
+        off and goes on, so one error never stops alerts for good.
+        """
+        failures = 0
         while True:
+            self._wake.clear()  # a wake from here on is not lost: the wait sees it
             try:
-                sent = await self.drain_once()
-            except (asyncio.CancelledError, KeyboardInterrupt):
-                raise
+                if await self.drain_once():
+                    failures = 0
+                    continue
+                idle = await self._idle_for()
+                failures = 0
             except Exception:
-                logger.exception("alert sender step failed")
-                sent = 0
-            if sent:
-                continue
-            self._wake.clear()
-            idle = await self._idle_for()  # before wait() exists: a cancel here leaks nothing
-            try:
+                failures += 1
+                idle = min(self.max_backoff, self.backoff * 2 ** (failures - 1))
+                logger.exception("alert sender step failed; next try in %.1f s", idle)
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), idle)
-            except TimeoutError:
-                pass
 
     async def _idle_for(self) -> float:
         due_at = await outbox.next_due_time(self.store.db)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import sqlite3
 import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -242,3 +245,39 @@ async def test_a_group_upgraded_to_a_supergroup_keeps_its_alerts_and_subscriptio
     assert await subscriptions.list_subscriptions(db, old) == []
     # A second move (the service message arriving late) changes nothing.
     assert await move_chat(db, old, new) == (0, 0)
+
+
+async def test_sender_survives_a_database_error_and_delivers_the_next_alert(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    delivered = asyncio.Event()
+
+    class Recorder(FakeBot):
+        async def send_message(self, **kw: Any) -> None:
+            await super().send_message(**kw)
+            delivered.set()
+
+    real_next_due = outbox.next_due_time
+    failed = asyncio.Event()
+
+    async def broken_once(db: Any) -> float | None:
+        if not failed.is_set():
+            failed.set()
+            raise sqlite3.OperationalError("database is locked")
+        return await real_next_due(db)
+
+    monkeypatch.setattr(outbox, "next_due_time", broken_once)
+    bot = Recorder()
+    sender = AlertSender(bot, engine.store, idle_wait=0.05, backoff=0.05)
+    task = asyncio.create_task(sender.run())
+    try:
+        await asyncio.wait_for(failed.wait(), 10)
+        await queue_all(engine, [71])
+        sender.wake()
+        await asyncio.wait_for(delivered.wait(), 10)
+        assert not task.done()
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    assert [chat for chat, _ in bot.sent] == [71]
