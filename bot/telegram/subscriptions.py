@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatMemberStatus, ChatType, ParseMode
-from telegram.error import TelegramError
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -173,8 +173,16 @@ async def on_unsubscribe_button(update: Update, context: ContextTypes.DEFAULT_TY
     body, markup = subscriptions_view(
         await subscriptions.list_subscriptions(db, update.effective_chat.id)
     )
-    with contextlib.suppress(TelegramError):  # unchanged text or an old message
+    try:
         await query.edit_message_text(body, parse_mode=ParseMode.HTML, reply_markup=markup)
+    except BadRequest as exc:
+        if not unchanged(exc):
+            raise  # blocked, gone or unreachable: the error handler logs it
+
+
+def unchanged(exc: BadRequest) -> bool:
+    """Tell whether Telegram refused an edit only because it would change nothing."""
+    return "message is not modified" in exc.message.lower()
 
 
 async def on_ask_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

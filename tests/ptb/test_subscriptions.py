@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from support.botapi import TOKEN, bot_settings, check_message, news_engine  # noqa: F401  (the engine fixture)
 from support.neardup_samples import UNRELATED
+from telegram.error import Forbidden
 from telegram.ext import Application, ApplicationBuilder
 
 from bot.news import subscriptions
@@ -233,3 +234,29 @@ async def test_feed_to_alert_end_to_end(
     assert check_message(reply.params["text"]) == texts.ASK_ARTICLE.format(title=new.title)
     answer = await engine.ask("كم بلغ سعر خام برنت؟")
     assert answer.answered and answer.citations[0].title == new.title
+
+
+async def test_unsubscribe_button_hides_only_an_unchanged_edit(
+    api: LocalBotApi, engine: Engine, start_app: Callable[..., Awaitable[App]]
+) -> None:
+    app = await start_app()
+    errors: list[BaseException] = []
+    forbidden = asyncio.Event()
+
+    async def collect(update: object, context: Any) -> None:
+        assert context.error is not None
+        errors.append(context.error)
+        if isinstance(context.error, Forbidden):
+            forbidden.set()
+
+    app.add_error_handler(collect)
+    await subscriptions.subscribe(engine.store.db, 5, "إدلب")
+    await subscriptions.subscribe(engine.store.db, 5, "غزة")
+    subs = await subscriptions.list_subscriptions(engine.store.db, 5)
+    api.errors["editMessageText"] = (400, "Bad Request: message is not modified")
+    api.press(api.bot_message(5), f"unsub:{subs[0].id}", user_id=5)
+    await api.wait_for(lambda c: c.method == "editMessageText")
+    api.errors["editMessageText"] = (403, "Forbidden: bot was blocked by the user")
+    api.press(api.bot_message(5), f"unsub:{subs[1].id}", user_id=5)
+    await asyncio.wait_for(forbidden.wait(), 10)
+    assert [type(e) for e in errors] == [Forbidden]
