@@ -141,18 +141,18 @@ INGESTING = "ingesting"
 
 
 async def _keys_by_outcome(
-    db: aiosqlite.Connection, feed_id: int, keys: Sequence[str], op: str
+    db: aiosqlite.Connection, feed_id: int, keys: Sequence[str], ingesting: bool
 ) -> set[str]:
-    """Return those keys of this feed whose outcome is (op "=") or is not (op "!=")
+    """Return those keys of this feed whose outcome is (or, ingesting=False, is not)
     the being-ingested mark."""
     found: set[str] = set()
     for i in range(0, len(keys), 500):
         part = keys[i : i + 500]
         marks = ",".join("?" * len(part))
         async with db.execute(
-            f"SELECT entry_key FROM feed_entries WHERE feed_id = ? AND outcome {op} ?"
+            "SELECT entry_key FROM feed_entries WHERE feed_id = ? AND (outcome = ?) = ?"
             f" AND entry_key IN ({marks})",
-            (feed_id, INGESTING, *part),
+            (feed_id, INGESTING, int(ingesting), *part),
         ) as cur:
             found.update(str(r[0]) for r in await cur.fetchall())
     return found
@@ -160,7 +160,7 @@ async def _keys_by_outcome(
 
 async def unseen(db: aiosqlite.Connection, feed_id: int, keys: Sequence[str]) -> set[str]:
     """Return the entry keys of this feed not seen before (being ingested counts as unseen)."""
-    return set(keys) - await _keys_by_outcome(db, feed_id, keys, "!=")
+    return set(keys) - await _keys_by_outcome(db, feed_id, keys, ingesting=False)
 
 
 async def mark_seen(
@@ -175,15 +175,15 @@ async def mark_seen(
         "INSERT INTO feed_entries (feed_id, entry_key, outcome, article_id, seen_at)"
         " VALUES (?, ?, ?, ?, ?) ON CONFLICT (feed_id, entry_key) DO UPDATE SET"
         " outcome = excluded.outcome, article_id = excluded.article_id, seen_at = excluded.seen_at"
-        f" WHERE feed_entries.outcome = '{INGESTING}'",
-        [(feed_id, key, outcome, article_id, now) for key, outcome, article_id in rows],
+        " WHERE feed_entries.outcome = ?",
+        [(feed_id, key, outcome, article_id, now, INGESTING) for key, outcome, article_id in rows],
     )
     await db.commit()
 
 
 async def interrupted(db: aiosqlite.Connection, feed_id: int, keys: Sequence[str]) -> set[str]:
     """Return the entry keys of this feed whose ingest was cut short before."""
-    return await _keys_by_outcome(db, feed_id, keys, "=")
+    return await _keys_by_outcome(db, feed_id, keys, ingesting=True)
 
 
 async def recent_hashes(db: aiosqlite.Connection, limit: int = 5000) -> list[tuple[int, int]]:
