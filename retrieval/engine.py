@@ -375,3 +375,19 @@ class Engine:
         answer = await asyncio.to_thread(self.composer.compose, question, hits)
         ms = (time.perf_counter() - start) * 1000
         return replace(answer, ms=ms)
+
+    async def ask_within(
+        self, question: str, article_ids: Sequence[int], k: int | None = None
+    ) -> Answer:
+        """Answer from these articles only (say, an alerted article and its story), or refuse.
+
+        The question is searched as usual, to the full candidate depth, and only the
+        passages of these articles are kept: a passage outside both candidate lists
+        would not have answered anyway.
+        """
+        start = time.perf_counter()
+        wanted = set(article_ids)
+        hits = await self.search(question, self.search_config.candidates)
+        hits = [h for h in hits if h.article.id in wanted][: k or self.search_config.top_k]
+        answer = await asyncio.to_thread(self.composer.compose, question, hits)
+        return replace(answer, ms=(time.perf_counter() - start) * 1000)

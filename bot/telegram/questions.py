@@ -23,8 +23,10 @@ from bot.admin import questionlog
 from bot.telegram import formatting, texts
 from bot.telegram.buttons import CALLBACK_PREFIX, keyboard, on_button
 from bot.telegram.delivery import reply, thread_of, typing
-from bot.telegram.state import state
+from bot.telegram.state import Focus, state, take_focus
 from retrieval.arabic import has_letters
+from retrieval.engine import Engine
+from retrieval.models import Answer
 
 logger = logging.getLogger(__name__)
 
@@ -202,7 +204,7 @@ async def answer_question(
         note = texts.TRUNCATED.format(limit=limit)
     started = time.perf_counter()
     async with typing(context.bot, chat.id, thread_of(message)):
-        answer = await st.engine.ask(question)
+        answer, note = await ask(st.engine, question, take_focus(context), note)
     markup = None
     if answer.answered:
         shown = tuple(h.chunk.id for _, h in formatting.quoted_passages(answer))
@@ -217,6 +219,19 @@ async def answer_question(
         latency_ms=(time.perf_counter() - started) * 1000,
         question=question,
     )
+
+
+async def ask(
+    engine: Engine, question: str, focus: Focus | None, note: str = ""
+) -> tuple[Answer, str]:
+    """Answer from the focused article when it can; else say so and answer from all news."""
+    if focus is not None:
+        answer = await engine.ask_within(question, [focus.article_id])
+        if answer.answered:
+            return answer, note
+        missed = texts.FOCUS_NOT_ANSWERED.format(title=focus.title)
+        note = f"{note}\n{missed}" if note else missed
+    return await engine.ask(question), note
 
 
 # -- everything else ----------------------------------------------------------

@@ -27,6 +27,8 @@ from bot.news.sender import ASK_PREFIX, AlertSender, move_chat
 from bot.news.subscriptions import TopicMatcher
 from bot.settings import Settings
 from bot.telegram import formatting, texts
+from bot.telegram.delivery import NO_PREVIEW, reply
+from bot.telegram.state import Focus, set_focus
 from retrieval.engine import Engine
 from retrieval.store import CorpusStore
 
@@ -57,14 +59,6 @@ def _news(context: ContextTypes.DEFAULT_TYPE) -> NewsState:
     return st
 
 
-async def _say(update: Update, value: str, markup: InlineKeyboardMarkup | None = None) -> None:
-    """Reply with one fixed Arabic text as RTL-safe HTML."""
-    if update.effective_message is not None:
-        await update.effective_message.reply_html(
-            formatting.finish(formatting.text(value))[0], reply_markup=markup
-        )
-
-
 async def may_manage(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
     """Tell whether this sender may change the chat's subscriptions (groups: admins only)."""
     chat, user, msg = update.effective_chat, update.effective_user, update.effective_message
@@ -85,11 +79,11 @@ async def may_manage(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool
 async def subscribe_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Subscribe this chat to all news, or to the topic after the command."""
     if update.effective_chat is None or not await may_manage(update, context):
-        await _say(update, texts.ADMINS_ONLY)
+        await reply(update, context, formatting.plain_messages(texts.ADMINS_ONLY))
         return
     topic = " ".join(context.args or [])
     if len(topic) > MAX_TOPIC_CHARS:
-        await _say(update, texts.TOPIC_TOO_LONG)
+        await reply(update, context, formatting.plain_messages(texts.TOPIC_TOO_LONG))
         return
     if not subscriptions.topic_key(topic):
         topic = subscriptions.ALL_NEWS  # no words (or none at all): all news
@@ -100,24 +94,26 @@ async def subscribe_command(update: Update, context: ContextTypes.DEFAULT_TYPE) 
         msg = texts.SUBSCRIBED_TOPIC if new else texts.ALREADY_TOPIC
     else:
         msg = texts.SUBSCRIBED_ALL if new else texts.ALREADY_ALL
-    await _say(update, msg.format(topic=topic))
+    await reply(update, context, formatting.plain_messages(msg.format(topic=topic)))
 
 
 async def unsubscribe_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Stop one topic, or with no topic (or `all`) every alert of this chat."""
     if update.effective_chat is None or not await may_manage(update, context):
-        await _say(update, texts.ADMINS_ONLY)
+        await reply(update, context, formatting.plain_messages(texts.ADMINS_ONLY))
         return
     db = _news(context).engine.store.db
     chat_id = update.effective_chat.id
     topic = " ".join(context.args or [])
     if not topic or topic.lower() in _ALL_WORDS:
         await subscriptions.deactivate_chat(db, chat_id)
-        await _say(update, texts.UNSUBSCRIBED_ALL)
+        await reply(update, context, formatting.plain_messages(texts.UNSUBSCRIBED_ALL))
     elif await subscriptions.unsubscribe(db, chat_id, topic):
-        await _say(update, texts.UNSUBSCRIBED_TOPIC.format(topic=topic))
+        await reply(
+            update, context, formatting.plain_messages(texts.UNSUBSCRIBED_TOPIC.format(topic=topic))
+        )
     else:
-        await _say(update, texts.NOT_SUBSCRIBED)
+        await reply(update, context, formatting.plain_messages(texts.NOT_SUBSCRIBED))
 
 
 def subscriptions_view(
@@ -148,7 +144,7 @@ async def subscriptions_command(update: Update, context: ContextTypes.DEFAULT_TY
         _news(context).engine.store.db, update.effective_chat.id
     )
     body, markup = subscriptions_view(subs)
-    await update.effective_message.reply_html(body, reply_markup=markup)
+    await reply(update, context, [body], markup=markup)
 
 
 async def on_unsubscribe_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -174,7 +170,9 @@ async def on_unsubscribe_button(update: Update, context: ContextTypes.DEFAULT_TY
         await subscriptions.list_subscriptions(db, update.effective_chat.id)
     )
     try:
-        await query.edit_message_text(body, parse_mode=ParseMode.HTML, reply_markup=markup)
+        await query.edit_message_text(
+            body, parse_mode=ParseMode.HTML, reply_markup=markup, link_preview_options=NO_PREVIEW
+        )
     except BadRequest as exc:
         if not unchanged(exc):
             raise  # blocked, gone or unreachable: the error handler logs it
@@ -194,11 +192,16 @@ async def on_ask_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     article = await _news(context).engine.store.get_article(int(raw)) if raw.isdigit() else None
     await query.answer()
     if article is None:
-        await _say(update, texts.ARTICLE_GONE)
+        await reply(update, context, formatting.plain_messages(texts.ARTICLE_GONE))
         return
-    if context.chat_data is not None:
-        context.chat_data["ask_article_id"] = article.id  # for a handler that wants the focus
-    await _say(update, texts.ASK_ARTICLE.format(title=article.title.strip() or texts.UNTITLED))
+    set_focus(context, Focus(article.id, article.title.strip() or texts.UNTITLED))
+    await reply(
+        update,
+        context,
+        formatting.plain_messages(
+            texts.ASK_ARTICLE.format(title=article.title.strip() or texts.UNTITLED)
+        ),
+    )
 
 
 async def on_migrate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

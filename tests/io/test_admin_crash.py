@@ -9,31 +9,19 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from support.articles import filler
 from support.reindex_child import SlowEmbedder
 
 from retrieval.answer import AnswerConfig
 from retrieval.embedding import Embedder, HashingEmbedder
 from retrieval.engine import Engine
 from retrieval.intake import read_article_file
-from retrieval.models import ArticleDraft
 from retrieval.store import CorpusStore
 
 ROOT = Path(__file__).resolve().parents[2]
 CHILD = ROOT / "tests" / "support" / "reindex_child.py"
 SEED = next((ROOT / "seeds").glob("*.txt"))
 QUESTION = "ماذا قال وزير الدفاع التركي عن إدلب؟"
-TOWNS = ["حلب", "حمص", "درعا", "الرقة", "دير الزور", "اللاذقية", "طرطوس", "حماة"]
-
-
-def filler(i: int) -> ArticleDraft:
-    """Return a small article of its own (one chunk) so the corpus has many batches."""
-    town = TOWNS[i % len(TOWNS)]
-    body = (
-        f"أعلن المجلس المحلي في {town} اليوم عن مشروع رقم {i} لإصلاح شبكة المياه في الأحياء"
-        f" الشرقية، وقال رئيس المجلس إن الأعمال تستمر {i + 2} أسابيع وإن التمويل جاء من"
-        f" منظمات محلية. وأضاف أن السكان سيحصلون على المياه بانتظام بعد انتهاء المرحلة {i}."
-    )
-    return ArticleDraft(f"مشروع مياه رقم {i} في {town}", body, "مصدر محلي", published="2024-01-01")
 
 
 async def build_corpus(tmp_path: Path) -> tuple[Path, Path, int]:

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 from support.admin_pages import ARTICLE_TITLE, QUESTION, Pages, pages_fixture  # noqa: F401
+from support.articles import filler
 from support.botapi import DIM, THRESHOLD, bot_settings, check_message, stop_app, visible
 from support.reindex_child import SlowEmbedder
 from telegram.ext import Application
-from test_admin_crash import filler
 
 from bot.admin import audit
 from bot.news import schema as newsdb

@@ -730,3 +730,43 @@ async def test_bench_measures_throughput_and_latency(bot_engine: Engine, tmp_pat
     assert 0 < three["p50_ms"] <= three["p95_ms"] < 10_000
     assert three["questions_per_s"] > 0 and "start_ms" in three and "start_ms" not in one
     assert bench_table(result).splitlines()[2].startswith("| 1 | 2 | ")
+
+
+FOOTBALL_QUESTION = "ماذا قال وليد الركراكي؟"
+
+
+async def test_ask_about_this_article_focuses_the_next_question(
+    start_bot: StartBot, botapi: LocalBotApi, bot_engine: Engine
+) -> None:
+    await start_bot()
+    seed, second = sorted(await bot_engine.store.latest_articles(5), key=lambda a: a.id)
+    general = await bot_engine.ask(FOOTBALL_QUESTION)
+    assert general.answered and general.citations[0].article_id == second.id
+
+    # Focused on the Idlib article, a football question is told so, then answered from the rest.
+    botapi.press(botapi.bot_message(31), f"ask:{seed.id}", user_id=31)
+    (prompt,) = await botapi.replies(31)
+    assert texts.ASK_ARTICLE.format(title=seed.title) in prompt.params["text"]
+    botapi.send_text(FOOTBALL_QUESTION, user_id=31)
+    reply = (await botapi.replies(31, count=2))[-1].params["text"]
+    note = f"<i>{formatting.text(texts.FOCUS_NOT_ANSWERED.format(title=seed.title))}</i>"
+    assert (
+        reply
+        == formatting.answer_messages(general, texts.FOCUS_NOT_ANSWERED.format(title=seed.title))[0]
+    )
+    assert reply.startswith(note)
+
+    # The focus lasts one question: the next is answered as usual.
+    botapi.send_text(FOOTBALL_QUESTION, user_id=31)
+    reply = (await botapi.replies(31, count=3))[-1].params["text"]
+    assert reply == formatting.answer_messages(general)[0]
+
+    # Focused on the football article, the answer quotes that article first.
+    botapi.press(botapi.bot_message(31), f"ask:{second.id}", user_id=31)
+    await botapi.replies(31, count=4)
+    botapi.send_text(FOOTBALL_QUESTION, user_id=31)
+    reply = (await botapi.replies(31, count=5))[-1].params["text"]
+    focused = await bot_engine.ask_within(FOOTBALL_QUESTION, [second.id])
+    assert focused.answered and {c.article_id for c in focused.citations} == {second.id}
+    assert reply == formatting.answer_messages(focused)[0]
+    assert_all_valid(botapi)
