@@ -391,3 +391,8 @@ class Engine:
         hits = [h for h in hits if h.article.id in wanted][: k or self.search_config.top_k]
         answer = await asyncio.to_thread(self.composer.compose, question, hits)
         return replace(answer, ms=(time.perf_counter() - start) * 1000)
+
+    async def article_vectors(self, article_id: int) -> np.ndarray:
+        """Return an article's chunk vectors as rows (none: zero rows of the model's width)."""
+        rows = await self.store.article_vectors(article_id)
+        return np.vstack(rows) if rows else np.zeros((0, self.embedder.dim), dtype=np.float32)

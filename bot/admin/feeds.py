@@ -5,15 +5,14 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
+import aiosqlite
 import httpx
 
 from bot.admin.corpus import FetchLimits, fetch_within
 from bot.news import feedstore
-from bot.news import schema as newsdb
 from bot.news.feedstore import Feed
 from bot.news.poller import classify_empty
 from bot.news.urlsafety import FetchError
-from retrieval.engine import Engine
 
 
 @dataclass(frozen=True)
@@ -63,18 +62,18 @@ async def check_feed(
     return FeedCheck(problem=problem, detail=problem.replace("_", " "))
 
 
-async def list_feeds(engine: Engine) -> list[Feed]:
+async def list_feeds(db: aiosqlite.Connection) -> list[Feed]:
     """Return every feed with its last poll, last error and article count."""
-    await newsdb.migrate_bot(engine.store.db)
-    return await feedstore.list_feeds(engine.store.db)
+    return await feedstore.list_feeds(db)
 
 
 async def add_feed(
-    engine: Engine, url: str, limits: FetchLimits, client: httpx.AsyncClient | None = None
+    db: aiosqlite.Connection,
+    url: str,
+    limits: FetchLimits,
+    client: httpx.AsyncClient | None = None,
 ) -> FeedAdd:
     """Add a feed after fetching it once; its backlog is ingested later without alerts."""
-    db = engine.store.db
-    await newsdb.migrate_bot(db)
     url = url.strip()
     existing = await feedstore.get_feed(db, url)
     if existing is not None:
@@ -86,10 +85,8 @@ async def add_feed(
     return FeedAdd(feed, new, check)
 
 
-async def remove_feed(engine: Engine, url_or_id: str) -> Feed | None:
+async def remove_feed(db: aiosqlite.Connection, url_or_id: str) -> Feed | None:
     """Remove a feed by URL or id; return the removed feed, or None when there was none."""
-    db = engine.store.db
-    await newsdb.migrate_bot(db)
     key = url_or_id.strip()
     feeds = await feedstore.list_feeds(db)
     found = next((f for f in feeds if f.url == key or (key.isdigit() and f.id == int(key))), None)

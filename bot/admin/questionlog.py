@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import aiosqlite
 
-from bot.admin.schema import AdminDb
 from retrieval.store import utc_now
 
 logger = logging.getLogger(__name__)
 
-# Where register() leaves the log in application.bot_data, for the question handler.
-QUESTION_LOG_KEY = "isnad.questionlog"
 LATENCY_WINDOW = 1000  # p50/p95 are over the newest this many questions
 
 
@@ -99,17 +96,16 @@ async def stats(
 class QuestionLog:
     """The question log of one running bot: where to write, and whether text is kept."""
 
-    def __init__(self, admin_db: AdminDb, keep_text: bool):
-        self.admin_db = admin_db
+    def __init__(self, db: aiosqlite.Connection, keep_text: bool):
+        self.db = db
         self.keep_text = keep_text
 
     async def record(
         self, *, chat_kind: str, answered: bool, latency_ms: float, question: str
     ) -> None:
         """Write one question row."""
-        db = await self.admin_db.connection()
         await record(
-            db,
+            self.db,
             chat_kind=chat_kind,
             answered=answered,
             latency_ms=latency_ms,
@@ -119,11 +115,11 @@ class QuestionLog:
 
     async def stats(self, now: datetime | None = None) -> QuestionStats:
         """Return the aggregates for /stats."""
-        return await stats(await self.admin_db.connection(), now)
+        return await stats(self.db, now)
 
 
 async def record_question(
-    bot_data: Mapping[str, object],
+    log: QuestionLog,
     *,
     chat_kind: str,
     answered: bool,
@@ -131,9 +127,6 @@ async def record_question(
     question: str,
 ) -> None:
     """Log a question the bot answered (or could not); never fails the answer itself."""
-    log = bot_data.get(QUESTION_LOG_KEY)
-    if not isinstance(log, QuestionLog):
-        return  # admin commands not registered: nothing to log into
     try:
         await log.record(
             chat_kind=chat_kind, answered=answered, latency_ms=latency_ms, question=question

@@ -5,9 +5,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+import aiosqlite
+
 from bot.admin.questionlog import QuestionLog, QuestionStats
 from bot.news import feedstore
-from bot.news import schema as newsdb
 from bot.news.subscriptions import count_subscribers
 from retrieval.engine import Engine
 from retrieval.index import VectorIndex
@@ -38,11 +39,11 @@ def index_memory(index: VectorIndex) -> int:
     return len(index) * (index.dim * 4 + 8)
 
 
-async def gather(engine: Engine, questions: QuestionLog, started: float) -> StatsReport:
+async def gather(
+    engine: Engine, db: aiosqlite.Connection, questions: QuestionLog, started: float
+) -> StatsReport:
     """Collect the figures; started is the bot's start on the time.monotonic clock."""
     corpus = await engine.store.stats()
-    db = engine.store.db
-    await newsdb.migrate_bot(db)
     feeds = await feedstore.list_feeds(db)
     try:
         disk: int | None = engine.index_path.stat().st_size

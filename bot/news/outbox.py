@@ -11,11 +11,13 @@ import aiosqlite
 
 from retrieval.models import Article
 from retrieval.neardup import simhash, to_signed
-from retrieval.store import CorpusStore, utc_now
+from retrieval.store import utc_now
 
 logger = logging.getLogger(__name__)
 
 Matcher = Callable[[Article], Awaitable[list[int]]]
+# Looks an article up by id (the engine's store does); None when it was deleted.
+ArticleLookup = Callable[[int], Awaitable[Article | None]]
 
 
 @dataclass(frozen=True)
@@ -68,14 +70,13 @@ async def unnoted(db: aiosqlite.Connection, article_ids: Sequence[int]) -> set[i
     return set(ids) - noted
 
 
-async def fan_out(store: CorpusStore, match: Matcher) -> int:
+async def fan_out(db: aiosqlite.Connection, article: ArticleLookup, match: Matcher) -> int:
     """Queue alerts for noted articles not yet fanned out; return how many rows were queued.
 
     The outbox rows and the article's fanned_out flag land in one transaction, and
     the unique (chat, article) key makes a repeat harmless: after a crash the next
     run picks up exactly the articles that were not done.
     """
-    db = store.db
     async with db.execute(
         "SELECT n.article_id, n.alert FROM news_articles n WHERE n.fanned_out = 0"
         " ORDER BY n.article_id"
@@ -85,8 +86,8 @@ async def fan_out(store: CorpusStore, match: Matcher) -> int:
     for article_id, alert in todo:
         chats: list[int] = []
         if alert:
-            article = await store.get_article(article_id)
-            chats = await match(article) if article is not None else []
+            found = await article(article_id)
+            chats = await match(found) if found is not None else []
         now = utc_now()
         cur = await db.executemany(
             "INSERT OR IGNORE INTO outbox (chat_id, article_id, created_at) VALUES (?, ?, ?)",

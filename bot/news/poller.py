@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+import aiosqlite
 import httpx
 
 from bot.news import feedstore, outbox
@@ -97,12 +98,13 @@ class FeedPoller:
     def __init__(
         self,
         engine: Engine,
+        db: aiosqlite.Connection,
         config: PollConfig,
         client: httpx.AsyncClient,
         match: outbox.Matcher | None = None,
     ):
         self.engine = engine
-        self.db = engine.store.db
+        self.db = db
         self.config = config
         self.client = client
         self.match = match
@@ -126,7 +128,6 @@ class FeedPoller:
 
     async def run(self) -> PollReport:
         """Poll every due feed once and queue alerts for the new articles."""
-        await newsdb.migrate_bot(self.db)
         await feedstore.sync_settings_feeds(self.db, self.config.feeds)
         now = time.time()
         # A feed dropped from ISNAD_FEEDS stops; one an admin added stays until removed.
@@ -140,7 +141,11 @@ class FeedPoller:
         ]
         self.counts["backing_off"] += len(waiting)
         reports = await asyncio.gather(*(self.poll_feed(f) for f in due))
-        queued = await outbox.fan_out(self.engine.store, self.match) if self.match else 0
+        queued = (
+            await outbox.fan_out(self.db, self.engine.store.get_article, self.match)
+            if self.match
+            else 0
+        )
         await newsdb.bump(self.db, dict(self.counts))
         await self.db.commit()
         return PollReport((*reports, *waiting), queued, dict(self.counts))
@@ -304,6 +309,7 @@ class FeedPoller:
 
 async def poll_once(
     engine: Engine,
+    db: aiosqlite.Connection,
     config: PollConfig,
     *,
     client: httpx.AsyncClient | None = None,
@@ -311,22 +317,28 @@ async def poll_once(
 ) -> PollReport:
     """Run one poll cycle over the feeds in settings and in the database."""
     if client is not None:
-        return await FeedPoller(engine, config, client, match).run()
+        return await FeedPoller(engine, db, config, client, match).run()
     async with make_client(config.fetch_timeout) as own:
-        return await FeedPoller(engine, config, own, match).run()
+        return await FeedPoller(engine, db, config, own, match).run()
 
 
 async def cmd_poll(settings: Settings) -> None:
     """Run one poll cycle from the command line and print what it added."""
+    from bot.database import BotDatabase
     from bot.factory import load_embedder, open_engine
     from bot.news.subscriptions import TopicMatcher
 
     embedder = await asyncio.to_thread(load_embedder, settings)
     engine = await open_engine(settings, embedder)
     try:
-        report = await poll_once(
-            engine, PollConfig.from_settings(settings), match=TopicMatcher(engine).chats_for
-        )
+        db = await BotDatabase.open(settings.db_path)
+        try:
+            match = TopicMatcher(engine, db.conn).chats_for
+            report = await poll_once(
+                engine, db.conn, PollConfig.from_settings(settings), match=match
+            )
+        finally:
+            await db.close()
     finally:
         await engine.close()
     for f in report.feeds:

@@ -34,7 +34,6 @@ from bot.news.subscriptions import deactivate_chat
 from bot.telegram import formatting, texts
 from retrieval.models import Article
 from retrieval.sentences import split_sentences
-from retrieval.store import CorpusStore
 
 logger = logging.getLogger(__name__)
 
@@ -105,7 +104,8 @@ class AlertSender:
     def __init__(
         self,
         bot: Any,  # telegram.Bot, or anything with its send_message
-        store: CorpusStore,
+        db: aiosqlite.Connection,
+        article: outbox.ArticleLookup,
         *,
         per_second: float = 30.0,
         chat_interval: float = 1.0,
@@ -117,7 +117,8 @@ class AlertSender:
         clock: Callable[[], float] = time.monotonic,
     ):
         self.bot = bot
-        self.store = store
+        self.db = db
+        self.article = article
         self.interval = 1.0 / per_second
         self.chat_interval = chat_interval
         self.group_interval = group_interval
@@ -158,7 +159,7 @@ class AlertSender:
                 await asyncio.wait_for(self._wake.wait(), idle)
 
     async def _idle_for(self) -> float:
-        due_at = await outbox.next_due_time(self.store.db)
+        due_at = await outbox.next_due_time(self.db)
         now = self.clock()
         self._next_chat = {c: t for c, t in self._next_chat.items() if t > now}
         soonest = min(self._next_chat.values(), default=now + self.idle_wait)
@@ -172,7 +173,7 @@ class AlertSender:
         """Send every due alert whose chat may receive one now; return how many were sent."""
         sent = 0
         busy: set[int] = set()
-        for row in await outbox.due(self.store.db):
+        for row in await outbox.due(self.db):
             now = self.clock()
             if row.chat_id in busy or self._next_chat.get(row.chat_id, 0.0) > now:
                 continue  # this chat's turn comes later; others go first
@@ -185,8 +186,8 @@ class AlertSender:
         return sent
 
     async def _deliver(self, row: outbox.OutboxRow) -> bool:
-        db = self.store.db
-        article = await self.store.get_article(row.article_id)
+        db = self.db
+        article = await self.article(row.article_id)
         if article is None:
             await outbox.give_up(db, row.id, "dropped", "article deleted")
             return False
@@ -210,7 +211,7 @@ class AlertSender:
         except ChatMigrated as exc:
             # A group became a supergroup: its subscriptions and alerts follow it, and this
             # alert goes out again to the new id (the try does not count).
-            await move_chat(self.store.db, row.chat_id, int(exc.new_chat_id))
+            await move_chat(self.db, row.chat_id, int(exc.new_chat_id))
             logger.info("chat %d is now %d: alerts follow it", row.chat_id, exc.new_chat_id)
             return False
         except Forbidden as exc:
@@ -242,9 +243,9 @@ class AlertSender:
 
     async def _chat_gone(self, row: outbox.OutboxRow, exc: TelegramError) -> None:
         """Stop alerting a chat that blocked the bot or no longer exists."""
-        subs = await deactivate_chat(self.store.db, row.chat_id)
-        await outbox.give_up(self.store.db, row.id, "dropped", exc.message)
-        dropped = await outbox.drop_chat(self.store.db, row.chat_id, exc.message)
+        subs = await deactivate_chat(self.db, row.chat_id)
+        await outbox.give_up(self.db, row.id, "dropped", exc.message)
+        dropped = await outbox.drop_chat(self.db, row.chat_id, exc.message)
         logger.info(
             "chat %d is gone (%s): %d subscriptions stopped, %d alerts dropped",
             row.chat_id,

@@ -161,13 +161,14 @@ async def count_subscribers(db: aiosqlite.Connection) -> int:
 class TopicMatcher:
     """Decides which subscribed chats an article is for: by topic words, then by meaning."""
 
-    def __init__(self, engine: Engine, threshold: float = TOPIC_COSINE):
+    def __init__(self, engine: Engine, db: aiosqlite.Connection, threshold: float = TOPIC_COSINE):
         self.engine = engine
+        self.db = db
         self.threshold = threshold
 
     async def chats_for(self, article: Article) -> list[int]:
         """Return the chats with an active subscription that the article matches."""
-        subs = await active_subscriptions(self.engine.store.db)
+        subs = await active_subscriptions(self.db)
         stems = {light_stem(w) for w in words(f"{article.title}\n{article.body}")}
         vectors: np.ndarray | None = None
         chats: set[int] = set()
@@ -178,7 +179,7 @@ class TopicMatcher:
                 chats.add(sub.chat_id)
                 continue
             if vectors is None:
-                vectors = await self._article_vectors(article.id)
+                vectors = await self.engine.article_vectors(article.id)
             if len(vectors) and await self._cosine(sub.topic, vectors) >= self.threshold:
                 chats.add(sub.chat_id)
         return sorted(chats)
@@ -188,13 +189,3 @@ class TopicMatcher:
         query = TOPIC_TEMPLATE.format(topic=topic)
         qvec = await asyncio.to_thread(self.engine.embed_query, query)
         return float(np.max(vectors @ qvec))
-
-    async def _article_vectors(self, article_id: int) -> np.ndarray:
-        # The store has no per-article vector read; the chunks table is its schema.
-        async with self.engine.store.db.execute(
-            "SELECT vector FROM chunks WHERE article_id = ? ORDER BY ord", (article_id,)
-        ) as cur:
-            rows = await cur.fetchall()
-        if not rows:
-            return np.zeros((0, self.engine.embedder.dim), dtype=np.float32)
-        return np.vstack([np.frombuffer(r[0], dtype=np.float32) for r in rows])

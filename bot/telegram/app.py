@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 from telegram.error import InvalidToken, NetworkError
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+)
 
 from bot.errors import ConfigError
 from bot.settings import Settings
-from bot.telegram import admin_wiring as admin
-from bot.telegram import questions as handlers
-from bot.telegram import redaction
-from bot.telegram import subscriptions as subscription_handlers
-from bot.telegram.ratelimit import RateLimiter
-from bot.telegram.sessions import SessionStore
-from bot.telegram.state import STATE_KEY, BotState
+from bot.telegram import admin, questions, redaction, subscriptions
+from bot.telegram.state import BotState, EngineOpener, context_types
 from retrieval.engine import Engine
 
 logger = logging.getLogger(__name__)
@@ -77,10 +75,15 @@ def file_url(base_url: str) -> str:
     return base_url
 
 
-async def _post_init(app: Application) -> None:  # type: ignore[type-arg]
-    """Register the command menu and say, in one line, that the bot is ready."""
-    await handlers.set_commands(app)
-    st: BotState = app.bot_data[STATE_KEY]
+# The application, typed by its state (bot_data); the rest as PTB builds it.
+App = Application[Any, Any, Any, Any, BotState, Any]
+
+
+async def _post_init(app: App) -> None:
+    """Open the state, register the menus, start alerts and polls, and say the bot is ready."""
+    st = app.bot_data
+    await st.open()
+    await questions.set_commands(app)
     await admin.setup_admin_commands(app.bot, st.settings, admin.public_commands(app))
     stats = await st.engine.store.stats()
     logger.info(
@@ -90,42 +93,43 @@ async def _post_init(app: Application) -> None:  # type: ignore[type-arg]
         stats.chunks,
         st.engine.embedder.name,
     )
-    await subscription_handlers.start_background(app, st.engine, st.settings)
+    await subscriptions.start_background(app)
 
 
-async def _post_stop(app: Application) -> None:  # type: ignore[type-arg]
-    """Stop the feed poller, the alert sender and a running reindex."""
-    await subscription_handlers.stop_background(app)
-    await admin.shutdown_admin(app)
+async def _post_stop(app: App) -> None:
+    """Stop the feed poller and the alert sender."""
+    await subscriptions.stop_background(app)
 
 
-def build_application(settings: Settings, engine: Engine) -> Application:  # type: ignore[type-arg]
-    """Build the application around a ready engine; nothing is sent yet."""
+async def _post_shutdown(app: App) -> None:
+    """Stop a running reindex, then close the bot's tables and the engine it opened."""
+    await app.bot_data.close()
+
+
+def build_application(settings: Settings, engine: Engine | EngineOpener) -> App:
+    """Build the application around an engine, or what opens one; nothing is sent yet."""
     token = bot_token(settings)
     secrets = [token]
     if settings.webhook_secret:
         secrets.append(settings.webhook_secret.get_secret_value())
     redaction.install(*secrets)
-    app = (
+    bot_state = BotState(settings, engine)
+    app: App = (
         ApplicationBuilder()
         .token(token)
         .base_url(settings.telegram_base_url)
         .base_file_url(file_url(settings.telegram_base_url))
         .rate_limiter(MessageRateLimiter(max_retries=2))
         .concurrent_updates(CONCURRENT_UPDATES)
+        .context_types(context_types(bot_state))
         .post_init(_post_init)
         .post_stop(_post_stop)
+        .post_shutdown(_post_shutdown)
         .build()
     )
-    app.bot_data[STATE_KEY] = BotState(
-        settings=settings,
-        engine=engine,
-        limiter=RateLimiter(settings.rate_limit_count, settings.rate_limit_seconds),
-        sessions=SessionStore(),
-    )
-    handlers.register(app)
-    subscription_handlers.register(app, engine, settings)
-    admin.register(app, settings=settings, engine=engine)
+    questions.register(app)
+    subscriptions.register(app)
+    admin.register(app)
     return app
 
 
@@ -137,19 +141,19 @@ def webhook_url(settings: Settings) -> str:
 
 
 def run_bot(settings: Settings) -> None:
-    """Load the model and index, then answer Telegram updates until stopped."""
+    """Load the model, then answer Telegram updates until stopped.
+
+    PTB owns the event loop: the engine and the bot's tables open in post_init, on
+    that loop, and close in post_shutdown.
+    """
     bot_token(settings)
     if not settings.db_path.exists():
         raise ConfigError(f"no corpus at {settings.db_path}: run `isnad setup` first")
     from bot.factory import load_embedder, open_engine  # heavy: torch comes with the model
 
     embedder = load_embedder(settings)
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)  # PTB runs on the current loop, where the engine lives
-    engine: Engine | None = None
+    app = build_application(settings, lambda: open_engine(settings, embedder))
     try:
-        engine = loop.run_until_complete(open_engine(settings, embedder))
-        app = build_application(settings, engine)
         if settings.webhook_url:
             secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
             app.run_webhook(
@@ -158,10 +162,9 @@ def run_bot(settings: Settings) -> None:
                 url_path=settings.webhook_path.strip("/"),
                 webhook_url=webhook_url(settings),
                 secret_token=secret,
-                close_loop=False,
             )
         else:
-            app.run_polling(close_loop=False)
+            app.run_polling()
     except InvalidToken as exc:
         raise ConfigError(
             "Telegram refused ISNAD_TELEGRAM_TOKEN: check it with @BotFather (/token)"
@@ -171,7 +174,3 @@ def run_bot(settings: Settings) -> None:
             f"cannot reach the Bot API at {settings.telegram_base_url}:"
             f" {redaction.redact(str(exc))}"
         ) from exc
-    finally:
-        if engine is not None:
-            loop.run_until_complete(engine.close())
-        loop.close()

@@ -5,11 +5,10 @@ from __future__ import annotations
 from dataclasses import replace
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
-from telegram.ext import ContextTypes
 
 from bot.telegram import formatting, texts
 from bot.telegram.delivery import send, thread_of, typing
-from bot.telegram.state import state
+from bot.telegram.state import BotContext, state
 
 CALLBACK_PREFIX = "q:"  # every button of this module; other modules use other prefixes
 CALLBACK_MORE = "q:m:"
@@ -30,7 +29,7 @@ def keyboard(sid: str) -> InlineKeyboardMarkup:
     )
 
 
-async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_button(update: Update, context: BotContext) -> None:
     """Show more passages, or every source, for an earlier answer."""
     st = state(context)
     query = update.callback_query

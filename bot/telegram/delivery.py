@@ -10,7 +10,8 @@ from collections.abc import AsyncIterator, Sequence
 from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions, Message, ReplyParameters, Update
 from telegram.constants import ChatAction, ChatType, ParseMode
 from telegram.error import TelegramError
-from telegram.ext import ContextTypes
+
+from bot.telegram.state import BotContext
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ async def send(
 
 async def reply(
     update: Update,
-    context: ContextTypes.DEFAULT_TYPE,
+    context: BotContext,
     messages: Sequence[str],
     *,
     quote: bool | None = None,

@@ -14,7 +14,6 @@ from telegram.ext import (
     ApplicationHandlerStop,
     CallbackQueryHandler,
     CommandHandler,
-    ContextTypes,
     MessageHandler,
     filters,
 )
@@ -23,7 +22,7 @@ from bot.admin import questionlog
 from bot.telegram import formatting, texts
 from bot.telegram.buttons import CALLBACK_PREFIX, keyboard, on_button
 from bot.telegram.delivery import reply, thread_of, typing
-from bot.telegram.state import Focus, state, take_focus
+from bot.telegram.state import BotContext, Focus, state, take_focus
 from retrieval.arabic import has_letters
 from retrieval.engine import Engine
 from retrieval.models import Answer
@@ -118,7 +117,7 @@ def _after_command(message: Message) -> str:
 # -- commands ---------------------------------------------------------------
 
 
-async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def start(update: Update, context: BotContext) -> None:
     """Greet: what the bot knows, how to ask, how to subscribe."""
     store = state(context).engine.store
     stats = await store.stats()
@@ -132,13 +131,13 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await reply(update, context, messages)
 
 
-async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def help_command(update: Update, context: BotContext) -> None:
     """Explain how to ask and list the commands."""
     commands = registered_commands(context.application)
     await reply(update, context, formatting.help_messages(context.bot.username, commands))
 
 
-async def sources_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def sources_command(update: Update, context: BotContext) -> None:
     """Describe the corpus: sources, article count, newest article."""
     store = state(context).engine.store
     stats = await store.stats()
@@ -146,14 +145,14 @@ async def sources_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     await reply(update, context, formatting.corpus_messages(stats, newest[0] if newest else None))
 
 
-async def about_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def about_command(update: Update, context: BotContext) -> None:
     """Name the model, the corpus size and how answers are built."""
     engine = state(context).engine
     stats = await engine.store.stats()
     await reply(update, context, formatting.about_messages(engine.embedder.name, stats))
 
 
-async def ask_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def ask_command(update: Update, context: BotContext) -> None:
     """Answer the question written after /ask."""
     assert update.effective_message is not None
     question = _after_command(update.effective_message)
@@ -163,7 +162,7 @@ async def ask_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
 # -- questions --------------------------------------------------------------
 
 
-async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_text(update: Update, context: BotContext) -> None:
     """Answer a private message, or a group message addressed to the bot."""
     assert update.effective_message is not None
     private = is_private(update)
@@ -173,9 +172,7 @@ async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await answer_question(update, context, question, usage=usage)
 
 
-async def answer_question(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, raw: str, usage: str
-) -> None:
+async def answer_question(update: Update, context: BotContext, raw: str, usage: str) -> None:
     """Check the question, search, and reply with the answer and its buttons.
 
     `usage` is the hint sent when there is no question at all.
@@ -213,7 +210,7 @@ async def answer_question(
     messages = formatting.answer_messages(answer, note)
     await reply(update, context, messages, quote=True, markup=markup)
     await questionlog.record_question(
-        context.bot_data,
+        st.questions,
         chat_kind=chat.type,
         answered=answer.answered,
         latency_ms=(time.perf_counter() - started) * 1000,
@@ -237,7 +234,7 @@ async def ask(
 # -- everything else ----------------------------------------------------------
 
 
-async def on_unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_unknown_command(update: Update, context: BotContext) -> None:
     """List the commands when someone uses one the bot does not have."""
     message = update.effective_message
     assert message is not None and message.text is not None
@@ -252,7 +249,7 @@ async def on_unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE)
     await reply(update, context, formatting.plain_messages(text))
 
 
-async def on_other(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_other(update: Update, context: BotContext) -> None:
     """Ask for text when a sticker, photo, voice note or other media is sent to the bot."""
     message = update.effective_message
     assert message is not None
@@ -260,7 +257,7 @@ async def on_other(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await reply(update, context, formatting.plain_messages(texts.TEXT_ONLY))
 
 
-async def on_edited(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_edited(update: Update, context: BotContext) -> None:
     """Say that edited messages are not answered again, and stop there."""
     message = update.effective_message
     if message is not None and addressed_text(message, context.bot, is_private(update)) is not None:
@@ -268,7 +265,7 @@ async def on_edited(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     raise ApplicationHandlerStop
 
 
-async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_error(update: object, context: BotContext) -> None:
     """Log the error with its traceback and apologise to the user in Arabic."""
     update_id = update.update_id if isinstance(update, Update) else None
     logger.error("error while handling update %s", update_id, exc_info=context.error)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass, field
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatMemberStatus, ChatType, ParseMode
@@ -14,52 +13,27 @@ from telegram.ext import (
     Application,
     CallbackQueryHandler,
     CommandHandler,
-    ContextTypes,
     MessageHandler,
     filters,
 )
 
 from bot.news import outbox, subscriptions
-from bot.news import schema as newsdb
 from bot.news.feedstore import sync_settings_feeds
 from bot.news.poller import PollConfig, poll_once
 from bot.news.sender import ASK_PREFIX, AlertSender, move_chat
-from bot.news.subscriptions import TopicMatcher
-from bot.settings import Settings
 from bot.telegram import formatting, texts
 from bot.telegram.delivery import NO_PREVIEW, reply
-from bot.telegram.state import Focus, set_focus
-from retrieval.engine import Engine
-from retrieval.store import CorpusStore
+from bot.telegram.state import BotContext, BotState, Focus, set_focus, state
 
 logger = logging.getLogger(__name__)
 
-NEWS_KEY = "isnad.news"
 POLL_JOB = "feed-poll"
 UNSUB_PREFIX = "unsub:"
 MAX_TOPIC_CHARS = 80
 _ALL_WORDS = frozenset({"all", "الكل", "كل", "الجميع"})
 
 
-@dataclass
-class NewsState:
-    """The alert machinery one application owns."""
-
-    engine: Engine
-    settings: Settings
-    matcher: TopicMatcher
-    poll_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    sender: AlertSender | None = None
-    sender_task: asyncio.Task[None] | None = None
-    sender_store: CorpusStore | None = None
-
-
-def _news(context: ContextTypes.DEFAULT_TYPE) -> NewsState:
-    st: NewsState = context.bot_data[NEWS_KEY]
-    return st
-
-
-async def may_manage(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+async def may_manage(update: Update, context: BotContext) -> bool:
     """Tell whether this sender may change the chat's subscriptions (groups: admins only)."""
     chat, user, msg = update.effective_chat, update.effective_user, update.effective_message
     if chat is None or chat.type in (ChatType.PRIVATE, ChatType.CHANNEL):
@@ -76,7 +50,7 @@ async def may_manage(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool
     return member.status in (ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER)
 
 
-async def subscribe_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def subscribe_command(update: Update, context: BotContext) -> None:
     """Subscribe this chat to all news, or to the topic after the command."""
     if update.effective_chat is None or not await may_manage(update, context):
         await reply(update, context, formatting.plain_messages(texts.ADMINS_ONLY))
@@ -87,9 +61,7 @@ async def subscribe_command(update: Update, context: ContextTypes.DEFAULT_TYPE) 
         return
     if not subscriptions.topic_key(topic):
         topic = subscriptions.ALL_NEWS  # no words (or none at all): all news
-    new = await subscriptions.subscribe(
-        _news(context).engine.store.db, update.effective_chat.id, topic
-    )
+    new = await subscriptions.subscribe(state(context).db.conn, update.effective_chat.id, topic)
     if topic:
         msg = texts.SUBSCRIBED_TOPIC if new else texts.ALREADY_TOPIC
     else:
@@ -97,12 +69,12 @@ async def subscribe_command(update: Update, context: ContextTypes.DEFAULT_TYPE) 
     await reply(update, context, formatting.plain_messages(msg.format(topic=topic)))
 
 
-async def unsubscribe_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def unsubscribe_command(update: Update, context: BotContext) -> None:
     """Stop one topic, or with no topic (or `all`) every alert of this chat."""
     if update.effective_chat is None or not await may_manage(update, context):
         await reply(update, context, formatting.plain_messages(texts.ADMINS_ONLY))
         return
-    db = _news(context).engine.store.db
+    db = state(context).db.conn
     chat_id = update.effective_chat.id
     topic = " ".join(context.args or [])
     if not topic or topic.lower() in _ALL_WORDS:
@@ -136,18 +108,16 @@ def subscriptions_view(
     return formatting.finish("\n".join(lines))[0], InlineKeyboardMarkup(buttons)
 
 
-async def subscriptions_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def subscriptions_command(update: Update, context: BotContext) -> None:
     """List this chat's subscriptions with buttons to remove them."""
     if update.effective_chat is None or update.effective_message is None:
         return
-    subs = await subscriptions.list_subscriptions(
-        _news(context).engine.store.db, update.effective_chat.id
-    )
+    subs = await subscriptions.list_subscriptions(state(context).db.conn, update.effective_chat.id)
     body, markup = subscriptions_view(subs)
     await reply(update, context, [body], markup=markup)
 
 
-async def on_unsubscribe_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_unsubscribe_button(update: Update, context: BotContext) -> None:
     """Remove the subscription under a /subscriptions button and refresh the list."""
     query = update.callback_query
     if query is None or update.effective_chat is None:
@@ -155,7 +125,7 @@ async def on_unsubscribe_button(update: Update, context: ContextTypes.DEFAULT_TY
     if not await may_manage(update, context):
         await query.answer(texts.ADMINS_ONLY, show_alert=True)
         return
-    db = _news(context).engine.store.db
+    db = state(context).db.conn
     sub_id = (query.data or "").removeprefix(UNSUB_PREFIX)
     gone = (
         await subscriptions.unsubscribe_id(db, update.effective_chat.id, int(sub_id))
@@ -183,13 +153,13 @@ def unchanged(exc: BadRequest) -> bool:
     return "message is not modified" in exc.message.lower()
 
 
-async def on_ask_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_ask_button(update: Update, context: BotContext) -> None:
     """Tell the reader they can ask about the alerted article now."""
     query = update.callback_query
     if query is None:
         return
     raw = (query.data or "").removeprefix(ASK_PREFIX)
-    article = await _news(context).engine.store.get_article(int(raw)) if raw.isdigit() else None
+    article = await state(context).engine.store.get_article(int(raw)) if raw.isdigit() else None
     await query.answer()
     if article is None:
         await reply(update, context, formatting.plain_messages(texts.ARTICLE_GONE))
@@ -204,7 +174,7 @@ async def on_ask_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     )
 
 
-async def on_migrate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_migrate(update: Update, context: BotContext) -> None:
     """Follow a group that became a supergroup: its subscriptions and alerts move with it."""
     message = update.effective_message
     if message is None:
@@ -215,13 +185,12 @@ async def on_migrate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         old, new = message.migrate_from_chat_id, message.chat.id
     else:
         return
-    subs, alerts = await move_chat(_news(context).engine.store.db, old, new)
+    subs, alerts = await move_chat(state(context).db.conn, old, new)
     logger.info("chat %d is now %d: %d subscriptions, %d alerts moved", old, new, subs, alerts)
 
 
-def register(application: Application, engine: Engine, settings: Settings) -> None:  # type: ignore[type-arg]
+def register(application: Application) -> None:  # type: ignore[type-arg]
     """Add the subscription commands and alert buttons (group 0, before catch-alls)."""
-    application.bot_data[NEWS_KEY] = NewsState(engine, settings, TopicMatcher(engine))
     message = filters.UpdateType.MESSAGE
     application.add_handler(CommandHandler("subscribe", subscribe_command, filters=message))
     application.add_handler(CommandHandler("unsubscribe", unsubscribe_command, filters=message))
@@ -233,33 +202,34 @@ def register(application: Application, engine: Engine, settings: Settings) -> No
     application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, on_migrate))
 
 
-async def poll_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+async def poll_job(context: BotContext) -> None:
     """Run one feed poll unless one is still running, then wake the alert sender."""
-    st = _news(context)
+    st = state(context)
     if st.poll_lock.locked():
         logger.info("previous feed poll still running; skipping this one")
         return
     async with st.poll_lock:
         report = await poll_once(
-            st.engine, PollConfig.from_settings(st.settings), match=st.matcher.chats_for
+            st.engine,
+            st.db.conn,
+            PollConfig.from_settings(st.settings),
+            match=st.matcher.chats_for,
         )
     logger.info(
         "feed poll: %d articles added, %d alerts queued", len(report.added), report.alerts_queued
     )
-    if report.alerts_queued and st.sender is not None:
-        st.sender.wake()
+    if report.alerts_queued:
+        st.wake_sender()
 
 
-async def start_background(application: Application, engine: Engine, settings: Settings) -> None:  # type: ignore[type-arg]
-    """Start the alert sender and the feed-poll job; call from post_init, after register."""
-    st: NewsState = application.bot_data[NEWS_KEY]
-    await newsdb.migrate_bot(engine.store.db)
-    await sync_settings_feeds(engine.store.db, settings.feeds)
+async def start_background(application: Application) -> None:  # type: ignore[type-arg]
+    """Start the alert sender and the feed-poll job; call from post_init, once the state is open."""
+    st: BotState = application.bot_data
+    db = st.db.conn
+    await sync_settings_feeds(db, st.settings.feeds)
     # Articles noted but not yet queued (a stop between the two) are queued now.
-    await outbox.fan_out(engine.store, st.matcher.chats_for)
-    # Its own connection: its commits must not land inside an ingest's transaction.
-    st.sender_store = await CorpusStore.open(engine.store.path)
-    st.sender = AlertSender(application.bot, st.sender_store)
+    await outbox.fan_out(db, st.engine.store.get_article, st.matcher.chats_for)
+    st.sender = AlertSender(application.bot, db, st.engine.store.get_article)
     st.sender_task = asyncio.create_task(st.sender.run(), name="isnad-alert-sender")
     jq = application.job_queue
     if jq is None:
@@ -269,7 +239,7 @@ async def start_background(application: Application, engine: Engine, settings: S
         job.schedule_removal()
     jq.run_repeating(
         poll_job,
-        interval=settings.feed_poll_seconds,
+        interval=st.settings.feed_poll_seconds,
         first=1.0,
         name=POLL_JOB,
         job_kwargs={"max_instances": 1, "coalesce": True},
@@ -277,16 +247,13 @@ async def start_background(application: Application, engine: Engine, settings: S
 
 
 async def stop_background(application: Application) -> None:  # type: ignore[type-arg]
-    """Stop the alert sender and the poll job; call from post_shutdown (or before it)."""
-    st: NewsState | None = application.bot_data.get(NEWS_KEY)
+    """Stop the poll job and the alert sender; call from post_stop (or before it)."""
+    st: BotState = application.bot_data
     if application.job_queue is not None:
         for job in application.job_queue.get_jobs_by_name(POLL_JOB):
             job.schedule_removal()
-    if st is not None and st.sender_task is not None:
-        st.sender_task.cancel()
+    task, st.sender_task, st.sender = st.sender_task, None, None
+    if task is not None:
+        task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
-            await st.sender_task
-        st.sender_task = None
-    if st is not None and st.sender_store is not None:
-        await st.sender_store.close()
-        st.sender_store = None
+            await task

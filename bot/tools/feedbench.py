@@ -25,21 +25,20 @@ from html import escape
 from pathlib import Path
 
 import aiosqlite
-from aiohttp import web
 from telegram import Bot
 
+from bot.database import BotDatabase
 from bot.factory import open_engine
 from bot.news import outbox, subscriptions
-from bot.news import schema as newsdb
 from bot.news.poller import PollConfig, poll_once
 from bot.news.sender import AlertSender
 from bot.news.subscriptions import TopicMatcher
 from bot.settings import Settings
 from bot.tools.localapi import LocalBotApi
+from bot.tools.newssite import NewsServer, Page, running_server
 from retrieval.embedding import Embedder
 from retrieval.store import CorpusStore
 
-EVAL_FILE = Path(__file__).resolve().parent.parent.parent / "shared" / "eval" / "arcd-train.json"
 BOT_TOKEN = "4242:FEEDBENCH"
 SOURCE = "وكالة الأنباء المحلية"
 MIN_BODY_WORDS = 150
@@ -144,7 +143,7 @@ def _eval_paragraphs(path: Path | None) -> list[tuple[str, str]]:
     return [(title, text) for text, title in seen.items()]
 
 
-def make_articles(count: int, eval_file: Path | None = EVAL_FILE) -> list[BenchArticle]:
+def make_articles(count: int, eval_file: Path | None = None) -> list[BenchArticle]:
     """Return `count` distinct Arabic articles of about 150-250 words.
 
     Paragraphs of the SQuAD file are joined in order until an article has enough
@@ -211,68 +210,38 @@ def rss_feed(base: str, articles: list[BenchArticle]) -> bytes:
 
 
 class NewsSite:
-    """A local news site: /feed.xml lists the articles published so far."""
+    """The bench's news site on the shared local server: /feed.xml lists what is published."""
 
-    def __init__(self, articles: list[BenchArticle]) -> None:
-        self.articles = list(articles)
-        self.pages: dict[str, bytes] = {}
-        self.hits = 0
-        self._runner: web.AppRunner | None = None
-        self.port = 0
+    def __init__(self, server: NewsServer, articles: list[BenchArticle]) -> None:
+        self.server = server
+        self.articles: list[BenchArticle] = []
+        for article in articles:
+            self.publish(article)
 
     @property
     def base(self) -> str:
         """Return the site's root URL (no trailing slash)."""
-        return f"http://127.0.0.1:{self.port}"
+        return self.server.url("").rstrip("/")
 
     @property
     def feed_url(self) -> str:
         """Return the feed's URL."""
-        return f"{self.base}/feed.xml"
+        return self.server.url("feed.xml")
 
     def publish(self, article: BenchArticle) -> None:
-        """Add an article to the feed."""
+        """Serve an article's page and list it in the feed."""
         self.articles.append(article)
-
-    async def _handle(self, request: web.Request) -> web.Response:
-        self.hits += 1
-        path = request.match_info["path"]
-        if path == "feed.xml":
-            return web.Response(
-                body=rss_feed(self.base, self.articles),
-                content_type="application/rss+xml",
-                charset="utf-8",
-            )
-        page = next((a for a in self.articles if a.slug == path), None)
-        if page is None:
-            return web.Response(status=404, text="not found")
-        return web.Response(body=article_html(page), content_type="text/html", charset="utf-8")
-
-    async def start(self) -> None:
-        """Listen on a free port of 127.0.0.1."""
-        app = web.Application()
-        app.router.add_route("GET", "/{path:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        self.port = int(self._runner.addresses[0][1])
-
-    async def stop(self) -> None:
-        """Stop listening."""
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        self.server.pages[article.slug] = Page(article_html(article))
+        self.server.pages["feed.xml"] = Page(
+            rss_feed(self.base, self.articles), "application/rss+xml; charset=utf-8"
+        )
 
 
 @contextlib.asynccontextmanager
 async def news_site(articles: list[BenchArticle]) -> AsyncIterator[NewsSite]:
     """Run a local news site for the duration of the block."""
-    site = NewsSite(articles)
-    await site.start()
-    try:
-        yield site
-    finally:
-        await site.stop()
+    async with running_server() as server:
+        yield NewsSite(server, articles)
 
 
 # -- the bench -----------------------------------------------------------------
@@ -295,7 +264,7 @@ async def feed_bench(
     *,
     articles: int = 20,
     subscribers: int = 1000,
-    eval_file: Path | None = EVAL_FILE,
+    eval_file: Path | None = None,
     poll_timeout: float = 600.0,
     send_timeout: float | None = None,
 ) -> dict[str, object]:
@@ -311,12 +280,13 @@ async def feed_bench(
             config = PollConfig.from_settings(bench)
             config = dataclasses.replace(config, max_entries=max(config.max_entries, articles + 1))
             engine = await open_engine(bench, embedder)
+            bot_db = await BotDatabase.open(bench.db_path)
+            db = bot_db.conn
             try:
-                await newsdb.migrate_bot(engine.store.db)
                 # 1. First sight of the feed: every entry fetched, extracted, embedded, indexed.
                 start = time.perf_counter()
                 async with asyncio.timeout(poll_timeout):
-                    report = await poll_once(engine, config)
+                    report = await poll_once(engine, db, config)
                 seconds = time.perf_counter() - start
                 added = len(report.added)
                 figures.update(
@@ -330,44 +300,53 @@ async def feed_bench(
                 )
                 # 2. Subscribers, then one new entry: the second poll queues its alerts.
                 for chat in range(1, subscribers + 1):
-                    await subscriptions.subscribe(engine.store.db, chat)
+                    await subscriptions.subscribe(db, chat)
                 site.publish(fresh)
                 start = time.perf_counter()
                 async with asyncio.timeout(poll_timeout):
-                    second = await poll_once(engine, config, match=TopicMatcher(engine).chats_for)
+                    second = await poll_once(
+                        engine, db, config, match=TopicMatcher(engine, db).chats_for
+                    )
                 figures["alert_new_articles"] = len(second.added)
                 figures["alerts_queued"] = second.alerts_queued
                 figures["alert_poll_and_queue_s"] = round(time.perf_counter() - start, 2)
                 figures.update(
-                    await _send_all(engine.store, second.alerts_queued, subscribers, send_timeout)
+                    await _send_all(
+                        db, engine.store, second.alerts_queued, subscribers, send_timeout
+                    )
                 )
             finally:
+                await bot_db.close()
                 await engine.close()
     return figures
 
 
 async def _send_all(
-    store: CorpusStore, queued: int, subscribers: int, timeout: float | None
+    db: aiosqlite.Connection,
+    store: CorpusStore,
+    queued: int,
+    subscribers: int,
+    timeout: float | None,
 ) -> dict[str, object]:
     """Deliver the queued alerts through the local Bot API server and time it."""
     api = LocalBotApi(token=BOT_TOKEN)
     await api.start()
     try:
         async with Bot(BOT_TOKEN, base_url=api.base_url) as bot:
-            sender = AlertSender(bot, store)
+            sender = AlertSender(bot, db, store.get_article)
             # At ~30/s the sends take queued/30 s; allow three times that and then some.
             limit = timeout if timeout is not None else queued / 30.0 * 3 + 30.0
             start = time.perf_counter()
             task = asyncio.create_task(sender.run())
             try:
-                sent = await _wait_all_sent(store.db, queued, time.monotonic() + limit)
+                sent = await _wait_all_sent(db, queued, time.monotonic() + limit)
                 seconds = time.perf_counter() - start
             finally:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         calls = api.requests("sendMessage")
-        counts = await outbox.status_counts(store.db)
+        counts = await outbox.status_counts(db)
     finally:
         await api.stop()
     chats = {c.params.get("chat_id") for c in calls}
@@ -389,7 +368,7 @@ def run_feed_bench(
     *,
     articles: int = 20,
     subscribers: int = 1000,
-    eval_file: Path | None = EVAL_FILE,
+    eval_file: Path | None = None,
 ) -> dict[str, object]:
     """Run the feed ingest and alert fan-out benchmark and return its figures."""
     return asyncio.run(

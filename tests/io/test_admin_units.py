@@ -16,10 +16,10 @@ from bot.admin import audit, questionlog
 from bot.admin import corpus as admin_corpus
 from bot.admin import feeds as admin_feeds
 from bot.admin.corpus import Announcer, FetchLimits
-from bot.admin.questionlog import QUESTION_LOG_KEY, QuestionLog, percentile, record_question
+from bot.admin.questionlog import QuestionLog, percentile, record_question
 from bot.admin.reindex import Reindexer, ReindexJob, duration, progress_lines, reconcile_index
-from bot.admin.schema import AdminDb
 from bot.admin.stats import gather
+from bot.database import BotDatabase
 from bot.news import schema as newsdb
 from bot.news.subscriptions import subscribe
 from retrieval.engine import Engine
@@ -30,7 +30,7 @@ SEED_QUESTION = "ماذا قال وزير الدفاع التركي عن إدل�
 
 
 async def test_audit_rows_newest_first(tmp_path: Path) -> None:
-    db = await AdminDb(tmp_path / "a.db").connection()
+    db = (await BotDatabase.open(tmp_path / "a.db")).conn
     for i in range(25):
         await audit.record(
             db,
@@ -51,14 +51,14 @@ async def test_audit_rows_newest_first(tmp_path: Path) -> None:
 
 
 async def test_question_text_kept_only_when_allowed(tmp_path: Path) -> None:
-    admin_db = AdminDb(tmp_path / "q.db")
-    await QuestionLog(admin_db, keep_text=False).record(
+    admin_db = await BotDatabase.open(tmp_path / "q.db")
+    await QuestionLog(admin_db.conn, keep_text=False).record(
         chat_kind="private", answered=True, latency_ms=12.5, question="سؤال سري"
     )
-    await QuestionLog(admin_db, keep_text=True).record(
+    await QuestionLog(admin_db.conn, keep_text=True).record(
         chat_kind="group", answered=False, latency_ms=30, question="سؤال مسموح"
     )
-    db = await admin_db.connection()
+    db = admin_db.conn
     async with db.execute("SELECT chat_kind, answered, latency_ms, question FROM questions") as c:
         rows = await c.fetchall()
     assert rows == [("private", 1, 12.5, None), ("group", 0, 30.0, "سؤال مسموح")]
@@ -66,8 +66,8 @@ async def test_question_text_kept_only_when_allowed(tmp_path: Path) -> None:
 
 
 async def test_question_stats_today_total_and_percentiles(tmp_path: Path) -> None:
-    admin_db = AdminDb(tmp_path / "q.db")
-    db = await admin_db.connection()
+    admin_db = await BotDatabase.open(tmp_path / "q.db")
+    db = admin_db.conn
     rows = [("2026-01-01T10:00:00+00:00", i % 4 != 0, float(i)) for i in range(1, 101)]
     rows += [("2026-01-02T00:00:01+00:00", True, 5.0), ("2026-01-02T23:59:00+00:00", False, 7.0)]
     await db.executemany(
@@ -92,13 +92,13 @@ def test_percentile_nearest_rank() -> None:
 
 
 async def test_record_question_hook(tmp_path: Path) -> None:
-    await record_question({}, chat_kind="private", answered=True, latency_ms=1, question="x")
-    log = QuestionLog(AdminDb(tmp_path / "q.db"), keep_text=False)
-    await record_question(
-        {QUESTION_LOG_KEY: log}, chat_kind="private", answered=True, latency_ms=3, question="x"
-    )
+    tables = await BotDatabase.open(tmp_path / "q.db")
+    log = QuestionLog(tables.conn, keep_text=False)
+    await record_question(log, chat_kind="private", answered=True, latency_ms=3, question="x")
     assert (await log.stats()).total == 1
-    await log.admin_db.close()
+    await tables.close()
+    # A broken log costs the user nothing: the answer is already sent.
+    await record_question(log, chat_kind="private", answered=True, latency_ms=3, question="x")
 
 
 def test_progress_text() -> None:
@@ -137,7 +137,9 @@ async def test_add_url_then_question_then_duplicate(bot_engine: Engine, pages: P
     async def announce(articles: Sequence[Article], hashes: Sequence[int]) -> None:
         added.append(articles)
 
-    out = await admin_corpus.add_url(bot_engine, f"{pages.base}/article.html", LOCAL, announce)
+    out = await admin_corpus.add_url(
+        bot_engine, bot_engine.store.db, f"{pages.base}/article.html", LOCAL, announce
+    )
     assert out.article is not None and out.reason == ""
     assert (out.article.title, out.article.source) == (ARTICLE_TITLE, "صحيفة الواحة")
     async with bot_engine.store.db.execute(
@@ -148,14 +150,16 @@ async def test_add_url_then_question_then_duplicate(bot_engine: Engine, pages: P
     assert added == [[out.article]]
     answer = await bot_engine.ask(QUESTION)
     assert answer.citations[0].article_id == out.article.id
-    again = await admin_corpus.add_url(bot_engine, f"{pages.base}/article.html", LOCAL, announce)
+    again = await admin_corpus.add_url(
+        bot_engine, bot_engine.store.db, f"{pages.base}/article.html", LOCAL, announce
+    )
     assert (again.reason, again.duplicate_of) == ("duplicate", out.article.id)
     assert pages.hits["/article.html"] == 1  # the duplicate URL was not fetched again
 
 
 async def test_add_url_refusals(bot_engine: Engine, pages: Pages) -> None:
     async def reason(url: str, limits: FetchLimits = LOCAL) -> str:
-        return (await admin_corpus.add_url(bot_engine, url, limits)).reason
+        return (await admin_corpus.add_url(bot_engine, bot_engine.store.db, url, limits)).reason
 
     assert await reason(f"{pages.base}/short.html") == "no_text"
     assert await reason(f"{pages.base}/big.html") == "too_large"
@@ -169,8 +173,10 @@ async def test_added_article_alerts_subscribers(bot_engine: Engine, pages: Pages
     db = bot_engine.store.db
     await newsdb.migrate_bot(db)
     await subscribe(db, 555)
-    announcer = Announcer(bot_engine, match=lambda a: _chats([555]))
-    out = await admin_corpus.add_url(bot_engine, f"{pages.base}/article.html", LOCAL, announcer)
+    announcer = Announcer(bot_engine, bot_engine.store.db, match=lambda a: _chats([555]))
+    out = await admin_corpus.add_url(
+        bot_engine, bot_engine.store.db, f"{pages.base}/article.html", LOCAL, announcer
+    )
     assert out.article is not None
     async with db.execute("SELECT chat_id, article_id, status FROM outbox") as cur:
         assert await cur.fetchall() == [(555, out.article.id, "pending")]
@@ -189,7 +195,7 @@ async def test_near_duplicate_refused(bot_engine: Engine) -> None:
     await record_articles(db, [seed], alert=False)
     copy = admin_corpus.text_draft("نسخة\n" + seed.body.replace("،", " ،"), source="Telegram")
     assert copy is not None
-    out = await admin_corpus.ingest_one(bot_engine, copy, None)
+    out = await admin_corpus.ingest_one(bot_engine, bot_engine.store.db, copy, None)
     assert (out.reason, out.duplicate_of) == ("duplicate", seed.id)
 
 
@@ -274,7 +280,7 @@ async def test_reindex_keeps_articles_added_meanwhile(bot_engine: Engine, pages:
         return None
 
     task = reindexer.start(job, show)
-    out = await admin_corpus.add_url(engine, f"{pages.base}/article.html", LOCAL)
+    out = await admin_corpus.add_url(engine, engine.store.db, f"{pages.base}/article.html", LOCAL)
     assert out.article is not None
     await task
     ids, _ = await engine.store.vectors()
@@ -284,22 +290,22 @@ async def test_reindex_keeps_articles_added_meanwhile(bot_engine: Engine, pages:
 
 async def test_feeds_add_list_remove(bot_engine: Engine, pages: Pages) -> None:
     url = f"{pages.base}/feed.xml"
-    added = await admin_feeds.add_feed(bot_engine, url, LOCAL)
+    added = await admin_feeds.add_feed(bot_engine.store.db, url, LOCAL)
     assert added.feed is not None and added.new and added.check.entries == 2
     assert added.feed.first_polled is False  # its backlog goes in without alerts
-    again = await admin_feeds.add_feed(bot_engine, url, LOCAL)
+    again = await admin_feeds.add_feed(bot_engine.store.db, url, LOCAL)
     assert (again.new, again.feed) == (False, added.feed) and pages.hits["/feed.xml"] == 1
-    bad = await admin_feeds.add_feed(bot_engine, f"{pages.base}/notfeed.html", LOCAL)
+    bad = await admin_feeds.add_feed(bot_engine.store.db, f"{pages.base}/notfeed.html", LOCAL)
     assert (bad.feed, bad.check.problem) == (None, "not_a_feed")
-    refused = await admin_feeds.add_feed(bot_engine, url + "?x", FetchLimits())
+    refused = await admin_feeds.add_feed(bot_engine.store.db, url + "?x", FetchLimits())
     assert (refused.feed, refused.check.problem) == (None, "address_refused")
-    assert [f.url for f in await admin_feeds.list_feeds(bot_engine)] == [url]
-    assert await admin_feeds.remove_feed(bot_engine, "999") is None
-    removed = await admin_feeds.remove_feed(bot_engine, str(added.feed.id))
+    assert [f.url for f in await admin_feeds.list_feeds(bot_engine.store.db)] == [url]
+    assert await admin_feeds.remove_feed(bot_engine.store.db, "999") is None
+    removed = await admin_feeds.remove_feed(bot_engine.store.db, str(added.feed.id))
     assert removed is not None and removed.url == url
-    assert await admin_feeds.list_feeds(bot_engine) == []
-    await admin_feeds.add_feed(bot_engine, url, LOCAL)
-    assert (await admin_feeds.remove_feed(bot_engine, url)) is not None
+    assert await admin_feeds.list_feeds(bot_engine.store.db) == []
+    await admin_feeds.add_feed(bot_engine.store.db, url, LOCAL)
+    assert (await admin_feeds.remove_feed(bot_engine.store.db, url)) is not None
 
 
 async def test_stats_match_database(bot_engine: Engine, tmp_path: Path) -> None:
@@ -308,10 +314,10 @@ async def test_stats_match_database(bot_engine: Engine, tmp_path: Path) -> None:
     await subscribe(db, 1)
     await subscribe(db, 1, "إدلب")
     await subscribe(db, 2)
-    log = QuestionLog(AdminDb(bot_engine.store.path), keep_text=False)
+    log = QuestionLog(bot_engine.store.db, keep_text=False)
     for ms, ok in ((10, True), (20, False), (30, True)):
         await log.record(chat_kind="private", answered=ok, latency_ms=ms, question="q")
-    report = await gather(bot_engine, log, time.monotonic() - 65)
+    report = await gather(bot_engine, bot_engine.store.db, log, time.monotonic() - 65)
     async with db.execute(
         "SELECT (SELECT COUNT(*) FROM articles), (SELECT COUNT(*) FROM chunks),"
         " (SELECT COUNT(DISTINCT source) FROM articles), (SELECT COUNT(*) FROM feeds),"
@@ -331,4 +337,3 @@ async def test_stats_match_database(bot_engine: Engine, tmp_path: Path) -> None:
     assert report.index_disk_bytes == bot_engine.index_path.stat().st_size
     assert report.index_memory_bytes == report.chunks * (bot_engine.embedder.dim * 4 + 8)
     assert report.model == bot_engine.embedder.name and 65 <= report.uptime_seconds < 120
-    await log.admin_db.close()

@@ -7,8 +7,10 @@ from pathlib import Path
 import pytest
 
 from bot.settings import Settings
-from bot.tools.feedbench import EVAL_FILE, feed_bench, make_articles, run_feed_bench
+from bot.tools.feedbench import feed_bench, make_articles, run_feed_bench
 from retrieval.embedding import HashingEmbedder
+
+EVAL_FILE = Path(__file__).resolve().parents[3] / "shared" / "eval" / "arcd-train.json"
 
 
 @pytest.mark.parametrize("eval_file", [None, EVAL_FILE])  # synthesised; SQuAD if present

@@ -18,16 +18,9 @@ from bot.admin import audit
 from bot.news import schema as newsdb
 from bot.news.subscriptions import subscribe
 from bot.telegram import texts
-from bot.telegram.admin import ADMIN_KEY
-from bot.telegram.admin_wiring import (
-    AdminContext,
-    public_commands,
-    register,
-    setup_admin_commands,
-    shutdown_admin,
-)
+from bot.telegram.admin import public_commands, setup_admin_commands
 from bot.telegram.app import build_application
-from bot.telegram.subscriptions import NEWS_KEY, NewsState
+from bot.telegram.state import BotState
 from bot.tools.localapi import ApiCall, LocalBotApi
 from retrieval.answer import AnswerConfig
 from retrieval.engine import Engine
@@ -38,7 +31,7 @@ SEED_QUESTION = "ماذا قال وزير الدفاع التركي عن إدل�
 SEED_TITLE_WORD = "إدلب"
 _MARKS = str.maketrans("", "", "\u200f\u2068\u2069")
 
-Start = Callable[..., Awaitable[tuple[Application, AdminContext]]]  # type: ignore[type-arg]
+Start = Callable[..., Awaitable[tuple[Application, BotState]]]  # type: ignore[type-arg]
 
 
 def plain(html: str) -> str:
@@ -51,21 +44,16 @@ async def start_admin_bot(
     botapi: LocalBotApi, bot_engine: Engine, tmp_path: Path
 ) -> AsyncIterator[Start]:
     """Return a function that starts the real application with the admin commands."""
-    apps: list[tuple[Application, AdminContext]] = []  # type: ignore[type-arg]
+    apps: list[tuple[Application, BotState]] = []  # type: ignore[type-arg]
 
-    async def start(
-        engine: Engine | None = None, **overrides: Any
-    ) -> tuple[Application, AdminContext]:  # type: ignore[type-arg]
+    async def start(engine: Engine | None = None, **overrides: Any) -> tuple[Application, BotState]:  # type: ignore[type-arg]
         values: dict[str, Any] = {"admin_ids": [ADMIN], "allow_private_urls": True}
         settings = bot_settings(botapi, tmp_path, **{**values, **overrides})
         engine = engine or bot_engine
         app = build_application(settings, engine)
-        ctx = app.bot_data.get(ADMIN_KEY)
-        if ctx is None:  # until bot/app.py wires the admin commands itself
-            ctx = register(app, settings=settings, engine=engine)
-        assert isinstance(ctx, AdminContext)
+        ctx = app.bot_data
         # Fast progress edits and small batches, so that a test corpus has a middle.
-        ctx.reindexer.edit_every, ctx.reindexer.batch = 0.2, 2
+        ctx.edit_every, ctx.reindex_batch = 0.2, 2
         await app.initialize()
         assert app.post_init is not None and app.updater is not None
         await app.post_init(app)
@@ -75,10 +63,8 @@ async def start_admin_bot(
         return app, ctx
 
     yield start
-    for app, ctx in apps:
-        await ctx.reindexer.stop()
+    for app, _ in apps:
         await stop_app(app, botapi)
-        await ctx.db.close()
 
 
 async def say(api: LocalBotApi, text: str, user: int = ADMIN, **kwargs: Any) -> str:
@@ -106,9 +92,9 @@ async def subscribe_user(engine: Engine) -> None:
     await subscribe(engine.store.db, USER)
 
 
-async def audit_rows(ctx: AdminContext) -> list[audit.AuditEntry]:
+async def audit_rows(ctx: BotState) -> list[audit.AuditEntry]:
     """Return the audit log, oldest first."""
-    return list(reversed(await audit.last(await ctx.db.connection(), 100)))
+    return list(reversed(await audit.last(ctx.db.conn, 100)))
 
 
 async def test_non_admin_refused_for_every_command(
@@ -281,7 +267,7 @@ async def test_add_forwarded_post_alerts_subscribers(
     start_admin_bot: Start, botapi: LocalBotApi, bot_engine: Engine
 ) -> None:
     app, _ = await start_admin_bot()
-    news: NewsState = app.bot_data[NEWS_KEY]
+    news = app.bot_data
     assert news.sender is not None  # the feeds work's alert sender, started in post_init
     news.sender.idle_wait = 60  # so that only the wake from /add can get the alert out soon
     await asyncio.sleep(0.2)
@@ -385,7 +371,7 @@ async def test_stats_match_database(
         row = await cur.fetchone()
     assert row is not None
     articles, chunks, sources, feeds, subscribers = row
-    admin_db = await ctx.db.connection()
+    admin_db = ctx.db.conn
     async with admin_db.execute("SELECT COUNT(*), SUM(answered) FROM questions") as cur:
         row = await cur.fetchone()
     assert row is not None
@@ -438,13 +424,15 @@ async def test_shutdown_stops_a_running_reindex(
     start_admin_bot: Start, botapi: LocalBotApi, bot_engine: Engine
 ) -> None:
     engine = await slow_engine(bot_engine, delay=0.3)
-    app, ctx = await start_admin_bot(engine)
+    _, ctx = await start_admin_bot(engine)
     live = engine.index
     await say(botapi, "/reindex")
     while ctx.reindexer.task is None:  # the handler starts the job right after its reply
         await asyncio.sleep(0.01)
-    await shutdown_admin(app)
-    assert ctx.reindexer.job is not None and ctx.reindexer.job.state == "cancelled"
+    reindexer = ctx.reindexer
+    await ctx.close()  # what post_shutdown does
+    job = reindexer.job
+    assert job is not None and job.state == "cancelled"
     assert engine.index is live
 
 
@@ -455,7 +443,7 @@ async def test_questions_asked_are_logged_for_stats(
     _, ctx = await start_admin_bot(log_questions=log_text)
     question = "بأي حجة تواصل روسيا التصعيد؟"
     await say(botapi, question, user=USER)
-    db = await ctx.db.connection()
+    db = ctx.db.conn
     rows: list[Any] = []
     for _ in range(100):  # the row is written just after the reply is sent
         async with db.execute("SELECT chat_kind, question FROM questions") as cur:

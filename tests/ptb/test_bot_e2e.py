@@ -29,7 +29,6 @@ from bot.telegram.app import ConfigError, run_bot, webhook_url
 from bot.telegram.formatting import FSI, PDI
 from bot.telegram.ratelimit import RateLimiter
 from bot.telegram.sessions import SessionStore
-from bot.telegram.state import STATE_KEY, BotState
 from bot.tools.bench_bot import bench_bot, bench_table
 from bot.tools.localapi import LocalBotApi
 from retrieval.answer import AnswerConfig
@@ -282,8 +281,7 @@ async def test_expired_or_forged_buttons_get_a_polite_answer(
     start_bot: StartBot, botapi: LocalBotApi
 ) -> None:
     app = await start_bot()
-    state: BotState = app.bot_data[STATE_KEY]
-    app.bot_data[STATE_KEY] = replace(state, sessions=SessionStore(size=1))
+    app.bot_data.sessions = SessionStore(size=1)
     botapi.send_text(SEED_QUESTION, user_id=24)
     (first,) = await botapi.replies(24)
     botapi.send_text("من سجل هدف المغرب؟", user_id=24)
@@ -411,8 +409,7 @@ async def test_group_answers_only_when_addressed(
 
 async def test_rate_limit_answers_politely(start_bot: StartBot, botapi: LocalBotApi) -> None:
     app = await start_bot(admin_ids=[42])
-    state: BotState = app.bot_data[STATE_KEY]
-    app.bot_data[STATE_KEY] = replace(state, limiter=RateLimiter(2, 30, clock=lambda: 1000.0))
+    app.bot_data.limiter = RateLimiter(2, 30, clock=lambda: 1000.0)
     for user in (41, 42):
         for i in range(3):
             botapi.send_text(f"سؤال رقم {i} عن روسيا", user_id=user)

@@ -17,6 +17,7 @@ from bot.news import subscriptions
 from bot.news.feedstore import list_feeds
 from bot.news.subscriptions import TopicMatcher, topic_key
 from bot.telegram import texts
+from bot.telegram.state import BotState, context_types
 from bot.telegram.subscriptions import register, start_background, stop_background
 from bot.tools.localapi import LocalBotApi
 from bot.tools.newssite import NewsServer, Page, article_page, rss, running_server
@@ -59,10 +60,18 @@ async def start_app(
 
     async def start(**overrides: Any) -> App:
         settings = bot_settings(api, tmp_path, **overrides)
-        app = ApplicationBuilder().token(TOKEN).base_url(api.base_url).build()
-        register(app, engine, settings)
+        st = BotState(settings, engine)
+        app = (
+            ApplicationBuilder()
+            .token(TOKEN)
+            .base_url(api.base_url)
+            .context_types(context_types(st))
+            .build()
+        )
+        register(app)
         await app.initialize()
-        await start_background(app, engine, settings)
+        await st.open()
+        await start_background(app)
         assert app.updater is not None
         await app.updater.start_polling(poll_interval=0, timeout=1)
         await app.start()
@@ -76,6 +85,7 @@ async def start_app(
         await app.updater.stop()
         await app.stop()
         await app.shutdown()
+        await app.bot_data.close()
 
 
 def plain(shown: str) -> str:
@@ -110,11 +120,16 @@ async def test_matcher_words_then_meaning(engine: Engine) -> None:
     await subscriptions.subscribe(db, 2, "الأتراك الضباط")  # both words, stemmed, any order
     await subscriptions.subscribe(db, 3, "كرة السلة")  # in neither
     await subscriptions.subscribe(db, 4)
-    matcher = TopicMatcher(engine)
+    matcher = TopicMatcher(engine, engine.store.db)
     assert await matcher.chats_for(seed) == [1, 2, 4]
     assert await matcher.chats_for(second) == [4]
     # With the threshold at the bottom, the embedding path alone matches every topic.
-    assert await TopicMatcher(engine, threshold=-1.0).chats_for(second) == [1, 2, 3, 4]
+    assert await TopicMatcher(engine, engine.store.db, threshold=-1.0).chats_for(second) == [
+        1,
+        2,
+        3,
+        4,
+    ]
 
 
 async def test_commands_in_private_chat(

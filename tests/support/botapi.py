@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from telegram.ext import Application
 
+from bot.database import migrate_bot_tables
 from bot.settings import Settings
 from bot.telegram.app import build_application
 from bot.telegram.formatting import ALLOWED_TAGS
@@ -68,18 +69,20 @@ async def open_test_engine(path: Path) -> Engine:
 @pytest.fixture(name="engine")
 async def news_engine(tmp_path: Path) -> AsyncIterator[Engine]:
     """The seed and SECOND in a hashing-embedder engine, with the bot's own tables."""
-    from bot.news import schema as newsdb
-
     eng = await open_test_engine(tmp_path)
-    await newsdb.migrate_bot(eng.store.db)
+    await migrate_bot_tables(eng.store.db)
     yield eng
     await eng.store.close()
 
 
 @pytest.fixture
 async def bot_engine(tmp_path: Path) -> AsyncIterator[Engine]:
-    """A hashing-embedder engine on a real SQLite file: the seed and one more article."""
+    """A hashing-embedder engine on a real SQLite file: the seed and one more article.
+
+    The bot's tables are there too, so a test may use the store's connection for them.
+    """
     engine = await open_test_engine(tmp_path)
+    await migrate_bot_tables(engine.store.db)
     yield engine
     await engine.store.close()
 
@@ -144,6 +147,8 @@ async def stop_app(app: Application, api: LocalBotApi) -> None:  # type: ignore[
     if app.post_stop is not None:
         await app.post_stop(app)
     await app.shutdown()
+    if app.post_shutdown is not None:
+        await app.post_shutdown(app)
 
 
 # -- checks on what the bot sent ----------------------------------------------
