@@ -13,9 +13,11 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aiohttp import web
+if TYPE_CHECKING:  # aiohttp is imported when a server starts, not with the module
+    from aiohttp import web
+
 
 # Parameters that are plain strings even when they look like JSON.
 _STRING_PARAMS = frozenset(
@@ -91,6 +93,8 @@ class LocalBotApi:
 
     async def start(self) -> None:
         """Listen on a free port of 127.0.0.1."""
+        from aiohttp import web
+
         app = web.Application(client_max_size=16 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
         self._runner = web.AppRunner(app, access_log=None)
@@ -269,6 +273,8 @@ class LocalBotApi:
         return decode_params({k: str(v) for k, v in form.items()})
 
     async def _handle(self, request: web.Request) -> web.Response:
+        from aiohttp import web
+
         if request.match_info["token"] != self.token:
             return web.json_response(
                 {"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401

@@ -7,11 +7,12 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from html import escape
-from typing import Any
-
-from aiohttp import web
+from typing import TYPE_CHECKING, Any
 
 from retrieval.models import ArticleDraft
+
+if TYPE_CHECKING:  # aiohttp is imported when a server starts, not with the module
+    from aiohttp import web
 
 
 @dataclass
@@ -39,6 +40,8 @@ class NewsServer:
 
     async def start(self) -> None:
         """Listen on a free port of 127.0.0.1."""
+        from aiohttp import web
+
         app = web.Application()
         app.router.add_route("GET", "/{path:.*}", self._handle)
         self._runner = web.AppRunner(app, access_log=None)
@@ -61,6 +64,8 @@ class NewsServer:
         return sum(1 for p, _ in self.requests if p == "/" + path.lstrip("/"))
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
+        from aiohttp import web
+
         self.requests.append((request.path, dict(request.headers)))
         page = self.pages.get(request.path.lstrip("/"))
         if page is None:

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import numpy as np
 from support.articles import filler
+from support.embedders import HashingEmbedder
 from support.reindex_child import SlowEmbedder
 
 from retrieval.answer import AnswerConfig
-from retrieval.embedding import Embedder, HashingEmbedder
+from retrieval.embedding import Embedder
 from retrieval.engine import Engine
 from retrieval.intake import read_article_file
 from retrieval.store import CorpusStore
@@ -37,7 +38,7 @@ async def build_corpus(tmp_path: Path) -> tuple[Path, Path, int]:
 
 def run_until(db: Path, index: Path, mode: str, stop: str) -> list[str]:
     """Start the child reindex, SIGKILL it when it prints a line starting with stop."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(CHILD.parent)])}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")])}
     child = subprocess.Popen(
         [sys.executable, str(CHILD), str(db), str(index), mode],
         stdout=subprocess.PIPE,

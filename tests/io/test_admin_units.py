@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-from support.admin_pages import ARTICLE_TITLE, QUESTION, Pages, pages_fixture  # noqa: F401
+from support.admin_pages import ARTICLE_TITLE, QUESTION, Pages
 from support.reindex_child import SlowEmbedder
 
 from bot.admin import audit, questionlog

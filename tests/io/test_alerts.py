@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.botapi import SECOND, TOKEN, check_message, news_engine  # noqa: F401  (the engine fixture)
+from support.botapi import SECOND, TOKEN, check_message
 from telegram import Bot
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 

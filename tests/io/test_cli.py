@@ -5,10 +5,10 @@ import json
 from pathlib import Path
 
 import pytest
+from support.embedders import HashingEmbedder
 
 import bot.cli as cli
 import bot.factory as factory
-from retrieval.embedding import HashingEmbedder
 
 ROOT = Path(__file__).resolve().parents[2]
 

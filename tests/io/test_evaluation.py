@@ -5,11 +5,12 @@ import math
 from pathlib import Path
 
 import pytest
+from support.embedders import HashingEmbedder
 
 import bot.cli as cli
 from bot.factory import answer_config, search_config
 from bot.settings import Settings
-from retrieval.embedding import Embedder, HashingEmbedder
+from retrieval.embedding import Embedder
 from retrieval.embedding_cache import CachedEmbedder
 from retrieval.evaluation import (
     contains_answer,

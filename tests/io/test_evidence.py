@@ -4,9 +4,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from support.embedders import HashingEmbedder
 
 from retrieval.answer import AnswerConfig
-from retrieval.embedding import HashingEmbedder, Progress, TitledEmbedder, titled_document
+from retrieval.embedding import Progress, TitledEmbedder, titled_document
 from retrieval.embedding_cache import CachedEmbedder
 from retrieval.engine import Engine
 from retrieval.evidence import SentenceEvidence, sentence_overlaps

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from support.embedders import HashingEmbedder
 
 from bot.settings import Settings
 from bot.tools.feedbench import feed_bench, make_articles, run_feed_bench
-from retrieval.embedding import HashingEmbedder
 
 EVAL_FILE = Path(__file__).resolve().parents[3] / "shared" / "eval" / "arcd-train.json"
 

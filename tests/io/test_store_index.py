@@ -4,9 +4,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support.embedders import HashingEmbedder
 
 from retrieval.arabic import search_terms
-from retrieval.embedding import HashingEmbedder
 from retrieval.engine import Engine, EngineError
 from retrieval.index import VectorIndex, open_index
 from retrieval.intake import read_article_file
@@ -94,7 +94,7 @@ async def test_engine_ingest_dedupes_and_deletes(seed_engine: Engine) -> None:
 
 
 async def test_engine_reopen_rebuilds_deleted_index(seed_engine: Engine, tmp_path: Path) -> None:
-    from retrieval.embedding import HashingEmbedder
+    from support.embedders import HashingEmbedder
 
     seed_engine.index_path.unlink()
     engine = await Engine.open(seed_engine.store, HashingEmbedder(), seed_engine.index_path)

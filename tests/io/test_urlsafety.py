@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
 
 import pytest
@@ -119,7 +118,6 @@ async def test_redirect_loop_and_long_chain(news_server: NewsServer) -> None:
 async def test_size_cap_stops_a_50mb_stream(news_server: NewsServer) -> None:
     news_server.pages["huge"] = Page(stream_bytes=50 * MB)
     news_server.pages["declared"] = Page(b"x" * (2 * MB))
-    start = time.perf_counter()
     async with make_client() as client:
         with pytest.raises(TooLargeError, match="more than 1048576"):
             await fetch(
@@ -133,15 +131,13 @@ async def test_size_cap_stops_a_50mb_stream(news_server: NewsServer) -> None:
                 timeout=5,
                 client=client,
             )
-    assert time.perf_counter() - start < 10
     assert news_server.streamed < 20 * MB  # the client hung up long before 50 MB
 
 
 async def test_timeout_and_http_errors(news_server: NewsServer) -> None:
     news_server.pages["slow"] = Page(b"late", delay=3)
     async with make_client() as client:
-        start = time.perf_counter()
-        with pytest.raises(FetchTimeoutError):
+        with pytest.raises(FetchTimeoutError):  # after 0.5 s of a page 3 s late
             await fetch(
                 news_server.url("slow"),
                 allow_private=True,
@@ -149,7 +145,6 @@ async def test_timeout_and_http_errors(news_server: NewsServer) -> None:
                 timeout=0.5,
                 client=client,
             )
-        assert time.perf_counter() - start < 2
         with pytest.raises(HTTPStatusError, match="404"):
             await fetch(
                 news_server.url("nothing"),

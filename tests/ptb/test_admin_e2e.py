@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from support.admin_pages import ARTICLE_TITLE, QUESTION, Pages, pages_fixture  # noqa: F401
+from support.admin_pages import ARTICLE_TITLE, QUESTION, Pages
 from support.articles import filler
 from support.botapi import DIM, THRESHOLD, bot_settings, check_message, stop_app, visible
 from support.reindex_child import SlowEmbedder
+from support.waiting import until
 from telegram.ext import Application
 
 from bot.admin import audit
@@ -214,7 +214,8 @@ async def test_cancel_reindex(
     live = engine.index
     assert await say(botapi, "/cancel") == texts.NOTHING_TO_CANCEL
     await say(botapi, "/reindex")
-    await asyncio.sleep(0.3)
+    job = ctx.reindexer.job
+    await until(lambda: job is not None and job.done > 0, what="the first batch embedded")
     assert await say(botapi, "/cancel") == texts.CANCEL_REQUESTED
     final = await botapi.wait_for(
         lambda c: c.method == "editMessageText" and "أُلغيت" in c.params["text"], timeout=10
@@ -269,8 +270,9 @@ async def test_add_forwarded_post_alerts_subscribers(
     app, _ = await start_admin_bot()
     news = app.bot_data
     assert news.sender is not None  # the feeds work's alert sender, started in post_init
-    news.sender.idle_wait = 60  # so that only the wake from /add can get the alert out soon
-    await asyncio.sleep(0.2)
+    # Idle for a minute from now on: only the wake from /add can get the alert out in time.
+    news.sender.idle_wait = 60
+    news.sender.wake()
     assert (await say(botapi, "/subscribe", user=USER)).startswith("اشتركت")
     body = (
         "انقطاع الكهرباء عن مدينة الموصل\n"
@@ -308,13 +310,18 @@ async def test_add_forwarded_post_alerts_subscribers(
         source="أخبار نينوى",
         chunks=await article_chunks(bot_engine, article.id),
     )
-    alert = (await botapi.replies(USER, count=2, timeout=5))[-1]
-    added_at = botapi.requests("sendMessage", chat_id=ADMIN)[-1].at
-    assert alert.at - added_at < 1.0  # woken by /add, not at the sender's next idle tick
+    alert = (await botapi.replies(USER, count=2, timeout=20))[-1]
     assert plain(alert.params["text"]).startswith(texts.ALERT_HEADING)
     assert article.title in plain(alert.params["text"])
-    async with bot_engine.store.db.execute("SELECT chat_id, article_id, status FROM outbox") as c:
-        assert await c.fetchall() == [(USER, article.id, "sent")]
+
+    async def outbox() -> list[Any]:
+        async with bot_engine.store.db.execute(
+            "SELECT chat_id, article_id, status FROM outbox"
+        ) as c:
+            return list(await c.fetchall())
+
+    await until(lambda: news.sender is not None and news.sender.sent == 1, what="marked sent")
+    assert await outbox() == [(USER, article.id, "sent")]
     short = botapi.message("خبر قصير", user_id=ADMIN)
     assert await say(botapi, "/add", reply_to=short) == texts.ADD_NO_TEXT
     assert await say(botapi, "/add") == texts.ADD_USAGE
@@ -427,8 +434,7 @@ async def test_shutdown_stops_a_running_reindex(
     _, ctx = await start_admin_bot(engine)
     live = engine.index
     await say(botapi, "/reindex")
-    while ctx.reindexer.task is None:  # the handler starts the job right after its reply
-        await asyncio.sleep(0.01)
+    await until(lambda: ctx.reindexer.task is not None, what="the job started after the reply")
     reindexer = ctx.reindexer
     await ctx.close()  # what post_shutdown does
     job = reindexer.job
@@ -445,10 +451,12 @@ async def test_questions_asked_are_logged_for_stats(
     await say(botapi, question, user=USER)
     db = ctx.db.conn
     rows: list[Any] = []
-    for _ in range(100):  # the row is written just after the reply is sent
+
+    async def logged() -> bool:  # the row is written just after the reply is sent
+        nonlocal rows
         async with db.execute("SELECT chat_kind, question FROM questions") as cur:
             rows = list(await cur.fetchall())
-        if rows:
-            break
-        await asyncio.sleep(0.02)
+        return bool(rows)
+
+    await until(logged, what="the question logged")
     assert [tuple(r) for r in rows] == [("private", question if log_text else None)]

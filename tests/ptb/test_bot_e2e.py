@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
-import time
+import threading
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -22,6 +21,9 @@ from support.botapi import (
     StartBot,
     check_message,
 )
+from support.embedders import HashingEmbedder
+from support.waiting import until
+from telegram.ext import Application
 
 from bot.settings import Settings
 from bot.telegram import formatting, texts
@@ -32,7 +34,7 @@ from bot.telegram.sessions import SessionStore
 from bot.tools.bench_bot import bench_bot, bench_table
 from bot.tools.localapi import LocalBotApi
 from retrieval.answer import AnswerConfig
-from retrieval.embedding import HashingEmbedder, Progress
+from retrieval.embedding import Progress
 from retrieval.engine import Engine
 from retrieval.intake import read_article_file
 from retrieval.store import CorpusStore
@@ -105,12 +107,16 @@ async def answer_texts(engine: Engine, question: str) -> list[str]:
     return formatting.answer_messages(await engine.ask(question))
 
 
-async def settle(api: LocalBotApi, user_id: int = 999) -> None:
+async def settle(api: LocalBotApi, app: Application, user_id: int = 999) -> None:  # type: ignore[type-arg]
     """Wait until updates pushed before now have been handled (a /help round trip)."""
     api.send_text("/help", user_id=user_id)
     before = len(sent(api, user_id))
     await api.replies(user_id, count=before + 1)
-    await asyncio.sleep(0.05)
+    # Updates run side by side: the others may still be at work once /help is answered.
+    await until(
+        lambda: app.update_queue.empty() and app.update_processor.current_concurrent_updates == 0,
+        what="every update handled",
+    )
 
 
 # -- commands -----------------------------------------------------------------
@@ -338,7 +344,7 @@ GROUP = -100123
 async def test_group_answers_only_when_addressed(
     start_bot: StartBot, botapi: LocalBotApi, bot_engine: Engine
 ) -> None:
-    await start_bot()
+    app = await start_bot()
     expected = (await answer_texts(bot_engine, SEED_QUESTION))[0]
     kw: dict[str, Any] = {"chat_id": GROUP, "chat_type": "supergroup", "user_id": 31}
 
@@ -348,7 +354,7 @@ async def test_group_answers_only_when_addressed(
     botapi.send_text("/weather", **kw)
     botapi.send_text(None, extra={"sticker": STICKER}, **kw)
     botapi.send_text("رد على شخص آخر", reply_to=botapi.message("مرحبا", user_id=32), **kw)
-    await settle(botapi)
+    await settle(botapi, app)
     assert sent(botapi, GROUP) == []
 
     asked = [
@@ -476,12 +482,12 @@ BAD_INPUT: list[tuple[str, str | None, dict[str, Any], str]] = [
 async def test_bad_input_gets_a_clear_arabic_reply(
     start_bot: StartBot, botapi: LocalBotApi, text: str | None, extra: dict[str, Any], reply: str
 ) -> None:
-    await start_bot()
+    app = await start_bot()
     botapi.send_text(text, user_id=51, extra=extra)
     (call,) = await botapi.replies(51)
     assert call.params["text"] == formatting.plain_messages(reply)[0]
     assert call.params["chat_id"] == 51
-    await settle(botapi)
+    await settle(botapi, app)
     assert len(sent(botapi, 51)) == 1
     assert not botapi.requests("sendChatAction", chat_id=51)
     assert_all_valid(botapi)
@@ -567,7 +573,7 @@ async def test_odd_questions_are_answered_safely(
 async def test_edited_message_is_not_answered_again(
     start_bot: StartBot, botapi: LocalBotApi
 ) -> None:
-    await start_bot()
+    app = await start_bot()
     msg = botapi.message(SEED_QUESTION, user_id=58)
     msg["edit_date"] = msg["date"] + 5
     botapi.push("edited_message", msg)
@@ -580,7 +586,7 @@ async def test_edited_message_is_not_answered_again(
     }
     edited_group = botapi.message(SEED_QUESTION, user_id=59, chat_id=GROUP, chat_type="group")
     botapi.push("edited_message", edited_group)
-    await settle(botapi)
+    await settle(botapi, app)
     assert sent(botapi, GROUP) == []
     assert not botapi.requests("sendChatAction")
 
@@ -589,10 +595,14 @@ async def test_edited_message_is_not_answered_again(
 
 
 class SlowEmbedder(HashingEmbedder):
-    """The hashing embedder with a query as slow as a big model's, off the event loop."""
+    """The hashing embedder whose queries wait, off the event loop, until the test lets them."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__(dim)
+        self.gate = threading.Event()
 
     def embed_query(self, text: str) -> np.ndarray:
-        time.sleep(1.5)
+        self.gate.wait(30)
         return super().embed_query(text)
 
     def embed_documents(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
@@ -603,19 +613,21 @@ async def test_slow_question_does_not_delay_start(
     start_bot: StartBot, botapi: LocalBotApi, tmp_path: Path
 ) -> None:
     store = await CorpusStore.open(tmp_path / "slow.db")
-    engine = await Engine.open(store, SlowEmbedder(DIM), tmp_path / "slow.faiss")
+    embedder = SlowEmbedder(DIM)
+    engine = await Engine.open(store, embedder, tmp_path / "slow.faiss")
     await engine.ingest([read_article_file(SEED_FILE)])
     try:
         await start_bot(engine)
         botapi.send_text(SEED_QUESTION, user_id=61)
         await botapi.wait_for(lambda c: c.method == "sendChatAction")
-        pushed = time.perf_counter()
         botapi.send_text("/start", user_id=62)
-        (start_reply,) = await botapi.replies(62)
-        assert start_reply.at - pushed < 0.5
-        (answer,) = await botapi.replies(61, timeout=10)
+        (start_reply,) = await botapi.replies(62)  # while the question is still held
+        assert sent(botapi, 61) == []
+        embedder.gate.set()
+        (answer,) = await botapi.replies(61, timeout=20)
         assert answer.at > start_reply.at
     finally:
+        embedder.gate.set()
         await store.close()
 
 

@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.botapi import TOKEN, bot_settings, check_message, news_engine  # noqa: F401  (the engine fixture)
+from support.botapi import TOKEN, bot_settings, check_message
 from support.neardup_samples import UNRELATED
+from support.waiting import until
 from telegram.error import Forbidden
 from telegram.ext import Application, ApplicationBuilder
 
@@ -229,11 +230,12 @@ async def test_feed_to_alert_end_to_end(
     )
     api.send_text("/subscribe", user_id=5)
     await api.replies(5)
-    for _ in range(100):  # the first poll takes the backlog in quietly
+
+    async def first_polled() -> bool:  # the first poll takes the backlog in quietly
         feeds = await list_feeds(engine.store.db)
-        if feeds and feeds[0].first_polled:
-            break
-        await asyncio.sleep(0.05)
+        return bool(feeds and feeds[0].first_polled)
+
+    await until(first_polled, what="the first poll")
     news_server.pages["feed.xml"] = Page(
         rss([{"title": new.title, "link": news_server.url("new")}, *items])
     )
@@ -242,7 +244,8 @@ async def test_feed_to_alert_end_to_end(
     assert new.title in shown and old.title not in shown
     button = alert.params["reply_markup"]["inline_keyboard"][0][0]
     assert button["text"] == texts.BUTTON_ASK_ARTICLE
-    await asyncio.sleep(1.0)  # more polls: still one alert
+    polled = news_server.hits("feed.xml")
+    await until(lambda: news_server.hits("feed.xml") >= polled + 2, what="two more polls")
     assert len(texts_to(api, 5)) == 2
     api.press(api.bot_message(5), button["callback_data"], user_id=5)
     reply = (await api.replies(5, 3))[-1]

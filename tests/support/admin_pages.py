@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections import Counter
 
-import pytest
-from aiohttp import web
+from bot.tools.newssite import NewsServer, Page
 
 ARTICLE_TITLE = "افتتاح مهرجان التمور السنوي في واحة سيوة"
 ARTICLE_PARAGRAPHS = (
@@ -51,43 +50,22 @@ def feed_xml(base: str, n: int = 2) -> str:
 
 
 class Pages:
-    """The running server: its base URL and how many times each path was fetched."""
+    """The admin tests' pages on the shared local news server, and what was fetched."""
 
-    def __init__(self) -> None:
-        self.base = ""
-        self.hits: dict[str, int] = {}
+    def __init__(self, server: NewsServer) -> None:
+        self.server = server
+        self.base = server.url("").rstrip("/")
+        big = article_html() + "<!--" + "x" * 200_000 + "-->"
+        for path, body in (
+            ("article.html", article_html()),
+            ("short.html", article_html("قصير", ("سطر واحد قصير.",))),
+            ("big.html", big),
+            ("notfeed.html", article_html()),
+        ):
+            server.pages[path] = Page(body.encode())
+        server.pages["feed.xml"] = Page(feed_xml(self.base).encode(), "application/rss+xml")
 
-
-@pytest.fixture(name="pages")
-async def pages_fixture() -> AsyncIterator[Pages]:
-    """Serve /article.html, /short.html, /big.html, /feed.xml, /notfeed.html on 127.0.0.1."""
-    state = Pages()
-
-    async def handle(request: web.Request) -> web.Response:
-        path = request.path
-        state.hits[path] = state.hits.get(path, 0) + 1
-        if path == "/article.html":
-            return web.Response(text=article_html(), content_type="text/html")
-        if path == "/short.html":
-            return web.Response(
-                text=article_html("قصير", ("سطر واحد قصير.",)), content_type="text/html"
-            )
-        if path == "/big.html":
-            return web.Response(
-                text=article_html() + "<!--" + "x" * 200_000 + "-->", content_type="text/html"
-            )
-        if path == "/feed.xml":
-            return web.Response(text=feed_xml(state.base), content_type="application/rss+xml")
-        if path == "/notfeed.html":
-            return web.Response(text=article_html(), content_type="text/html")
-        return web.Response(status=404, text="not found")
-
-    app = web.Application()
-    app.router.add_route("GET", "/{tail:.*}", handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    state.base = f"http://127.0.0.1:{runner.addresses[0][1]}"
-    yield state
-    await runner.cleanup()
+    @property
+    def hits(self) -> Counter[str]:
+        """Return how many times each path was fetched."""
+        return Counter(path for path, _ in self.server.requests)

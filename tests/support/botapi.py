@@ -4,27 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import unicodedata
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-import pytest
 from telegram.ext import Application
 
-from bot.database import migrate_bot_tables
 from bot.settings import Settings
-from bot.telegram.app import build_application
 from bot.telegram.formatting import ALLOWED_TAGS
 from bot.telegram.htmlsplit import MAX_MESSAGE, RLM, utf16_len
 from bot.tools.localapi import LocalBotApi
 from retrieval.answer import AnswerConfig
-from retrieval.embedding import HashingEmbedder
 from retrieval.engine import Engine
 from retrieval.intake import read_article_file
 from retrieval.models import ArticleDraft
 from retrieval.store import CorpusStore
+from support.embedders import HashingEmbedder
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED_FILE = next((ROOT / "seeds").glob("000_*.txt"))
@@ -66,36 +63,6 @@ async def open_test_engine(path: Path) -> Engine:
     return engine
 
 
-@pytest.fixture(name="engine")
-async def news_engine(tmp_path: Path) -> AsyncIterator[Engine]:
-    """The seed and SECOND in a hashing-embedder engine, with the bot's own tables."""
-    eng = await open_test_engine(tmp_path)
-    await migrate_bot_tables(eng.store.db)
-    yield eng
-    await eng.store.close()
-
-
-@pytest.fixture
-async def bot_engine(tmp_path: Path) -> AsyncIterator[Engine]:
-    """A hashing-embedder engine on a real SQLite file: the seed and one more article.
-
-    The bot's tables are there too, so a test may use the store's connection for them.
-    """
-    engine = await open_test_engine(tmp_path)
-    await migrate_bot_tables(engine.store.db)
-    yield engine
-    await engine.store.close()
-
-
-@pytest.fixture
-async def botapi() -> AsyncIterator[LocalBotApi]:
-    """A local Bot API server on 127.0.0.1 that records every request."""
-    api = LocalBotApi(token=TOKEN)
-    await api.start()
-    yield api
-    await api.stop()
-
-
 def bot_settings(api: LocalBotApi, tmp_path: Path, **overrides: Any) -> Settings:
     """Return settings that point the bot at the local server."""
     values: dict[str, Any] = {
@@ -109,31 +76,6 @@ def bot_settings(api: LocalBotApi, tmp_path: Path, **overrides: Any) -> Settings
 
 
 StartBot = Callable[..., Awaitable[Application]]  # type: ignore[type-arg]
-
-
-@pytest.fixture
-async def start_bot(
-    botapi: LocalBotApi, bot_engine: Engine, tmp_path: Path
-) -> AsyncIterator[StartBot]:
-    """Return a function that starts the real application polling the local server."""
-    apps: list[Application] = []  # type: ignore[type-arg]
-
-    async def start(engine: Engine | None = None, **overrides: Any) -> Application:  # type: ignore[type-arg]
-        settings = bot_settings(botapi, tmp_path, **overrides)
-        app = build_application(settings, engine or bot_engine)
-        # The order run_polling uses: initialize, post_init, start polling, start.
-        await app.initialize()
-        assert app.post_init is not None
-        await app.post_init(app)
-        assert app.updater is not None
-        await app.updater.start_polling(poll_interval=0, timeout=5)
-        await app.start()
-        apps.append(app)
-        return app
-
-    yield start
-    for app in apps:
-        await stop_app(app, botapi)
 
 
 async def stop_app(app: Application, api: LocalBotApi) -> None:  # type: ignore[type-arg]

@@ -15,10 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval.embedding import HashingEmbedder, Progress
+from retrieval.embedding import Progress
 from retrieval.engine import Engine
 from retrieval.index import VectorIndex
 from retrieval.store import CorpusStore
+from support.embedders import HashingEmbedder
 
 NEW_MODEL_SALT = "نموذججديد"
 
