@@ -29,7 +29,7 @@ from bot.factory import (
 )
 from bot.settings import Settings
 from bot.telegram import texts
-from retrieval.engine import EngineError
+from retrieval.engine import EngineError, rebuild_index
 from retrieval.intake import article_files, read_article_file
 from retrieval.modelfetch import ModelError, verify_model_dir
 from retrieval.models import Answer
@@ -151,16 +151,13 @@ async def cmd_reindex(settings: Settings, fast: bool) -> None:
     if not settings.db_path.exists():
         raise CliError(f"no corpus at {settings.db_path}: run `isnad setup` first")
     if fast:
+        # No model needed: the stored vectors are indexed as they are.
         store = await CorpusStore.open(settings.db_path)
         try:
-            ids, vectors = await store.vectors()
+            index = await rebuild_index(store, settings.index_path, index_config(settings))
         finally:
             await store.close()
-        from retrieval.index import VectorIndex
-
-        dim = vectors.shape[1] if len(ids) else 768
-        VectorIndex.build(dim, ids, vectors, index_config(settings)).save(settings.index_path)
-        print(f"index rebuilt from {len(ids)} stored vectors")
+        print(f"index rebuilt from {len(index)} stored vectors")
         return
     engine = await open_engine(settings, load_embedder(settings), reembedding=True)
     progress, close = progress_bar("reindex")

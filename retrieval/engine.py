@@ -19,7 +19,7 @@ from retrieval.arabic import search_terms
 from retrieval.chunker import Chunker
 from retrieval.embedding import Embedder, Progress, TitledEmbedder
 from retrieval.evidence import SentenceEvidence
-from retrieval.fusion import blend, rrf
+from retrieval.fusion import Fused, blend, rrf
 from retrieval.identity import canonical_url, content_hash
 from retrieval.index import IndexConfig, VectorIndex, open_index
 from retrieval.models import Answer, Article, ArticleDraft, Hit
@@ -76,7 +76,8 @@ class Engine:
         chunker: Chunker,
         index_path: Path,
         search: SearchConfig | None = None,
-        composer: AnswerComposer | None = None,
+        answer: AnswerConfig | None = None,
+        sentence_cache: Path | None = None,
     ):
         self.store = store
         self.index = index
@@ -84,10 +85,10 @@ class Engine:
         self.chunker = chunker
         self.index_path = index_path
         self.search_config = search or SearchConfig()
-        self.composer = composer or AnswerComposer(AnswerConfig(), self.score_sentences)
+        self.composer = AnswerComposer(answer, self.score_sentences)
         self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._query_lock = threading.Lock()
-        self.evidence = SentenceEvidence(embedder, self.embed_query)
+        self.evidence = SentenceEvidence(embedder, self.embed_query, sentence_cache)
         # One writer at a time: ingest, delete and index swaps touch both stores.
         self.write_lock = asyncio.Lock()
 
@@ -140,11 +141,7 @@ class Engine:
         if rebuilt:
             logger.info("rebuilt vector index from %d stored vectors", len(ids))
         chunker = Chunker(embedder.count_tokens, chunk_tokens, chunk_overlap)
-        engine = cls(store, index, embedder, chunker, index_path, search)
-        engine.composer = AnswerComposer(answer, engine.score_sentences)
-        if sentence_cache is not None:
-            engine.evidence = SentenceEvidence(embedder, engine.embed_query, sentence_cache)
-        return engine
+        return cls(store, index, embedder, chunker, index_path, search, answer, sentence_cache)
 
     # -- writing ------------------------------------------------------------
 
@@ -209,13 +206,10 @@ class Engine:
     async def rebuild_index(self) -> int:
         """Rebuild the vector index from stored vectors and swap it in; return its size."""
         async with self.write_lock:
-            ids, vectors = await self.store.vectors()
-            fresh = await asyncio.to_thread(
-                VectorIndex.build, self.embedder.dim, ids, vectors, self.index.config
+            self.index = await rebuild_index(
+                self.store, self.index_path, self.index.config, self.embedder.dim
             )
-            await asyncio.to_thread(fresh.save, self.index_path)
-            self.index = fresh
-        return len(fresh)
+        return len(self.index)
 
     async def reembed(
         self,
@@ -226,6 +220,9 @@ class Engine:
         """Embed every chunk again with the current model, then swap the new index in.
 
         The live index keeps answering until the swap; a cancel leaves it as it was.
+        Articles added or deleted meanwhile are in (or out of) the new index: the
+        chunks stored since the last batch are embedded under the write lock, and
+        deleted ones are dropped at the swap.
         """
         ids: list[int] = []
         vecs: list[np.ndarray] = []
@@ -234,45 +231,50 @@ class Engine:
         while rows := await self.store.chunk_texts(after_id=last, limit=batch):
             if cancelled and cancelled():
                 return 0
-            chunks = await self.store.get_chunks(i for i, _ in rows)
-            heads = await self.store.get_articles(c.article_id for c in chunks.values())
-            # A chunk deleted meanwhile gets no title; it is left out at the swap.
-            owner = {i: heads.get(c.article_id) for i, c in chunks.items()}
-            titles = [a.title if (a := owner.get(i)) else "" for i, _ in rows]
-            v = await asyncio.to_thread(self.embed_passages, titles, [t for _, t in rows])
-            if self.evidence.disk is not None:
-                pairs = list(zip(titles, [t for _, t in rows], strict=True))
-                await asyncio.to_thread(self.evidence.warm, pairs)
+            vecs.append(await self._embed_rows(rows, warm=True))
             ids.extend(i for i, _ in rows)
-            vecs.append(v)
             last = rows[-1][0]
             if progress:
                 progress(len(ids), total)
         async with self.write_lock:
-            # Chunks added while embedding are embedded now; deleted ones are left out.
+            # Chunks added while embedding are embedded now (ingest already cached
+            # their sentences with this model); deleted ones are left out.
             while rows := await self.store.chunk_texts(after_id=last, limit=batch):
-                chunks = await self.store.get_chunks(i for i, _ in rows)
-                heads = await self.store.get_articles(c.article_id for c in chunks.values())
-                titles = [heads[chunks[i].article_id].title if i in chunks else "" for i, _ in rows]
-                v = await asyncio.to_thread(self.embed_passages, titles, [t for _, t in rows])
+                vecs.append(await self._embed_rows(rows, warm=False))
                 ids.extend(i for i, _ in rows)
-                vecs.append(v)
                 last = rows[-1][0]
-            matrix = np.vstack(vecs) if vecs else np.zeros((0, self.embedder.dim), np.float32)
-            live = np.isin(np.asarray(ids, np.int64), await self.store.chunk_ids())
-            ids = [i for i, keep in zip(ids, live, strict=True) if keep]
-            matrix = matrix[live]
-            fresh = await asyncio.to_thread(
-                VectorIndex.build,
-                self.embedder.dim,
-                np.asarray(ids, np.int64),
-                matrix,
-                self.index.config,
-            )
-            await self.store.replace_vectors(ids, matrix, self.embedder.name)
-            await asyncio.to_thread(fresh.save, self.index_path)
-            self.index = fresh
-        return len(ids)
+            await self._swap_in(ids, vecs)
+        return len(self.index)
+
+    async def _embed_rows(self, rows: Sequence[tuple[int, str]], warm: bool) -> np.ndarray:
+        """Embed (chunk id, text) rows with their articles' headlines, off the loop."""
+        chunks = await self.store.get_chunks(i for i, _ in rows)
+        heads = await self.store.get_articles(c.article_id for c in chunks.values())
+        # A chunk deleted meanwhile gets no title; it is left out at the swap.
+        owner = {i: heads.get(c.article_id) for i, c in chunks.items()}
+        titles = [a.title if (a := owner.get(i)) else "" for i, _ in rows]
+        texts = [t for _, t in rows]
+        vectors = await asyncio.to_thread(self.embed_passages, titles, texts)
+        if warm and self.evidence.disk is not None:
+            await asyncio.to_thread(self.evidence.warm, list(zip(titles, texts, strict=True)))
+        return vectors
+
+    async def _swap_in(self, ids: list[int], vecs: list[np.ndarray]) -> None:
+        """Store re-embedded vectors of the chunks still there, and index them; holds the lock."""
+        matrix = np.vstack(vecs) if vecs else np.zeros((0, self.embedder.dim), np.float32)
+        live = np.isin(np.asarray(ids, np.int64), await self.store.chunk_ids())
+        kept = [i for i, keep in zip(ids, live, strict=True) if keep]
+        matrix = matrix[live]
+        fresh = await asyncio.to_thread(
+            VectorIndex.build,
+            self.embedder.dim,
+            np.asarray(kept, np.int64),
+            matrix,
+            self.index.config,
+        )
+        await self.store.replace_vectors(kept, matrix, self.embedder.name)
+        await asyncio.to_thread(fresh.save, self.index_path)
+        self.index = fresh
 
     def embed_passages(
         self, titles: Sequence[str], texts: Sequence[str], progress: Progress | None = None
@@ -305,50 +307,10 @@ class Engine:
         """Return the best k chunks for the question: fused, or one side alone by mode."""
         cfg = self.search_config
         k = k or cfg.top_k
-        depth = max(cfg.candidates, k)
-        qvec: np.ndarray | None = None
-        dense: list[tuple[int, float]] = []
-        lexical: list[tuple[int, float]] = []
-        if mode != "lexical":
-            qvec = await asyncio.to_thread(self.embed_query, question)
-            dense = await asyncio.to_thread(self.index.search, qvec, depth)
-        if mode != "dense":
-            lexical = await self.store.lexical_search(search_terms(question), depth)
-        # Sentence scores only mean something added to blended scores, not to RRF's.
-        rerank = (
-            mode == "hybrid"
-            and cfg.fusion == "blend"
-            and cfg.rerank_depth > 0
-            and (cfg.sentence_weight > 0 or cfg.sentence_lexical_weight > 0)
-        )
-        if cfg.fusion == "rrf":
-            fused = rrf(
-                [[i for i, _ in dense], [i for i, _ in lexical]],
-                k=cfg.rrf_k,
-                weights=[cfg.dense_weight, cfg.lexical_weight],
-            )[:k]
-        else:
-            fused = blend(dense, lexical, cfg.dense_weight, cfg.lexical_weight)[
-                : max(k, cfg.rerank_depth) if rerank else k
-            ]
-        chunks = await self.store.get_chunks(f.id for f in fused)
-        articles = await self.store.get_articles(c.article_id for c in chunks.values())
-        cosine = dict(dense)
-        hits = []
-        for f in fused:
-            chunk = chunks.get(f.id)
-            article = articles.get(chunk.article_id) if chunk else None
-            if chunk is None or article is None:
-                continue  # deleted between search and lookup
-            dense_score = cosine.get(f.id)
-            if dense_score is None and qvec is not None:
-                try:
-                    stored = await self._vector(f.id)
-                except KeyError:
-                    continue
-                # A vector of another size is the old model's, until a re-embed replaces it.
-                dense_score = float(np.dot(qvec, stored)) if stored.shape == qvec.shape else None
-            hits.append(Hit(chunk, article, f.score, f.ranks[0], f.ranks[1], dense_score))
+        qvec, dense, lexical = await self._candidates(question, max(cfg.candidates, k), mode)
+        rerank = self._reranks(mode)
+        fused = self._fuse(dense, lexical, max(k, cfg.rerank_depth) if rerank else k)
+        hits = await self._hits(fused, dict(dense), qvec)
         if rerank:
             hits = await asyncio.to_thread(
                 self.evidence.rerank,
@@ -360,12 +322,70 @@ class Engine:
             )
         return hits[:k]
 
+    async def _candidates(
+        self, question: str, depth: int, mode: SearchMode
+    ) -> tuple[np.ndarray | None, list[tuple[int, float]], list[tuple[int, float]]]:
+        """Return the query vector (None for lexical only) and the dense and lexical lists."""
+        qvec: np.ndarray | None = None
+        dense: list[tuple[int, float]] = []
+        lexical: list[tuple[int, float]] = []
+        if mode != "lexical":
+            qvec = await asyncio.to_thread(self.embed_query, question)
+            dense = await asyncio.to_thread(self.index.search, qvec, depth)
+        if mode != "dense":
+            lexical = await self.store.lexical_search(search_terms(question), depth)
+        return qvec, dense, lexical
+
+    def _reranks(self, mode: SearchMode) -> bool:
+        """Tell whether sentence evidence reorders the head of the list."""
+        cfg = self.search_config
+        # Sentence scores only mean something added to blended scores, not to RRF's.
+        return (
+            mode == "hybrid"
+            and cfg.fusion == "blend"
+            and cfg.rerank_depth > 0
+            and (cfg.sentence_weight > 0 or cfg.sentence_lexical_weight > 0)
+        )
+
+    def _fuse(
+        self, dense: list[tuple[int, float]], lexical: list[tuple[int, float]], n: int
+    ) -> list[Fused]:
+        """Return the best n of both lists, fused as configured."""
+        cfg = self.search_config
+        if cfg.fusion == "rrf":
+            return rrf(
+                [[i for i, _ in dense], [i for i, _ in lexical]],
+                k=cfg.rrf_k,
+                weights=[cfg.dense_weight, cfg.lexical_weight],
+            )[:n]
+        return blend(dense, lexical, cfg.dense_weight, cfg.lexical_weight)[:n]
+
+    async def _hits(
+        self, fused: list[Fused], cosine: dict[int, float], qvec: np.ndarray | None
+    ) -> list[Hit]:
+        """Look the fused chunks up, with their articles and their cosine to the question."""
+        chunks = await self.store.get_chunks(f.id for f in fused)
+        articles = await self.store.get_articles(c.article_id for c in chunks.values())
+        hits = []
+        for f in fused:
+            chunk = chunks.get(f.id)
+            article = articles.get(chunk.article_id) if chunk else None
+            if chunk is None or article is None:
+                continue  # deleted between search and lookup
+            dense_score = cosine.get(f.id)
+            if dense_score is None and qvec is not None:
+                try:
+                    stored = await self.store.chunk_vector(f.id)
+                except KeyError:
+                    continue
+                # A vector of another size is the old model's, until a re-embed replaces it.
+                dense_score = float(np.dot(qvec, stored)) if stored.shape == qvec.shape else None
+            hits.append(Hit(chunk, article, f.score, f.ranks[0], f.ranks[1], dense_score))
+        return hits
+
     def score_sentences(self, question: str, sentences: list[tuple[str, str]]) -> list[float]:
         """Return the cosine of each (headline, sentence) to the question, for answers."""
         return self.evidence.score(question, sentences)
-
-    async def _vector(self, chunk_id: int) -> np.ndarray:
-        return await self.store.chunk_vector(chunk_id)
 
     async def ask(self, question: str, k: int | None = None) -> Answer:
         """Answer a question with quoted sentences and their sources, or refuse."""
@@ -396,3 +416,20 @@ class Engine:
         """Return an article's chunk vectors as rows (none: zero rows of the model's width)."""
         rows = await self.store.article_vectors(article_id)
         return np.vstack(rows) if rows else np.zeros((0, self.embedder.dim), dtype=np.float32)
+
+
+async def rebuild_index(
+    store: CorpusStore, path: Path, config: IndexConfig, dim: int | None = None
+) -> VectorIndex:
+    """Build the vector index from the stored vectors and save it at path, off the loop.
+
+    dim is the model's; without it (no model loaded) the stored vectors give it.
+    """
+    ids, vectors = await store.vectors()
+    if dim is None:
+        if not len(ids):
+            raise EngineError("no stored vectors to index: run `isnad setup` first")
+        dim = int(vectors.shape[1])
+    index = await asyncio.to_thread(VectorIndex.build, dim, ids, vectors, config)
+    await asyncio.to_thread(index.save, path)
+    return index

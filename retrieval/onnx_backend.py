@@ -70,11 +70,6 @@ def onnx_embedder_name(export_dir: Path) -> str:
     return f"embeddinggemma-300m-onnx-int8/{RECIPE.rsplit('/', 1)[-1]}:{export_dir.name}"
 
 
-def export_dir_for(model_dir: Path) -> Path:
-    """Return where the int8 export of the model in model_dir is cached (beside it)."""
-    return model_dir.with_name(model_dir.name + "-onnx-int8")
-
-
 def _files(root: Path) -> list[str]:
     return sorted(
         p.relative_to(root).as_posix()

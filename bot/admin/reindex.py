@@ -10,8 +10,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal
 
-import numpy as np
-
 from bot.telegram import texts
 from retrieval.engine import Engine
 
@@ -105,29 +103,6 @@ def summary(job: ReindexJob, now: float) -> str:
     return job.state
 
 
-async def reconcile_index(engine: Engine) -> tuple[int, int]:
-    """Make the live index hold exactly the stored chunks; return (added, removed).
-
-    Engine.reembed builds its index from the chunks it read; articles added or
-    deleted while it ran would otherwise be missing from (or linger in) the
-    swapped-in index until the next restart. Vectors stored by ingest meanwhile
-    come from the current embedder, so they belong in the new index as they are.
-    """
-    async with engine.write_lock:
-        stored = set(await engine.store.chunk_ids())
-        held = {int(i) for i in await asyncio.to_thread(engine.index.ids)}
-        missing = sorted(stored - held)
-        extra = sorted(held - stored)
-        if missing:
-            vectors = np.vstack([await engine.store.chunk_vector(i) for i in missing])
-            engine.index.add(np.asarray(missing, dtype=np.int64), vectors)
-        if extra:
-            engine.index.remove(extra)
-        if missing or extra:
-            await asyncio.to_thread(engine.index.save, engine.index_path)
-    return len(missing), len(extra)
-
-
 class Reindexer:
     """Runs at most one reindex of an engine at a time."""
 
@@ -216,13 +191,6 @@ class Reindexer:
                 )
                 if job.cancel_requested and job.chunks == 0:
                     job.state = "cancelled"
-                else:
-                    added, removed = await reconcile_index(self.engine)
-                    if added or removed:
-                        logger.info(
-                            "reindex: %d chunks added, %d removed meanwhile", added, removed
-                        )
-                    job.chunks = len(self.engine.index)
             if job.state == "running":
                 job.state = "done"
         except Exception:

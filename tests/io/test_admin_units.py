@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
 from support.admin_pages import ARTICLE_TITLE, QUESTION, Pages
 from support.reindex_child import SlowEmbedder
 
@@ -17,7 +16,7 @@ from bot.admin import corpus as admin_corpus
 from bot.admin import feeds as admin_feeds
 from bot.admin.corpus import Announcer, FetchLimits
 from bot.admin.questionlog import QuestionLog, percentile, record_question
-from bot.admin.reindex import Reindexer, ReindexJob, duration, progress_lines, reconcile_index
+from bot.admin.reindex import Reindexer, ReindexJob, duration, progress_lines
 from bot.admin.stats import gather
 from bot.database import BotDatabase
 from bot.news import schema as newsdb
@@ -212,14 +211,6 @@ async def test_find_and_delete(bot_engine: Engine) -> None:
     assert bot_engine.index.matches(ids)
     after = await bot_engine.ask(SEED_QUESTION)
     assert found[0].id not in {c.article_id for c in (*after.citations, *after.headlines)}
-
-
-async def test_reconcile_index(bot_engine: Engine) -> None:
-    ids, _ = await bot_engine.store.vectors()
-    bot_engine.index.remove([int(ids[0])])
-    bot_engine.index.add(np.array([999_999]), np.ones((1, bot_engine.embedder.dim), np.float32))
-    assert await reconcile_index(bot_engine) == (1, 1)
-    assert bot_engine.index.matches(ids)
 
 
 async def _engine_with(bot_engine: Engine, delay: float) -> Engine:

@@ -1,10 +1,13 @@
 """The SQLite corpus store and the FAISS index beside it."""
 
+import asyncio
 from pathlib import Path
 
 import numpy as np
 import pytest
+from support.articles import filler
 from support.embedders import HashingEmbedder
+from support.reindex_child import SlowEmbedder
 
 from retrieval.arabic import search_terms
 from retrieval.engine import Engine, EngineError
@@ -135,3 +138,24 @@ async def test_a_model_of_another_dimension_needs_and_allows_a_reembed(
     hits = await reopened.search(question)
     assert hits[0].article.title.startswith("روسيا ترفض") and hits[0].dense_rank == 1
     assert await store.get_meta("model") == "hashing-32"
+
+
+async def test_reembed_keeps_what_was_added_or_deleted_meanwhile(bot_engine: Engine) -> None:
+    slow = SlowEmbedder(bot_engine.embedder.dim, delay=0.1)
+    engine = await Engine.open(bot_engine.store, slow, bot_engine.index_path)
+    old = sorted(await engine.store.latest_articles(5), key=lambda a: a.id)
+    first_batch = asyncio.Event()
+    task = asyncio.create_task(engine.reembed(progress=lambda d, t: first_batch.set(), batch=1))
+    await asyncio.wait_for(first_batch.wait(), 20)
+    assert not task.done()  # the corpus has more than one chunk: the reindex is in its middle
+    assert await engine.delete_article(old[-1].id)
+    (added,) = await engine.ingest([filler(1)])
+    assert await task == len(await engine.store.chunk_ids())
+    ids, vectors = await engine.store.vectors()
+    assert engine.index.matches(ids) and engine.index.holds(vectors)
+    assert added.article is not None
+    assert (await engine.store.get_chunks(ids.tolist())).keys() == set(ids.tolist())
+    assert {c.article_id for c in (await engine.store.get_chunks(ids.tolist())).values()} == {
+        old[0].id,
+        added.article.id,
+    }
