@@ -9,7 +9,12 @@ from pathlib import Path
 
 from bot.settings import Settings
 from retrieval.answer import AnswerConfig
-from retrieval.embedding import Embedder, Progress, SentenceTransformerEmbedder
+from retrieval.embedding import (
+    Embedder,
+    Progress,
+    SentenceTransformerEmbedder,
+    torch_embedder_name,
+)
 from retrieval.engine import Engine, EngineError, SearchConfig
 from retrieval.index import IndexConfig
 from retrieval.intake import article_files, read_article_file
@@ -25,7 +30,7 @@ def stderr_line(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-def progress_bar(label: str) -> tuple[Progress | None, Callable[[], None]]:
+def terminal_progress(label: str) -> tuple[Progress | None, Callable[[], None]]:
     """Return a progress callback drawing a bar on a terminal (none in CI) and a closer."""
     if not sys.stderr.isatty():
         return None, lambda: None
@@ -98,7 +103,7 @@ def embedder_name(settings: Settings) -> str:
     """Return the name the configured backend's embedder stores with the corpus."""
     if settings.embedding_backend == "onnx-int8":
         return onnx_embedder_name(settings.onnx_path)
-    return f"embeddinggemma-300m:{settings.model_path.name}"
+    return torch_embedder_name(settings.model_path)
 
 
 def index_config(settings: Settings) -> IndexConfig:
@@ -168,7 +173,7 @@ async def ingest_paths(engine: Engine, paths: list[Path]) -> tuple[int, int]:
     if not files:
         raise EngineError(f"no .txt or .md article files in {', '.join(map(str, paths))}")
     drafts = [read_article_file(f) for f in files]
-    progress, close = progress_bar("embedding")
+    progress, close = terminal_progress("embedding")
     try:
         results = await engine.ingest(drafts, progress)
     finally:

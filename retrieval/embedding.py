@@ -54,6 +54,14 @@ def _unit(vectors: np.ndarray) -> np.ndarray:
     return vectors / np.maximum(norms, 1e-12)
 
 
+def torch_embedder_name(model_dir: Path) -> str:
+    """Return the name the torch embedder of model_dir stores with the corpus.
+
+    Built here only: a name that drifts makes `isnad setup` re-embed the whole corpus.
+    """
+    return f"embeddinggemma-300m:{model_dir.name}"
+
+
 class SentenceTransformerEmbedder:
     """EmbeddingGemma through sentence-transformers, with its query/document prompts."""
 
@@ -70,7 +78,7 @@ class SentenceTransformerEmbedder:
         if threads:
             torch.set_num_threads(threads)
         self.model: Any = SentenceTransformer(str(model_dir), device="cpu", local_files_only=True)
-        self.name = f"embeddinggemma-300m:{model_dir.name}"
+        self.name = torch_embedder_name(model_dir)
         dim_of = getattr(self.model, "get_embedding_dimension", None)
         self.dim = int(dim_of() if dim_of else self.model.get_sentence_embedding_dimension())
         self.batch_size = batch_size or self.BEST_BATCH

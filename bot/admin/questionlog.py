@@ -35,10 +35,13 @@ class QuestionStats:
         return self.answered / self.total if self.total else None
 
 
-def percentile(values: Sequence[float], q: float) -> float | None:
-    """Return the q-th percentile (0..100) by nearest rank; None for no values."""
+def percentile(values: Sequence[float], q: float) -> float:
+    """Return the q-th percentile (0..100) by nearest rank (a value seen); NaN for none.
+
+    The one percentile of the project: /stats and the benchmarks report the same kind.
+    """
     if not values:
-        return None
+        return math.nan
     ordered = sorted(values)
     rank = max(1, math.ceil(q / 100 * len(ordered)))
     return ordered[rank - 1]
@@ -87,8 +90,8 @@ async def stats(
         answered=int(row[1]),
         today=int(row[2]),
         answered_today=int(row[3]),
-        p50_ms=percentile(latencies, 50),
-        p95_ms=percentile(latencies, 95),
+        p50_ms=percentile(latencies, 50) if latencies else None,
+        p95_ms=percentile(latencies, 95) if latencies else None,
         window=len(latencies),
     )
 

@@ -18,7 +18,7 @@ from datetime import timedelta
 from typing import Any
 
 import aiosqlite
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
@@ -32,6 +32,7 @@ from telegram.error import (
 from bot.news import outbox, subscriptions
 from bot.news.subscriptions import deactivate_chat
 from bot.telegram import formatting, texts
+from bot.telegram.delivery import NO_PREVIEW
 from retrieval.models import Article
 from retrieval.sentences import split_sentences
 
@@ -199,7 +200,7 @@ class AlertSender:
                 text=alert_html(article),
                 parse_mode=ParseMode.HTML,
                 reply_markup=alert_markup(article.id),
-                link_preview_options=LinkPreviewOptions(is_disabled=True),
+                link_preview_options=NO_PREVIEW,
             )
         except RetryAfter as exc:
             wait = _seconds(exc)

@@ -29,8 +29,8 @@ from bot.admin.reindex import Kind, summary
 from bot.admin.stats import gather
 from bot.settings import Settings
 from bot.telegram import admin_format, texts
-from bot.telegram.delivery import NO_PREVIEW
-from bot.telegram.questions import registered_commands
+from bot.telegram.commands import command_args
+from bot.telegram.delivery import NO_PREVIEW, reply
 from bot.telegram.state import BotContext, BotState, state
 
 logger = logging.getLogger(__name__)
@@ -43,26 +43,6 @@ AUDIT_LIMIT = 20
 # when it audits by itself, as /reindex does) and the messages to reply with.
 Done = tuple[str | None, list[str]]
 AdminHandler = Callable[[Update, BotContext, BotState, str], Awaitable[Done]]
-
-
-def command_args(message: Message) -> str:
-    """Return what follows the /command (and any @bot suffix) in a message."""
-    body = message.text or ""
-    entity = message.entities[0] if message.entities else None
-    if entity is not None and entity.type == "bot_command" and entity.offset == 0:
-        # Commands are ASCII, so the UTF-16 entity length is also a str index.
-        return body[entity.length :].strip()
-    return body.partition(" ")[2].strip()
-
-
-async def answer(message: Message, messages: Sequence[str]) -> Message:
-    """Send HTML messages as replies in the message's chat; return the last one sent."""
-    sent = message
-    for html in messages:
-        sent = await message.reply_text(
-            html, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW, do_quote=True
-        )
-    return sent
 
 
 async def record(
@@ -199,7 +179,10 @@ async def reindex_command(update: Update, context: BotContext, ctx: BotState, ar
         # The first message already says how much there is to do.
         job.total = (await ctx.engine.store.stats()).chunks
         entry = await record(ctx, update, "reindex", args, True, "started")
-        shown = await answer(message, [admin_format.progress_message(ctx.reindexer.render(job))])
+        shown = await reply(
+            update, context, [admin_format.progress_message(ctx.reindexer.render(job))], quote=True
+        )
+        assert shown is not None
     except BaseException:
         ctx.reindexer.release(job)
         raise
@@ -270,7 +253,9 @@ def admin_only(
         if not is_admin(ctx.settings, user.id if user else None):
             logger.info("refused /%s from user %s", command, user.id if user else None)
             await record(ctx, update, command, args, False, "refused")
-            await answer(message, admin_format.plain_messages(texts.ADMIN_REFUSED))
+            await reply(
+                update, context, admin_format.plain_messages(texts.ADMIN_REFUSED), quote=True
+            )
             return
         try:
             result, messages = await handler(update, context, ctx, args)
@@ -280,7 +265,7 @@ def admin_only(
         if result is not None:
             await record(ctx, update, command, args, True, result)
         if messages:
-            await answer(message, messages)
+            await reply(update, context, messages, quote=True)
 
     return wrapped
 
@@ -293,22 +278,13 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
         )
 
 
-def public_commands(application: Application) -> list[BotCommand]:  # type: ignore[type-arg]
-    """Return the menu everyone sees, as handlers.set_commands registers it."""
-    return [
-        BotCommand(c, texts.COMMAND_DESCRIPTIONS[c])
-        for c in registered_commands(application)
-        if c in texts.COMMAND_DESCRIPTIONS
-    ]
-
-
 async def setup_admin_commands(
     bot: Bot, settings: Settings, public: Sequence[BotCommand] | None = None
 ) -> None:
     """Show the admin commands in each admin's own chat menu, after the public ones.
 
     A chat-scoped menu replaces the default one in that chat, so it repeats the
-    public commands: pass them (public_commands(app)), or they are read back from
+    public commands: pass them (commands.public_commands(app)), or they are read back from
     Telegram with getMyCommands.
     """
     if public is None:

@@ -16,7 +16,7 @@ from telegram.ext import (
 
 from bot.errors import ConfigError
 from bot.settings import Settings
-from bot.telegram import admin, questions, redaction, subscriptions
+from bot.telegram import admin, commands, questions, redaction, subscriptions
 from bot.telegram.state import BotState, EngineOpener, context_types
 from retrieval.engine import Engine
 
@@ -83,8 +83,8 @@ async def _post_init(app: App) -> None:
     """Open the state, register the menus, start alerts and polls, and say the bot is ready."""
     st = app.bot_data
     await st.open()
-    await questions.set_commands(app)
-    await admin.setup_admin_commands(app.bot, st.settings, admin.public_commands(app))
+    await commands.set_commands(app)
+    await admin.setup_admin_commands(app.bot, st.settings, commands.public_commands(app))
     stats = await st.engine.store.stats()
     logger.info(
         "isnad ready: @%s answers from %d articles (%d chunks) with %s",

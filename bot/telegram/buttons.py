@@ -7,6 +7,7 @@ from dataclasses import replace
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 
 from bot.telegram import formatting, texts
+from bot.telegram.admission import admit
 from bot.telegram.delivery import send, thread_of, typing
 from bot.telegram.state import BotContext, state
 
@@ -50,11 +51,16 @@ async def on_button(update: Update, context: BotContext) -> None:
         messages = formatting.sources_messages(session.question, articles)
         await send(context.bot, chat_id, messages, reply_to=reply_to, thread_id=thread_id)
         return
-    if query.from_user.id not in st.settings.admin_ids:
-        wait = st.limiter.wait(query.from_user.id)
-        if wait:
-            await query.answer(texts.RATE_LIMITED.format(seconds=wait))
-            return
+    taken = admit(
+        session.question,
+        user_id=query.from_user.id,
+        admin_ids=st.settings.admin_ids,
+        limiter=st.limiter,
+        max_chars=st.settings.max_question_chars,
+    )
+    if not taken.admitted:
+        await query.answer(taken.refusal)
+        return
     k = min(len(session.shown) + MORE_PAGE, MAX_SEARCH)
     async with typing(context.bot, chat_id, thread_id):
         hits = await st.engine.search(session.question, k)

@@ -6,12 +6,12 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
 from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions, Message, ReplyParameters, Update
 from telegram.constants import ChatAction, ChatType, ParseMode
 from telegram.error import TelegramError
-
-from bot.telegram.state import BotContext
+from telegram.ext import CallbackContext
 
 logger = logging.getLogger(__name__)
 
@@ -32,10 +32,14 @@ async def send(
     reply_to: int | None = None,
     markup: InlineKeyboardMarkup | None = None,
     thread_id: int | None = None,
-) -> None:
-    """Send HTML messages in order: the first replies, the last carries the buttons."""
+) -> Message | None:
+    """Send HTML messages in order: the first replies, the last carries the buttons.
+
+    Returns the last message sent (None for none), for a caller that edits it later.
+    """
+    sent: Message | None = None
     for i, html in enumerate(messages):
-        await bot.send_message(
+        sent = await bot.send_message(
             chat_id=chat_id,
             text=html,
             parse_mode=ParseMode.HTML,
@@ -48,23 +52,27 @@ async def send(
             reply_markup=markup if i == len(messages) - 1 else None,
             message_thread_id=thread_id,
         )
+    return sent
 
 
 async def reply(
     update: Update,
-    context: BotContext,
+    context: CallbackContext[Any, Any, Any, Any],
     messages: Sequence[str],
     *,
     quote: bool | None = None,
     markup: InlineKeyboardMarkup | None = None,
-) -> None:
-    """Reply in the update's chat; in groups the reply quotes the message by default."""
+) -> Message | None:
+    """Reply in the update's chat; in groups the reply quotes the message by default.
+
+    The one way the bot answers an update; returns the last message sent.
+    """
     message = update.effective_message
     chat = update.effective_chat
     assert message is not None and chat is not None
     if quote is None:
         quote = chat.type != ChatType.PRIVATE
-    await send(
+    return await send(
         context.bot,
         chat.id,
         messages,

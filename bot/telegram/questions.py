@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import logging
-import re
 import time
 
-from telegram import Bot, BotCommand, Message, MessageEntity, Update
+from telegram import Bot, Message, MessageEntity, Update
 from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import (
@@ -20,10 +19,11 @@ from telegram.ext import (
 
 from bot.admin import questionlog
 from bot.telegram import formatting, texts
+from bot.telegram.admission import admit
 from bot.telegram.buttons import CALLBACK_PREFIX, keyboard, on_button
+from bot.telegram.commands import command_args, registered_commands
 from bot.telegram.delivery import reply, thread_of, typing
 from bot.telegram.state import BotContext, Focus, state, take_focus
-from retrieval.arabic import has_letters
 from retrieval.engine import Engine
 from retrieval.models import Answer
 
@@ -32,44 +32,6 @@ logger = logging.getLogger(__name__)
 # Catch-all handlers (questions as plain text, unknown commands, media) live in a
 # later group so that handlers other modules add to group 0 are tried first.
 FALLBACK_GROUP = 1
-# Bidi controls inside a word would split it; zero-width spaces, BOM and control
-# characters separate words.
-_BIDI = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069\u061c]")
-_SPACING = re.compile("[\u200b\ufeff\x00-\x1f\x7f]")
-
-
-def clean_question(raw: str) -> str:
-    """Drop invisible characters and collapse whitespace."""
-    return " ".join(_SPACING.sub(" ", _BIDI.sub("", raw)).split())
-
-
-def cut_question(question: str, limit: int) -> str:
-    """Cut a long question to limit characters, at a word boundary when one is near."""
-    head = question[:limit]
-    if " " in head[limit // 2 :]:
-        head = head.rsplit(" ", 1)[0]
-    return head
-
-
-def registered_commands(app: Application) -> list[str]:  # type: ignore[type-arg]
-    """Return every command any handler answers, menu order first."""
-    found: set[str] = set()
-    for group in app.handlers.values():
-        for handler in group:
-            if isinstance(handler, CommandHandler):
-                found.update(handler.commands)
-    ordered = [c for c in texts.COMMAND_DESCRIPTIONS if c in found]
-    return ordered + sorted(found - set(ordered))
-
-
-async def set_commands(app: Application) -> None:  # type: ignore[type-arg]
-    """Register the menu of commands with their Arabic descriptions."""
-    commands = [
-        BotCommand(c, texts.COMMAND_DESCRIPTIONS[c])
-        for c in registered_commands(app)
-        if c in texts.COMMAND_DESCRIPTIONS
-    ]
-    await app.bot.set_my_commands(commands)
 
 
 # -- who is talking to us ---------------------------------------------------
@@ -103,15 +65,6 @@ def addressed_text(message: Message, bot: Bot, private: bool) -> str | None:
         ):
             return body.replace(value, " ")
     return None
-
-
-def _after_command(message: Message) -> str:
-    """Return what follows the /command (and its @bot suffix) in a message."""
-    body = message.text or ""
-    if message.entities and message.entities[0].type == MessageEntity.BOT_COMMAND:
-        # Commands are ASCII, so the UTF-16 entity length is also a str index.
-        return body[message.entities[0].offset + message.entities[0].length :]
-    return body.partition(" ")[2]
 
 
 # -- commands ---------------------------------------------------------------
@@ -155,7 +108,7 @@ async def about_command(update: Update, context: BotContext) -> None:
 async def ask_command(update: Update, context: BotContext) -> None:
     """Answer the question written after /ask."""
     assert update.effective_message is not None
-    question = _after_command(update.effective_message)
+    question = command_args(update.effective_message, strip=False)
     await answer_question(update, context, question, usage=texts.ASK_USAGE)
 
 
@@ -180,28 +133,22 @@ async def answer_question(update: Update, context: BotContext, raw: str, usage: 
     st = state(context)
     message, chat, user = update.effective_message, update.effective_chat, update.effective_user
     assert message is not None and chat is not None
-    question = clean_question(raw)
-    if not question:
-        text = usage.format(example=texts.EXAMPLE_QUESTION)
-        await reply(update, context, formatting.plain_messages(text))
+    taken = admit(
+        raw,
+        user_id=user.id if user else None,
+        admin_ids=st.settings.admin_ids,
+        limiter=st.limiter,
+        max_chars=st.settings.max_question_chars,
+        usage=usage,
+    )
+    if not taken.admitted:
+        quote = True if taken.limited else None
+        await reply(update, context, formatting.plain_messages(taken.refusal), quote=quote)
         return
-    if not has_letters(question):
-        await reply(update, context, formatting.plain_messages(texts.NO_WORDS))
-        return
-    if user is not None and user.id not in st.settings.admin_ids:
-        wait = st.limiter.wait(user.id)
-        if wait:
-            text = texts.RATE_LIMITED.format(seconds=wait)
-            await reply(update, context, formatting.plain_messages(text), quote=True)
-            return
-    note = ""
-    limit = st.settings.max_question_chars
-    if len(question) > limit:
-        question = cut_question(question, limit)
-        note = texts.TRUNCATED.format(limit=limit)
+    question = taken.question
     started = time.perf_counter()
     async with typing(context.bot, chat.id, thread_of(message)):
-        answer, note = await ask(st.engine, question, take_focus(context), note)
+        answer, note = await ask(st.engine, question, take_focus(context), taken.note)
     markup = None
     if answer.answered:
         shown = tuple(h.chunk.id for _, h in formatting.quoted_passages(answer))

@@ -22,6 +22,7 @@ from bot.news.feedstore import sync_settings_feeds
 from bot.news.poller import PollConfig, poll_once
 from bot.news.sender import ASK_PREFIX, AlertSender, move_chat
 from bot.telegram import formatting, texts
+from bot.telegram.commands import command_args
 from bot.telegram.delivery import NO_PREVIEW, reply
 from bot.telegram.state import BotContext, BotState, Focus, set_focus, state
 
@@ -55,7 +56,8 @@ async def subscribe_command(update: Update, context: BotContext) -> None:
     if update.effective_chat is None or not await may_manage(update, context):
         await reply(update, context, formatting.plain_messages(texts.ADMINS_ONLY))
         return
-    topic = " ".join(context.args or [])
+    assert update.effective_message is not None  # a command handler: there is one
+    topic = " ".join(command_args(update.effective_message).split())
     if len(topic) > MAX_TOPIC_CHARS:
         await reply(update, context, formatting.plain_messages(texts.TOPIC_TOO_LONG))
         return
@@ -76,7 +78,8 @@ async def unsubscribe_command(update: Update, context: BotContext) -> None:
         return
     db = state(context).db.conn
     chat_id = update.effective_chat.id
-    topic = " ".join(context.args or [])
+    assert update.effective_message is not None  # a command handler: there is one
+    topic = " ".join(command_args(update.effective_message).split())
     if not topic or topic.lower() in _ALL_WORDS:
         await subscriptions.deactivate_chat(db, chat_id)
         await reply(update, context, formatting.plain_messages(texts.UNSUBSCRIBED_ALL))

@@ -13,6 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bot.admin.questionlog import percentile
 from bot.factory import open_engine
 from bot.settings import Settings
 from retrieval.embedding import Embedder
@@ -40,16 +41,6 @@ def squad_drafts(path: Path, limit: int | None = None) -> list[ArticleDraft]:
             )
     drafts = list(seen.values())
     return drafts[:limit] if limit else drafts
-
-
-def percentile(values: list[float], q: float) -> float:
-    """Return the q-th percentile (0-100) by linear interpolation."""
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    pos = (len(ordered) - 1) * q / 100
-    lo, hi = int(pos), min(int(pos) + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
 
 
 def peak_rss_mb() -> float:

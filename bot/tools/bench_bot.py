@@ -4,34 +4,23 @@ The real application polls a local Bot API server (bot.tools.localapi); simulate
 users each ask a question, wait for the answer, and ask the next one. Latency
 runs from the moment an update is queued to the moment its reply reaches the
 server, so it includes long polling, the handler, the engine and PTB's rate
-limiter. Needs aiohttp (a dev dependency).
+limiter.
 """
 
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 from collections.abc import Sequence
 from typing import Any
 
 from pydantic import SecretStr
 
+from bot.admin.questionlog import percentile
 from bot.settings import Settings
 from retrieval.engine import Engine
 
 BENCH_TOKEN = "123456:bench-token-not-secret"
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """Return the q-th percentile (0-100), interpolating between ranks."""
-    ordered = sorted(values)
-    if not ordered:
-        return math.nan
-    pos = (len(ordered) - 1) * q / 100
-    lo = int(pos)
-    hi = min(lo + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
 
 
 async def bench_bot(

@@ -21,9 +21,10 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from bot.admin.questionlog import percentile
 from bot.factory import index_config, load_embedder, stderr_line
 from bot.settings import Settings
-from bot.tools.bench import BENCH_QUESTIONS, percentile
+from bot.tools.bench import BENCH_QUESTIONS
 from retrieval.embedding import Embedder
 from retrieval.embedding_cache import CachedEmbedder
 from retrieval.engine import Engine

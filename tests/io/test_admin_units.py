@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -84,7 +85,7 @@ async def test_question_stats_today_total_and_percentiles(tmp_path: Path) -> Non
 
 
 def test_percentile_nearest_rank() -> None:
-    assert percentile([], 50) is None
+    assert math.isnan(percentile([], 50))
     assert percentile([3.0], 95) == 3.0
     assert percentile([4.0, 1.0, 3.0, 2.0], 50) == 2.0
     assert percentile([float(i) for i in range(1, 21)], 95) == 19.0

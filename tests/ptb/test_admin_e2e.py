@@ -18,8 +18,9 @@ from bot.admin import audit
 from bot.news import schema as newsdb
 from bot.news.subscriptions import subscribe
 from bot.telegram import texts
-from bot.telegram.admin import public_commands, setup_admin_commands
+from bot.telegram.admin import setup_admin_commands
 from bot.telegram.app import build_application
+from bot.telegram.commands import public_commands
 from bot.telegram.state import BotState
 from bot.tools.localapi import ApiCall, LocalBotApi
 from retrieval.answer import AnswerConfig
