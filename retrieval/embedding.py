@@ -43,7 +43,7 @@ class TitledEmbedder(Embedder, Protocol):
 def titled_document(title: str, text: str) -> str:
     """Return a passage in EmbeddingGemma's document format, with its title."""
     # The model was trained on "title: {title} | text: {text}"; giving the headline
-    # instead of "none" lifted dense recall@1 by 3 points on ARCD (README, "Answer quality").
+    # instead of "none" lifted dense recall@1 by 3 points on ARCD (docs/quality.md).
     return f"title: {' '.join(title.split()) or 'none'} | text: {text}"
 
 
@@ -65,7 +65,7 @@ def torch_embedder_name(model_dir: Path) -> str:
 class SentenceTransformerEmbedder:
     """EmbeddingGemma through sentence-transformers, with its query/document prompts."""
 
-    # Measured on this machine (README, "Speed"): 72 ARCD paragraphs at 4.85 passages/s in
+    # Measured on this machine (docs/speed.md): 72 ARCD paragraphs at 4.85 passages/s in
     # batches of 4, 4.01 in batches of 16; small batches lose less to padding.
     BEST_BATCH = 4
 

@@ -322,7 +322,7 @@ class OnnxEmbedder(SentenceTransformerEmbedder):
     transformer runs in ONNX Runtime.
     """
 
-    # Measured on this machine (README, "Speed"): 72 ARCD paragraphs at 9.36 passages/s in
+    # Measured on this machine (docs/speed.md): 72 ARCD paragraphs at 9.36 passages/s in
     # batches of 2, 8.71 alone, 6.38 in batches of 16. A batch also shares one activation
     # scale per tensor, so smaller batches are closer to float32 (mean cosine .9957 at 2,
     # .9951 at 16, on 48 paragraphs).
