@@ -73,6 +73,35 @@ def _entry_body(entry: Any) -> str:
     return max(bodies, key=len, default="")
 
 
+@dataclass(frozen=True)
+class PageResult:
+    """What fetching an entry's page gave: an extracted draft or none, and why."""
+
+    draft: ArticleDraft | None
+    url: str  # where the page ended up, after redirects
+    counters: tuple[str, ...] = ()
+    retry: bool = False
+
+
+async def fetch_page_draft(link: str, fetch_page: Fetcher, min_words: int) -> PageResult:
+    """Fetch an entry's page and extract its article; a failure is counted, not raised."""
+    if not link:
+        return PageResult(None, link)
+    counters: list[str] = []
+    try:
+        res = await fetch_page(link)
+        decoded = decode_html(res.content, res.charset)
+        if decoded.declared_wrong:
+            counters.append("encoding")
+        page = await asyncio.to_thread(extract_article, decoded.text, res.url, min_words=min_words)
+        return PageResult(page, res.url, tuple(counters))
+    except NoTextError:
+        return PageResult(None, res.url, (*counters, "no_text"))
+    except FetchError as exc:
+        retry = isinstance(exc, FetchTimeoutError) or exc.kind == "fetch_error"
+        return PageResult(None, link, (f"page_{exc.kind}",), retry)
+
+
 async def entry_draft(
     entry: Any,
     fetch_page: Fetcher,
@@ -83,48 +112,28 @@ async def entry_draft(
 ) -> EntryDraft:
     """Turn an entry into a draft from its page; fall back to its own content or summary."""
     key = entry_key(entry)
-    link = str(entry.get("link") or "").strip()
     title = " ".join(str(entry.get("title") or "").split())
-    counters: list[str] = []
-    page: ArticleDraft | None = None
-    final_url = link
-    retry = False
-    if link:
-        try:
-            res = await fetch_page(link)
-            final_url = res.url
-            decoded = decode_html(res.content, res.charset)
-            if decoded.declared_wrong:
-                counters.append("encoding")
-            page = await asyncio.to_thread(
-                extract_article, decoded.text, res.url, min_words=min_words
-            )
-        except NoTextError:
-            counters.append("no_text")
-        except FetchError as exc:
-            counters.append(f"page_{exc.kind}")
-            retry = isinstance(exc, FetchTimeoutError) or exc.kind == "fetch_error"
-    published = entry_date(entry) or (page.published if page else "") or utc_now()
-    source = feed_title or urlsplit(final_url).hostname or ""
-    if page is not None:
+    page = await fetch_page_draft(str(entry.get("link") or "").strip(), fetch_page, min_words)
+    published = entry_date(entry) or (page.draft.published if page.draft else "") or utc_now()
+    source = feed_title or urlsplit(page.url).hostname or ""
+    if page.draft is not None:
         draft = replace(
-            page,
-            title=title or page.title,
-            source=page.source or source,
-            url=final_url,
+            page.draft,
+            title=title or page.draft.title,
+            source=page.draft.source or source,
+            url=page.url,
             published=published,
         )
-        return EntryDraft(key, draft, "page", tuple(counters))
+        return EntryDraft(key, draft, "page", page.counters)
     body = _entry_body(entry)
     if len(words(body)) < fallback_min_words:
-        return EntryDraft(key, None, "no_text", (*counters, "entry_no_text"), retry)
-    counters.append("summary_fallback")
+        return EntryDraft(key, None, "no_text", (*page.counters, "entry_no_text"), page.retry)
     draft = ArticleDraft(
         title=title or body.split("\n", 1)[0][:120],
         body=body,
         source=source,
-        url=final_url,
+        url=page.url,
         published=published,
         author=str(entry.get("author") or ""),
     )
-    return EntryDraft(key, draft, "summary", tuple(counters))
+    return EntryDraft(key, draft, "summary", (*page.counters, "summary_fallback"))

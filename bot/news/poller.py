@@ -27,6 +27,9 @@ from retrieval.neardup import nearest, simhash, to_unsigned
 
 logger = logging.getLogger(__name__)
 
+# What is recorded of a seen entry: its key, the outcome, the article it gave (if any).
+Seen = tuple[str, str, int | None]
+
 
 class FeedProblem(FetchError):
     """The feed answered, but with no entries to read (malformed, not a feed)."""
@@ -247,55 +250,18 @@ class FeedPoller:
         """Drop near-duplicates, ingest the rest in one batch, note them for alerts."""
         for m in made:
             self.counts.update(m.counters)
-        seen: list[tuple[str, str, int | None]] = [
+        seen: list[Seen] = [
             (m.key, m.outcome, m.duplicate_of) for m in made if m.draft is None and not m.retry
         ]
         async with self._ingest:
-            # Entries whose ingest a stop cut short in an earlier poll (see below).
+            # Entries whose ingest a stop cut short in an earlier poll (see _recover).
             cut_short = await feedstore.interrupted(self.db, feed.id, [m.key for m in made])
-            recent = [(a, to_unsigned(h)) for a, h in await feedstore.recent_hashes(self.db)]
-            todo: list[tuple[EntryDraft, int]] = []
-            for m in made:
-                if m.draft is None:
-                    continue
-                h = simhash(m.draft.body)
-                near = nearest(h, recent + [(-1, t) for _, t in todo])
-                if near is not None:
-                    logger.info("near-duplicate (%d bits) skipped: %s", near[1], m.draft.url)
-                    self.counts["near_duplicate"] += 1
-                    seen.append((m.key, "near_duplicate", near[0] if near[0] > 0 else None))
-                    continue
-                todo.append((m, h))
+            todo = await self._drop_near_duplicates(made, seen)
             # Marked before the ingest commits, replaced by the outcome after the note.
             ingesting = [(m.key, feedstore.INGESTING, None) for m, _ in todo]
             await feedstore.mark_seen(self.db, feed.id, ingesting)
-            results = await self.engine.ingest([m.draft for m, _ in todo if m.draft])
-            added: list[Article] = []
-            hashes: list[int] = []
-            for (m, h), r in zip(todo, results, strict=True):
-                if r.article is None:
-                    self.counts[r.reason or "duplicate"] += 1
-                    seen.append((m.key, r.reason or "duplicate", r.duplicate_of))
-                    continue
-                added.append(r.article)
-                hashes.append(h)
-                seen.append((m.key, "added", r.article.id))
-            # The process stopped between an earlier ingest's commit and its note: the
-            # entry, still marked as being ingested, comes back as a duplicate of an
-            # article never noted for alerts. It is noted now, once.
-            stored = [
-                d for key, outcome, d in seen if d and outcome == "duplicate" and key in cut_short
-            ]
-            recovered = await self._unnoted(stored)
-            for article in recovered:
-                logger.info("article %d was stored but not noted: noting it", article.id)
-                added.append(article)
-                hashes.append(simhash(article.body))
-            if recovered:
-                ids = {a.id for a in recovered}
-                seen = [(k, "added" if d in ids and k in cut_short else o, d) for k, o, d in seen]
-                self.counts["duplicate"] -= len(recovered)
-                self.counts["recovered"] += len(recovered)
+            added, hashes = await self._ingest_batch(todo, seen)
+            seen = await self._recover(cut_short, seen, added, hashes)
             # First sight of a feed: its backlog goes in quietly, without alerts.
             await outbox.record_articles(
                 self.db, added, alert=feed.first_polled, origin=feed.url, hashes=hashes
@@ -305,6 +271,67 @@ class FeedPoller:
         for a in added:
             logger.info("added article %d from %s: %s", a.id, feed.url, a.title[:80])
         return added
+
+    async def _drop_near_duplicates(
+        self, made: Sequence[EntryDraft], seen: list[Seen]
+    ) -> list[tuple[EntryDraft, int]]:
+        """Return the drafts (with their simhash) that are no wire copy of a known article
+        nor of another draft; the copies go to seen."""
+        recent = [(a, to_unsigned(h)) for a, h in await feedstore.recent_hashes(self.db)]
+        todo: list[tuple[EntryDraft, int]] = []
+        for m in made:
+            if m.draft is None:
+                continue
+            h = simhash(m.draft.body)
+            near = nearest(h, recent + [(-1, t) for _, t in todo])
+            if near is not None:
+                logger.info("near-duplicate (%d bits) skipped: %s", near[1], m.draft.url)
+                self.counts["near_duplicate"] += 1
+                seen.append((m.key, "near_duplicate", near[0] if near[0] > 0 else None))
+                continue
+            todo.append((m, h))
+        return todo
+
+    async def _ingest_batch(
+        self, todo: Sequence[tuple[EntryDraft, int]], seen: list[Seen]
+    ) -> tuple[list[Article], list[int]]:
+        """Ingest the drafts in one batch; return the articles added and their simhashes."""
+        results = await self.engine.ingest([m.draft for m, _ in todo if m.draft])
+        added: list[Article] = []
+        hashes: list[int] = []
+        for (m, h), r in zip(todo, results, strict=True):
+            if r.article is None:
+                self.counts[r.reason or "duplicate"] += 1
+                seen.append((m.key, r.reason or "duplicate", r.duplicate_of))
+                continue
+            added.append(r.article)
+            hashes.append(h)
+            seen.append((m.key, "added", r.article.id))
+        return added, hashes
+
+    async def _recover(
+        self, cut_short: set[str], seen: list[Seen], added: list[Article], hashes: list[int]
+    ) -> list[Seen]:
+        """Note the articles an earlier, interrupted ingest stored but never noted.
+
+        The process stopped between that ingest's commit and its note: the entry,
+        still marked as being ingested, comes back as a duplicate of an article never
+        noted for alerts. It is noted now, once; returns seen with those entries added.
+        """
+        stored = [
+            d for key, outcome, d in seen if d and outcome == "duplicate" and key in cut_short
+        ]
+        recovered = await self._unnoted(stored)
+        for article in recovered:
+            logger.info("article %d was stored but not noted: noting it", article.id)
+            added.append(article)
+            hashes.append(simhash(article.body))
+        if not recovered:
+            return seen
+        ids = {a.id for a in recovered}
+        self.counts["duplicate"] -= len(recovered)
+        self.counts["recovered"] += len(recovered)
+        return [(k, "added" if d in ids and k in cut_short else o, d) for k, o, d in seen]
 
 
 async def poll_once(

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 
 from bot.telegram import formatting, texts
 from bot.telegram.admission import admit
 from bot.telegram.delivery import send, thread_of, typing
+from bot.telegram.sessions import Session
 from bot.telegram.state import BotContext, state
 
 CALLBACK_PREFIX = "q:"  # every button of this module; other modules use other prefixes
@@ -30,6 +31,15 @@ def keyboard(sid: str) -> InlineKeyboardMarkup:
     )
 
 
+@dataclass(frozen=True)
+class Place:
+    """Where a button's answer goes: the chat, the message it replies to, the forum topic."""
+
+    chat_id: int
+    reply_to: int
+    thread_id: int | None
+
+
 async def on_button(update: Update, context: BotContext) -> None:
     """Show more passages, or every source, for an earlier answer."""
     st = state(context)
@@ -41,16 +51,33 @@ async def on_button(update: Update, context: BotContext) -> None:
     if session is None or query.message is None:
         await query.answer(texts.BUTTON_EXPIRED)
         return
-    chat_id = query.message.chat.id
-    reply_to = query.message.message_id
-    thread_id = thread_of(query.message) if isinstance(query.message, Message) else None
+    message = query.message
+    thread_id = thread_of(message) if isinstance(message, Message) else None
+    place = Place(message.chat.id, message.message_id, thread_id)
     if action == CALLBACK_SOURCES:
-        await query.answer()
-        found = await st.engine.store.get_articles(session.articles)
-        articles = [found[i] for i in session.articles if i in found]
-        messages = formatting.sources_messages(session.question, articles)
-        await send(context.bot, chat_id, messages, reply_to=reply_to, thread_id=thread_id)
-        return
+        await show_sources(context, query, session, place)
+    else:
+        await show_more(context, query, sid, session, place)
+
+
+async def show_sources(
+    context: BotContext, query: CallbackQuery, session: Session, place: Place
+) -> None:
+    """Send every source found so far for the session's question."""
+    await query.answer()
+    found = await state(context).engine.store.get_articles(session.articles)
+    articles = [found[i] for i in session.articles if i in found]
+    messages = formatting.sources_messages(session.question, articles)
+    await send(
+        context.bot, place.chat_id, messages, reply_to=place.reply_to, thread_id=place.thread_id
+    )
+
+
+async def show_more(
+    context: BotContext, query: CallbackQuery, sid: str, session: Session, place: Place
+) -> None:
+    """Send the next passages not shown yet; a search, so it counts against the limit."""
+    st = state(context)
     taken = admit(
         session.question,
         user_id=query.from_user.id,
@@ -62,7 +89,7 @@ async def on_button(update: Update, context: BotContext) -> None:
         await query.answer(taken.refusal)
         return
     k = min(len(session.shown) + MORE_PAGE, MAX_SEARCH)
-    async with typing(context.bot, chat_id, thread_id):
+    async with typing(context.bot, place.chat_id, place.thread_id):
         hits = await st.engine.search(session.question, k)
     fresh = [h for h in hits if h.chunk.id not in session.shown][:MORE_PAGE]
     if not fresh:
@@ -77,7 +104,11 @@ async def on_button(update: Update, context: BotContext) -> None:
             articles=tuple(dict.fromkeys(session.articles + tuple(h.article.id for h in fresh))),
         ),
     )
-    messages = formatting.more_messages(session.question, fresh)
     await send(
-        context.bot, chat_id, messages, reply_to=reply_to, markup=keyboard(sid), thread_id=thread_id
+        context.bot,
+        place.chat_id,
+        formatting.more_messages(session.question, fresh),
+        reply_to=place.reply_to,
+        markup=keyboard(sid),
+        thread_id=place.thread_id,
     )
