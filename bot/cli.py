@@ -23,9 +23,9 @@ from bot.factory import (
     ingest_paths,
     load_embedder,
     open_engine,
+    progress_bar,
     search_config,
     stderr_line,
-    terminal_progress,
 )
 from bot.settings import Settings
 from bot.telegram import texts
@@ -108,7 +108,7 @@ async def cmd_setup(settings: Settings) -> None:
     try:
         if stale:
             # The corpus was embedded by another backend or model: embed it again.
-            progress, close = terminal_progress("reindex")
+            progress, close = progress_bar("reindex")
             try:
                 n = await engine.reembed(progress)
             finally:
@@ -160,7 +160,7 @@ async def cmd_reindex(settings: Settings, fast: bool) -> None:
         print(f"index rebuilt from {len(index)} stored vectors")
         return
     engine = await open_engine(settings, load_embedder(settings), reembedding=True)
-    progress, close = terminal_progress("reindex")
+    progress, close = progress_bar("reindex")
     try:
         n = await engine.reembed(progress)
         print(f"re-embedded {n} chunks")
@@ -255,7 +255,7 @@ async def cmd_eval(
     embedder = CachedEmbedder(
         load_embedder(settings), settings.embedding_cache_dir / "embeddings.sqlite"
     )
-    progress, close = terminal_progress("embedding")
+    progress, close = progress_bar("embedding")
     try:
         report = await evaluate(
             dataset,

@@ -30,7 +30,7 @@ def stderr_line(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-def terminal_progress(label: str) -> tuple[Progress | None, Callable[[], None]]:
+def progress_bar(label: str) -> tuple[Progress | None, Callable[[], None]]:
     """Return a progress callback drawing a bar on a terminal (none in CI) and a closer."""
     if not sys.stderr.isatty():
         return None, lambda: None
@@ -173,7 +173,7 @@ async def ingest_paths(engine: Engine, paths: list[Path]) -> tuple[int, int]:
     if not files:
         raise EngineError(f"no .txt or .md article files in {', '.join(map(str, paths))}")
     drafts = [read_article_file(f) for f in files]
-    progress, close = terminal_progress("embedding")
+    progress, close = progress_bar("embedding")
     try:
         results = await engine.ingest(drafts, progress)
     finally:

@@ -54,7 +54,7 @@ def duration(seconds: float) -> str:
     return texts.HOURS.format(h=s // 3600, m=s % 3600 // 60)
 
 
-def progress_bar(done: int, total: int, width: int = BAR_WIDTH) -> str:
+def bar_cells(done: int, total: int, width: int = BAR_WIDTH) -> str:
     """Return a bar of width cells and the percentage, like `█████░░░░░ 50%`."""
     share = min(1.0, done / total) if total > 0 else 0.0
     full = int(share * width)
@@ -83,7 +83,7 @@ def progress_lines(job: ReindexJob, now: float) -> list[str]:
     left = eta(job.done, job.total, elapsed)
     return [
         texts.REINDEX_RUNNING,
-        progress_bar(job.done, job.total),
+        bar_cells(job.done, job.total),
         texts.REINDEX_COUNTS.format(done=job.done, total=job.total),
         texts.REINDEX_TIMES.format(
             elapsed=duration(elapsed),
