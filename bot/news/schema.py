@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import aiosqlite
 
-from retrieval.schema import migrate
-
 COMPONENT = "bot"
 
 # Each step moves the bot's schema up one version; never edit a shipped step.
@@ -70,11 +68,6 @@ BOT_STEPS: tuple[str, ...] = (
     CREATE INDEX outbox_due ON outbox (status, next_attempt);
     """,
 )
-
-
-async def migrate_bot(db: aiosqlite.Connection) -> int:
-    """Create or upgrade the bot's tables in the corpus database."""
-    return await migrate(db, BOT_STEPS, COMPONENT)
 
 
 async def bump(db: aiosqlite.Connection, counts: dict[str, int]) -> None:

@@ -19,8 +19,7 @@ from bot.admin.corpus import Announcer, FetchLimits
 from bot.admin.questionlog import QuestionLog, percentile, record_question
 from bot.admin.reindex import Reindexer, ReindexJob, duration, progress_lines
 from bot.admin.stats import gather
-from bot.database import BotDatabase
-from bot.news import schema as newsdb
+from bot.database import BotDatabase, migrate_bot_tables
 from bot.news.subscriptions import subscribe
 from retrieval.engine import Engine
 from retrieval.models import Article
@@ -171,7 +170,7 @@ async def test_add_url_refusals(bot_engine: Engine, pages: Pages) -> None:
 
 async def test_added_article_alerts_subscribers(bot_engine: Engine, pages: Pages) -> None:
     db = bot_engine.store.db
-    await newsdb.migrate_bot(db)
+    await migrate_bot_tables(db)
     await subscribe(db, 555)
     announcer = Announcer(bot_engine, bot_engine.store.db, match=lambda a: _chats([555]))
     out = await admin_corpus.add_url(
@@ -189,7 +188,7 @@ async def _chats(ids: list[int]) -> list[int]:
 async def test_near_duplicate_refused(bot_engine: Engine) -> None:
     seed = (await bot_engine.store.latest_articles(10))[-1]
     db = bot_engine.store.db
-    await newsdb.migrate_bot(db)
+    await migrate_bot_tables(db)
     from bot.news.outbox import record_articles
 
     await record_articles(db, [seed], alert=False)
@@ -302,7 +301,7 @@ async def test_feeds_add_list_remove(bot_engine: Engine, pages: Pages) -> None:
 
 async def test_stats_match_database(bot_engine: Engine, tmp_path: Path) -> None:
     db = bot_engine.store.db
-    await newsdb.migrate_bot(db)
+    await migrate_bot_tables(db)
     await subscribe(db, 1)
     await subscribe(db, 1, "إدلب")
     await subscribe(db, 2)

@@ -11,6 +11,7 @@ import pytest
 from support.embedders import HashingEmbedder
 from support.neardup_samples import UNRELATED, light_copies
 
+from bot.database import migrate_bot_tables
 from bot.news import feedstore, outbox, subscriptions
 from bot.news import schema as newsdb
 from bot.news.poller import PollConfig, cmd_poll, poll_once
@@ -61,7 +62,7 @@ async def engine(tmp_path: Path) -> AsyncIterator[Engine]:
     eng = await Engine.open(
         store, HashingEmbedder(), tmp_path / "news.faiss", answer=AnswerConfig(threshold=0.0)
     )
-    await newsdb.migrate_bot(store.db)
+    await migrate_bot_tables(store.db)
     yield eng
     await store.close()
 

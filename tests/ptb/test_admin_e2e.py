@@ -15,7 +15,7 @@ from support.waiting import until
 from telegram.ext import Application
 
 from bot.admin import audit
-from bot.news import schema as newsdb
+from bot.database import migrate_bot_tables
 from bot.news.subscriptions import subscribe
 from bot.telegram import texts
 from bot.telegram.admin import setup_admin_commands
@@ -89,7 +89,7 @@ async def article_chunks(engine: Engine, article_id: int) -> int:
 
 async def subscribe_user(engine: Engine) -> None:
     """Subscribe USER to all news (the /subscribe command belongs to the feeds work)."""
-    await newsdb.migrate_bot(engine.store.db)
+    await migrate_bot_tables(engine.store.db)
     await subscribe(engine.store.db, USER)
 
 

@@ -2,6 +2,7 @@
 the tools are never loaded by the product; every module imports on its own."""
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -77,3 +78,26 @@ def test_every_module_imports_on_its_own() -> None:
         "print('ok')"
     )
     assert run_python(code) == "ok"
+
+
+def test_bot_asks_the_engine_and_keeps_to_its_own_tables() -> None:
+    corpus = re.compile(r"\b(FROM|INTO|UPDATE|JOIN)\s+(articles|chunks|chunks_fts|meta)\b", re.I)
+    offenders = []
+    for path in BOT.rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.Attribute) and node.attr == "db":
+                inner = node.value
+                if isinstance(inner, ast.Attribute) and inner.attr == "store":
+                    offenders.append(f"{path.relative_to(BOT)}:{node.lineno}: store.db")
+        offenders += [f"{path.relative_to(BOT)}: {m.group(0)}" for m in corpus.finditer(text)]
+    assert offenders == []
+
+
+def test_the_bot_tables_are_migrated_in_one_place() -> None:
+    callers = {
+        path.relative_to(BOT).as_posix()
+        for path in BOT.rglob("*.py")
+        if re.search(r"\bawait migrate(_bot|_bot_tables)?\(", path.read_text(encoding="utf-8"))
+    }
+    assert callers == {"database.py"}
