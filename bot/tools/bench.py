@@ -117,7 +117,10 @@ async def bench_telegram(settings: Settings, embedder: Embedder, questions: list
 
     engine = await open_engine(settings, embedder)
     try:
-        return bench_table(await bench_bot(settings, engine, questions))
+        result = await bench_bot(settings, engine, questions)
+        if result["apologies"]:
+            raise RuntimeError(f"{result['apologies']} questions failed: no figures to report")
+        return bench_table(result)
     finally:
         await engine.close()
 

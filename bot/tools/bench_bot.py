@@ -18,6 +18,7 @@ from pydantic import SecretStr
 
 from bot.admin.questionlog import percentile
 from bot.settings import Settings
+from bot.telegram import texts
 from retrieval.engine import Engine
 
 BENCH_TOKEN = "123456:bench-token-not-secret"
@@ -56,6 +57,8 @@ async def bench_bot(
     )
     app = build_application(run_settings, engine)
     await app.initialize()
+    # The state opens as in post_init; the feed poller and alert sender are not started.
+    await app.bot_data.open()
     assert app.updater is not None
     await app.updater.start_polling(poll_interval=0, timeout=10)
     await app.start()
@@ -116,8 +119,16 @@ async def bench_bot(
         await stopping
         await app.stop()
         await app.shutdown()
+        await app.bot_data.close()
+        apologies = sum(texts.APOLOGY in c.params["text"] for c in api.requests("sendMessage"))
         await api.stop()
-    return {"model": engine.embedder.name, "per_user": per_user, "levels": levels}
+    # An apology is a failed question: figures with any are not the bot's speed.
+    return {
+        "model": engine.embedder.name,
+        "per_user": per_user,
+        "levels": levels,
+        "apologies": apologies,
+    }
 
 
 def bench_table(result: dict[str, Any]) -> str:

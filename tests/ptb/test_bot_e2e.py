@@ -733,7 +733,7 @@ async def test_bench_measures_throughput_and_latency(bot_engine: Engine, tmp_pat
     settings = Settings(_env_file=None, data_dir=tmp_path)  # type: ignore[call-arg]
     questions = [f"سؤال {i} عن روسيا وإدلب" for i in range(10)]
     result = await bench_bot(settings, bot_engine, questions, users=(1, 3), per_user=2)
-    assert result["model"] == f"hashing-{DIM}"
+    assert result["model"] == f"hashing-{DIM}" and result["apologies"] == 0
     one, three = result["levels"]
     assert (one["users"], one["questions"], three["users"], three["questions"]) == (1, 2, 3, 6)
     assert 0 < three["p50_ms"] <= three["p95_ms"] < 10_000
