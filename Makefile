@@ -42,7 +42,7 @@ ask: setup
 	$(BIN)/isnad ask "$(Q)"
 
 bench: setup
-	$(BIN)/isnad bench
+	$(BIN)/isnad bench --eval-file ../shared/eval/arcd-train.json
 
 clean:
 	rm -rf data

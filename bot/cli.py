@@ -14,7 +14,6 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from bot import texts
 from bot.errors import ConfigError
 from bot.factory import (
     answer_config,
@@ -32,6 +31,7 @@ from bot.factory import (
     stderr_line,
 )
 from bot.settings import Settings
+from bot.telegram import texts
 from retrieval.dbhealth import (
     DamagedDatabaseError,
     DiskFullError,
@@ -40,7 +40,7 @@ from retrieval.dbhealth import (
     is_damage,
     is_disk_full,
 )
-from retrieval.engine import EngineError
+from retrieval.engine import EngineError, rebuild_index
 from retrieval.intake import ArticleFileError, article_files, load_article_file
 from retrieval.modelfetch import ModelError, verify_model_dir
 from retrieval.models import Answer
@@ -183,16 +183,13 @@ async def cmd_reindex(settings: Settings, fast: bool) -> None:
     if not settings.db_path.exists():
         raise CliError(f"no corpus at {settings.db_path}: run `isnad setup` first")
     if fast:
+        # No model needed: the stored vectors are indexed as they are.
         store = await CorpusStore.open(settings.db_path)
         try:
-            ids, vectors = await store.vectors()
+            index = await rebuild_index(store, settings.index_path, index_config(settings))
         finally:
             await store.close()
-        from retrieval.index import VectorIndex
-
-        dim = vectors.shape[1] if len(ids) else 768
-        VectorIndex.build(dim, ids, vectors, index_config(settings)).save(settings.index_path)
-        print(f"index rebuilt from {len(ids)} stored vectors")
+        print(f"index rebuilt from {len(index)} stored vectors")
         return
     engine = await open_engine(settings, load_embedder(settings), reembedding=True)
     progress, close = progress_bar("reindex")
@@ -291,7 +288,7 @@ def cmd_model(settings: Settings, action: str) -> None:
 
 def cmd_run(settings: Settings) -> None:
     """Start the Telegram bot; its ready line and feed polls are logged at INFO."""
-    from bot.app import run_bot
+    from bot.telegram.app import run_bot
 
     logging.getLogger("bot").setLevel(logging.INFO)
     run_bot(settings)
@@ -299,24 +296,29 @@ def cmd_run(settings: Settings) -> None:
 
 def cmd_poll(settings: Settings) -> None:
     """Poll every feed once and print what was added."""
-    from bot.feeds import cmd_poll as poll
+    from bot.news.poller import cmd_poll as poll
 
     asyncio.run(poll(settings))
 
 
-def cmd_bench(settings: Settings, eval_file: Path) -> None:
+def cmd_bench(settings: Settings, eval_file: Path | None) -> None:
     """Run the benchmarks and print their figures."""
-    from bot.bench import print_figures, run_bench
-    from bot.feedbench import run_feed_bench
-    from bot.speedbench import print_tables, run_speed_bench
+    from bot.tools.bench import print_figures, run_bench
+    from bot.tools.feedbench import run_feed_bench
+    from bot.tools.speedbench import print_tables, run_speed_bench
 
+    if eval_file is not None and not eval_file.exists():
+        raise CliError(f"no SQuAD file at {eval_file}: pass --eval-file PATH, or leave it out")
     fetch_model(settings)
     started = time.perf_counter()
     embedder = load_embedder(settings)  # once, for the engine, Telegram and feed sections
     load_s = round(time.perf_counter() - started, 1)
     print_figures("engine", {"model_load_s": load_s, **run_bench(settings, eval_file, embedder)})
-    print_tables(run_speed_bench(settings, eval_file))
-    print_figures("feeds and alerts", run_feed_bench(settings, embedder))
+    if eval_file is None:
+        stderr_line("bench: the backend and index tables need --eval-file (a SQuAD file)")
+    else:
+        print_tables(run_speed_bench(settings, eval_file))
+    print_figures("feeds and alerts", run_feed_bench(settings, embedder, eval_file=eval_file))
 
 
 async def cmd_eval(
@@ -465,8 +467,8 @@ def parser() -> argparse.ArgumentParser:
     ben.add_argument(
         "--eval-file",
         type=Path,
-        default=Path("../shared/eval/arcd-train.json"),
-        help="SQuAD file whose paragraphs are added to the seeds",
+        default=None,
+        help="SQuAD file whose paragraphs are added to the seeds (make bench passes one)",
     )
     return p
 

@@ -10,7 +10,12 @@ from pathlib import Path
 
 from bot.settings import Settings
 from retrieval.answer import AnswerConfig
-from retrieval.embedding import Embedder, Progress, SentenceTransformerEmbedder
+from retrieval.embedding import (
+    Embedder,
+    Progress,
+    SentenceTransformerEmbedder,
+    torch_embedder_name,
+)
 from retrieval.engine import Engine, EngineError, SearchConfig
 from retrieval.index import IndexConfig
 from retrieval.intake import ArticleFile, ArticleFileError, article_files, load_article_file
@@ -99,7 +104,7 @@ def embedder_name(settings: Settings) -> str:
     """Return the name the configured backend's embedder stores with the corpus."""
     if settings.embedding_backend == "onnx-int8":
         return onnx_embedder_name(settings.onnx_path)
-    return f"embeddinggemma-300m:{settings.model_path.name}"
+    return torch_embedder_name(settings.model_path)
 
 
 def index_config(settings: Settings) -> IndexConfig:

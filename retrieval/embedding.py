@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import hashlib
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -11,8 +10,6 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
-
-from retrieval.arabic import words
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +43,7 @@ class TitledEmbedder(Embedder, Protocol):
 def titled_document(title: str, text: str) -> str:
     """Return a passage in EmbeddingGemma's document format, with its title."""
     # The model was trained on "title: {title} | text: {text}"; giving the headline
-    # instead of "none" lifted dense recall@1 by 3 points on ARCD (README, "Answer quality").
+    # instead of "none" lifted dense recall@1 by 3 points on ARCD (docs/quality.md).
     return f"title: {' '.join(title.split()) or 'none'} | text: {text}"
 
 
@@ -57,10 +54,18 @@ def _unit(vectors: np.ndarray) -> np.ndarray:
     return vectors / np.maximum(norms, 1e-12)
 
 
+def torch_embedder_name(model_dir: Path) -> str:
+    """Return the name the torch embedder of model_dir stores with the corpus.
+
+    Built here only: a name that drifts makes `isnad setup` re-embed the whole corpus.
+    """
+    return f"embeddinggemma-300m:{model_dir.name}"
+
+
 class SentenceTransformerEmbedder:
     """EmbeddingGemma through sentence-transformers, with its query/document prompts."""
 
-    # Measured on this machine (README, "Speed"): 72 ARCD paragraphs at 4.85 passages/s in
+    # Measured on this machine (docs/speed.md): 72 ARCD paragraphs at 4.85 passages/s in
     # batches of 4, 4.01 in batches of 16; small batches lose less to padding.
     BEST_BATCH = 4
 
@@ -73,7 +78,7 @@ class SentenceTransformerEmbedder:
         if threads:
             torch.set_num_threads(threads)
         self.model: Any = SentenceTransformer(str(model_dir), device="cpu", local_files_only=True)
-        self.name = f"embeddinggemma-300m:{model_dir.name}"
+        self.name = torch_embedder_name(model_dir)
         dim_of = getattr(self.model, "get_embedding_dimension", None)
         self.dim = int(dim_of() if dim_of else self.model.get_sentence_embedding_dimension())
         self.batch_size = batch_size or self.BEST_BATCH
@@ -129,37 +134,3 @@ class SentenceTransformerEmbedder:
         """Count the model's tokens in text, without special tokens."""
         with self._count_lock:
             return len(self._tokenizer(text, add_special_tokens=False)["input_ids"])
-
-
-class HashingEmbedder:
-    """A deterministic bag-of-words embedder for plumbing tests; no model needed."""
-
-    def __init__(self, dim: int = 64):
-        self.name = f"hashing-{dim}"
-        self.dim = dim
-        self.calls = 0
-
-    def _vector(self, text: str) -> np.ndarray:
-        vec = np.zeros(self.dim, dtype=np.float32)
-        for w in words(text):
-            h = int.from_bytes(hashlib.blake2b(w.encode(), digest_size=4).digest(), "little")
-            vec[h % self.dim] += 1.0 if h & 0x80000000 else -1.0
-        if not vec.any():
-            vec[0] = 1.0
-        return vec
-
-    def embed_documents(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
-        """Embed passages by hashing their words."""
-        self.calls += 1
-        out = np.stack([self._vector(t) for t in texts]) if texts else np.zeros((0, self.dim))
-        if progress:
-            progress(len(texts), len(texts))
-        return _unit(out)
-
-    def embed_query(self, text: str) -> np.ndarray:
-        """Embed a question by hashing its words."""
-        return _unit(self._vector(text)[None, :])[0]
-
-    def count_tokens(self, text: str) -> int:
-        """Count words."""
-        return len(text.split())

@@ -21,7 +21,7 @@ from retrieval.arabic import search_terms
 from retrieval.chunker import Chunker
 from retrieval.embedding import Embedder, Progress, TitledEmbedder
 from retrieval.evidence import SentenceEvidence
-from retrieval.fusion import blend, rrf
+from retrieval.fusion import Fused, blend, rrf
 from retrieval.identity import canonical_url, content_hash
 from retrieval.index import IndexConfig, VectorIndex, open_index
 from retrieval.models import Answer, Article, ArticleDraft, ChunkSpan, Hit
@@ -79,7 +79,9 @@ class Engine:
         chunker: Chunker,
         index_path: Path,
         search: SearchConfig | None = None,
-        composer: AnswerComposer | None = None,
+        answer: AnswerConfig | None = None,
+        sentence_cache: Path | None = None,
+        answerability: AnswerabilityModel | None = None,
     ):
         self.store = store
         self.index = index
@@ -87,10 +89,12 @@ class Engine:
         self.chunker = chunker
         self.index_path = index_path
         self.search_config = search or SearchConfig()
-        self.composer = composer or AnswerComposer(AnswerConfig(), self.score_sentences)
+        self.composer = AnswerComposer(
+            answer, self.score_sentences, answerability or AnswerabilityModel.load()
+        )
         self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._query_lock = threading.Lock()
-        self.evidence = SentenceEvidence(embedder, self.embed_query)
+        self.evidence = SentenceEvidence(embedder, self.embed_query, sentence_cache)
         # One writer at a time: ingest, delete and index swaps touch both stores.
         self.write_lock = asyncio.Lock()
 
@@ -150,12 +154,18 @@ class Engine:
         chunker = Chunker(
             embedder.count_tokens, chunk_tokens, chunk_overlap, max_sentence_chars, max_chunks
         )
-        engine = cls(store, index, embedder, chunker, index_path, search)
-        engine.composer = AnswerComposer(
-            answer, engine.score_sentences, answerability or AnswerabilityModel.load()
+        engine = cls(
+            store,
+            index,
+            embedder,
+            chunker,
+            index_path,
+            search,
+            answer,
+            sentence_cache,
+            answerability,
         )
         if sentence_cache is not None:
-            engine.evidence = SentenceEvidence(embedder, engine.embed_query, sentence_cache)
             await engine.check_sentence_cache(ids)
         return engine
 
@@ -284,13 +294,10 @@ class Engine:
     async def rebuild_index(self) -> int:
         """Rebuild the vector index from stored vectors and swap it in; return its size."""
         async with self.write_lock:
-            ids, vectors = await self.store.vectors()
-            fresh = await asyncio.to_thread(
-                VectorIndex.build, self.embedder.dim, ids, vectors, self.index.config
+            self.index = await rebuild_index(
+                self.store, self.index_path, self.index.config, self.embedder.dim
             )
-            await asyncio.to_thread(fresh.save, self.index_path)
-            self.index = fresh
-        return len(fresh)
+        return len(self.index)
 
     async def reembed(
         self,
@@ -301,6 +308,9 @@ class Engine:
         """Embed every chunk again with the current model, then swap the new index in.
 
         The live index keeps answering until the swap; a cancel leaves it as it was.
+        Articles added or deleted meanwhile are in (or out of) the new index: the
+        chunks stored since the last batch are embedded under the write lock, and
+        deleted ones are dropped at the swap.
         """
         ids: list[int] = []
         vecs: list[np.ndarray] = []
@@ -309,45 +319,50 @@ class Engine:
         while rows := await self.store.chunk_texts(after_id=last, limit=batch):
             if cancelled and cancelled():
                 return 0
-            chunks = await self.store.get_chunks(i for i, _ in rows)
-            heads = await self.store.get_articles(c.article_id for c in chunks.values())
-            # A chunk deleted meanwhile gets no title; it is left out at the swap.
-            owner = {i: heads.get(c.article_id) for i, c in chunks.items()}
-            titles = [a.title if (a := owner.get(i)) else "" for i, _ in rows]
-            v = await asyncio.to_thread(self.embed_passages, titles, [t for _, t in rows])
-            if self.evidence.disk is not None:
-                pairs = list(zip(titles, [t for _, t in rows], strict=True))
-                await asyncio.to_thread(self.evidence.warm, pairs)
+            vecs.append(await self._embed_rows(rows, warm=True))
             ids.extend(i for i, _ in rows)
-            vecs.append(v)
             last = rows[-1][0]
             if progress:
                 progress(len(ids), total)
         async with self.write_lock:
-            # Chunks added while embedding are embedded now; deleted ones are left out.
+            # Chunks added while embedding are embedded now (ingest already cached
+            # their sentences with this model); deleted ones are left out.
             while rows := await self.store.chunk_texts(after_id=last, limit=batch):
-                chunks = await self.store.get_chunks(i for i, _ in rows)
-                heads = await self.store.get_articles(c.article_id for c in chunks.values())
-                titles = [heads[chunks[i].article_id].title if i in chunks else "" for i, _ in rows]
-                v = await asyncio.to_thread(self.embed_passages, titles, [t for _, t in rows])
+                vecs.append(await self._embed_rows(rows, warm=False))
                 ids.extend(i for i, _ in rows)
-                vecs.append(v)
                 last = rows[-1][0]
-            matrix = np.vstack(vecs) if vecs else np.zeros((0, self.embedder.dim), np.float32)
-            live = np.isin(np.asarray(ids, np.int64), await self.store.chunk_ids())
-            ids = [i for i, keep in zip(ids, live, strict=True) if keep]
-            matrix = matrix[live]
-            fresh = await asyncio.to_thread(
-                VectorIndex.build,
-                self.embedder.dim,
-                np.asarray(ids, np.int64),
-                matrix,
-                self.index.config,
-            )
-            await self.store.replace_vectors(ids, matrix, self.embedder.name)
-            await asyncio.to_thread(fresh.save, self.index_path)
-            self.index = fresh
-        return len(ids)
+            await self._swap_in(ids, vecs)
+        return len(self.index)
+
+    async def _embed_rows(self, rows: Sequence[tuple[int, str]], warm: bool) -> np.ndarray:
+        """Embed (chunk id, text) rows with their articles' headlines, off the loop."""
+        chunks = await self.store.get_chunks(i for i, _ in rows)
+        heads = await self.store.get_articles(c.article_id for c in chunks.values())
+        # A chunk deleted meanwhile gets no title; it is left out at the swap.
+        owner = {i: heads.get(c.article_id) for i, c in chunks.items()}
+        titles = [a.title if (a := owner.get(i)) else "" for i, _ in rows]
+        texts = [t for _, t in rows]
+        vectors = await asyncio.to_thread(self.embed_passages, titles, texts)
+        if warm and self.evidence.disk is not None:
+            await asyncio.to_thread(self.evidence.warm, list(zip(titles, texts, strict=True)))
+        return vectors
+
+    async def _swap_in(self, ids: list[int], vecs: list[np.ndarray]) -> None:
+        """Store re-embedded vectors of the chunks still there, and index them; holds the lock."""
+        matrix = np.vstack(vecs) if vecs else np.zeros((0, self.embedder.dim), np.float32)
+        live = np.isin(np.asarray(ids, np.int64), await self.store.chunk_ids())
+        kept = [i for i, keep in zip(ids, live, strict=True) if keep]
+        matrix = matrix[live]
+        fresh = await asyncio.to_thread(
+            VectorIndex.build,
+            self.embedder.dim,
+            np.asarray(kept, np.int64),
+            matrix,
+            self.index.config,
+        )
+        await self.store.replace_vectors(kept, matrix, self.embedder.name)
+        await asyncio.to_thread(fresh.save, self.index_path)
+        self.index = fresh
 
     def embed_passages(
         self, titles: Sequence[str], texts: Sequence[str], progress: Progress | None = None
@@ -388,53 +403,13 @@ class Engine:
         """
         cfg = self.search_config
         k = k or cfg.top_k
-        depth = max(cfg.candidates, k)
         hidden = await self.store.article_chunk_ids(exclude)
-        qvec: np.ndarray | None = None
-        dense: list[tuple[int, float]] = []
-        lexical: list[tuple[int, float]] = []
-        if mode != "lexical":
-            qvec = await asyncio.to_thread(self.embed_query, question)
-            dense = await asyncio.to_thread(self.index.search, qvec, depth + len(hidden))
-            dense = [d for d in dense if d[0] not in hidden][:depth]
-        if mode != "dense":
-            lexical = await self.store.lexical_search(search_terms(question), depth + len(hidden))
-            lexical = [x for x in lexical if x[0] not in hidden][:depth]
-        # Sentence scores only mean something added to blended scores, not to RRF's.
-        rerank = (
-            mode == "hybrid"
-            and cfg.fusion == "blend"
-            and cfg.rerank_depth > 0
-            and (cfg.sentence_weight > 0 or cfg.sentence_lexical_weight > 0)
+        qvec, dense, lexical = await self._candidates(
+            question, max(cfg.candidates, k), mode, hidden
         )
-        if cfg.fusion == "rrf":
-            fused = rrf(
-                [[i for i, _ in dense], [i for i, _ in lexical]],
-                k=cfg.rrf_k,
-                weights=[cfg.dense_weight, cfg.lexical_weight],
-            )[:k]
-        else:
-            fused = blend(dense, lexical, cfg.dense_weight, cfg.lexical_weight)[
-                : max(k, cfg.rerank_depth) if rerank else k
-            ]
-        chunks = await self.store.get_chunks(f.id for f in fused)
-        articles = await self.store.get_articles(c.article_id for c in chunks.values())
-        cosine = dict(dense)
-        hits = []
-        for f in fused:
-            chunk = chunks.get(f.id)
-            article = articles.get(chunk.article_id) if chunk else None
-            if chunk is None or article is None:
-                continue  # deleted between search and lookup
-            dense_score = cosine.get(f.id)
-            if dense_score is None and qvec is not None:
-                try:
-                    stored = await self._vector(f.id)
-                except KeyError:
-                    continue
-                # A vector of another size is the old model's, until a re-embed replaces it.
-                dense_score = float(np.dot(qvec, stored)) if stored.shape == qvec.shape else None
-            hits.append(Hit(chunk, article, f.score, f.ranks[0], f.ranks[1], dense_score))
+        rerank = self._reranks(mode)
+        fused = self._fuse(dense, lexical, max(k, cfg.rerank_depth) if rerank else k)
+        hits = await self._hits(fused, dict(dense), qvec)
         if rerank:
             hits = await asyncio.to_thread(
                 self.evidence.rerank,
@@ -446,12 +421,73 @@ class Engine:
             )
         return hits[:k]
 
+    async def _candidates(
+        self, question: str, depth: int, mode: SearchMode, hidden: set[int]
+    ) -> tuple[np.ndarray | None, list[tuple[int, float]], list[tuple[int, float]]]:
+        """Return the query vector (None for lexical only) and the dense and lexical lists,
+        without the hidden chunks."""
+        qvec: np.ndarray | None = None
+        dense: list[tuple[int, float]] = []
+        lexical: list[tuple[int, float]] = []
+        if mode != "lexical":
+            qvec = await asyncio.to_thread(self.embed_query, question)
+            dense = await asyncio.to_thread(self.index.search, qvec, depth + len(hidden))
+            dense = [d for d in dense if d[0] not in hidden][:depth]
+        if mode != "dense":
+            lexical = await self.store.lexical_search(search_terms(question), depth + len(hidden))
+            lexical = [x for x in lexical if x[0] not in hidden][:depth]
+        return qvec, dense, lexical
+
+    def _reranks(self, mode: SearchMode) -> bool:
+        """Tell whether sentence evidence reorders the head of the list."""
+        cfg = self.search_config
+        # Sentence scores only mean something added to blended scores, not to RRF's.
+        return (
+            mode == "hybrid"
+            and cfg.fusion == "blend"
+            and cfg.rerank_depth > 0
+            and (cfg.sentence_weight > 0 or cfg.sentence_lexical_weight > 0)
+        )
+
+    def _fuse(
+        self, dense: list[tuple[int, float]], lexical: list[tuple[int, float]], n: int
+    ) -> list[Fused]:
+        """Return the best n of both lists, fused as configured."""
+        cfg = self.search_config
+        if cfg.fusion == "rrf":
+            return rrf(
+                [[i for i, _ in dense], [i for i, _ in lexical]],
+                k=cfg.rrf_k,
+                weights=[cfg.dense_weight, cfg.lexical_weight],
+            )[:n]
+        return blend(dense, lexical, cfg.dense_weight, cfg.lexical_weight)[:n]
+
+    async def _hits(
+        self, fused: list[Fused], cosine: dict[int, float], qvec: np.ndarray | None
+    ) -> list[Hit]:
+        """Look the fused chunks up, with their articles and their cosine to the question."""
+        chunks = await self.store.get_chunks(f.id for f in fused)
+        articles = await self.store.get_articles(c.article_id for c in chunks.values())
+        hits = []
+        for f in fused:
+            chunk = chunks.get(f.id)
+            article = articles.get(chunk.article_id) if chunk else None
+            if chunk is None or article is None:
+                continue  # deleted between search and lookup
+            dense_score = cosine.get(f.id)
+            if dense_score is None and qvec is not None:
+                try:
+                    stored = await self.store.chunk_vector(f.id)
+                except KeyError:
+                    continue
+                # A vector of another size is the old model's, until a re-embed replaces it.
+                dense_score = float(np.dot(qvec, stored)) if stored.shape == qvec.shape else None
+            hits.append(Hit(chunk, article, f.score, f.ranks[0], f.ranks[1], dense_score))
+        return hits
+
     def score_sentences(self, question: str, sentences: list[tuple[str, str]]) -> list[float]:
         """Return the cosine of each (headline, sentence) to the question, for answers."""
         return self.evidence.score(question, sentences)
-
-    async def _vector(self, chunk_id: int) -> np.ndarray:
-        return await self.store.chunk_vector(chunk_id)
 
     async def ask(
         self, question: str, k: int | None = None, exclude: frozenset[int] = frozenset()
@@ -466,3 +502,41 @@ class Engine:
         answer = await asyncio.to_thread(self.composer.compose, question, hits, stats)
         ms = (time.perf_counter() - start) * 1000
         return replace(answer, ms=ms)
+
+    async def ask_within(
+        self, question: str, article_ids: Sequence[int], k: int | None = None
+    ) -> Answer:
+        """Answer from these articles only (say, an alerted article and its story), or refuse.
+
+        The question is searched as usual, to the full candidate depth, and only the
+        passages of these articles are kept: a passage outside both candidate lists
+        would not have answered anyway.
+        """
+        start = time.perf_counter()
+        wanted = set(article_ids)
+        hits = await self.search(question, self.search_config.candidates)
+        hits = [h for h in hits if h.article.id in wanted][: k or self.search_config.top_k]
+        answer = await asyncio.to_thread(self.composer.compose, question, hits)
+        return replace(answer, ms=(time.perf_counter() - start) * 1000)
+
+    async def article_vectors(self, article_id: int) -> np.ndarray:
+        """Return an article's chunk vectors as rows (none: zero rows of the model's width)."""
+        rows = await self.store.article_vectors(article_id)
+        return np.vstack(rows) if rows else np.zeros((0, self.embedder.dim), dtype=np.float32)
+
+
+async def rebuild_index(
+    store: CorpusStore, path: Path, config: IndexConfig, dim: int | None = None
+) -> VectorIndex:
+    """Build the vector index from the stored vectors and save it at path, off the loop.
+
+    dim is the model's; without it (no model loaded) the stored vectors give it.
+    """
+    ids, vectors = await store.vectors()
+    if dim is None:
+        if not len(ids):
+            raise EngineError("no stored vectors to index: run `isnad setup` first")
+        dim = int(vectors.shape[1])
+    index = await asyncio.to_thread(VectorIndex.build, dim, ids, vectors, config)
+    await asyncio.to_thread(index.save, path)
+    return index

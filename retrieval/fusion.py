@@ -47,7 +47,7 @@ def blend(
     query; an id missing from the dense list gets that list's lowest cosine, one
     missing from the lexical list gets 0. Unlike RRF this keeps how far apart the
     candidates are: a clear dense winner is not overturned by a lexical near-tie
-    (measured in README, "Answer quality").
+    (measured in docs/quality.md).
     """
     cosine = dict(dense)
     strength = {i: -s for i, s in lexical}

@@ -29,7 +29,7 @@ IndexKind = Literal["flat", "ivf"]
 
 @dataclass(frozen=True)
 class IndexConfig:
-    """How the index is laid out; the defaults are measured in README, "Speed"."""
+    """How the index is laid out; the defaults are measured in docs/speed.md."""
 
     # From this many vectors on, search is approximate (IVF); below it, exact.
     approx_threshold: int = 50_000

@@ -70,11 +70,6 @@ def onnx_embedder_name(export_dir: Path) -> str:
     return f"embeddinggemma-300m-onnx-int8/{RECIPE.rsplit('/', 1)[-1]}:{export_dir.name}"
 
 
-def export_dir_for(model_dir: Path) -> Path:
-    """Return where the int8 export of the model in model_dir is cached (beside it)."""
-    return model_dir.with_name(model_dir.name + "-onnx-int8")
-
-
 def _files(root: Path) -> list[str]:
     return sorted(
         p.relative_to(root).as_posix()
@@ -327,7 +322,7 @@ class OnnxEmbedder(SentenceTransformerEmbedder):
     transformer runs in ONNX Runtime.
     """
 
-    # Measured on this machine (README, "Speed"): 72 ARCD paragraphs at 9.36 passages/s in
+    # Measured on this machine (docs/speed.md): 72 ARCD paragraphs at 9.36 passages/s in
     # batches of 2, 8.71 alone, 6.38 in batches of 16. A batch also shares one activation
     # scale per tensor, so smaller batches are closer to float32 (mean cosine .9957 at 2,
     # .9951 at 16, on 48 paragraphs).

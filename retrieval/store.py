@@ -305,6 +305,13 @@ class CorpusStore:
             raise KeyError(chunk_id)
         return np.frombuffer(row[0], dtype=np.float32)
 
+    async def article_vectors(self, article_id: int) -> list[np.ndarray]:
+        """Return the stored vectors of an article's chunks, in text order."""
+        async with self.db.execute(
+            "SELECT vector FROM chunks WHERE article_id = ? ORDER BY ord", (article_id,)
+        ) as cur:
+            return [np.frombuffer(r[0], dtype=np.float32) for r in await cur.fetchall()]
+
     async def replace_vectors(self, ids: Sequence[int], vectors: np.ndarray, model: str) -> None:
         """Store new vectors for these chunks and record the model, in one transaction."""
         try:

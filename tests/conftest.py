@@ -1,18 +1,27 @@
-"""Shared fixtures: settings in tmp_path, the fake and the real embedder, seed engines."""
+"""Shared fixtures: settings, embedders, engines on real files, local servers, the bot."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from support.admin_pages import Pages
+from support.botapi import TOKEN, StartBot, bot_settings, open_test_engine, stop_app
+from support.embedders import HashingEmbedder
+from telegram.ext import Application
 
 import bot.cli as cli
 import bot.factory as factory
+from bot.database import migrate_bot_tables
 from bot.settings import Settings
+from bot.telegram.app import build_application
+from bot.tools.localapi import LocalBotApi
+from bot.tools.newssite import running_server
 from retrieval.answer import AnswerConfig
 from retrieval.answerability import AnswerabilityModel, LogisticScore
-from retrieval.embedding import Embedder, HashingEmbedder
+from retrieval.embedding import Embedder
 from retrieval.engine import Engine
 from retrieval.intake import read_article_file
 from retrieval.store import CorpusStore
@@ -89,4 +98,63 @@ async def seed_engine(tmp_path: Path) -> AsyncIterator[Engine]:
     await store.close()
 
 
-from botapi import bot_engine, botapi, start_bot  # noqa: E402, F401  (Telegram e2e fixtures)
+@pytest.fixture
+async def engine(tmp_path: Path) -> AsyncIterator[Engine]:
+    """The seed and SECOND in a hashing-embedder engine, with the bot's own tables."""
+    eng = await open_test_engine(tmp_path)
+    await migrate_bot_tables(eng.store.db)
+    yield eng
+    await eng.store.close()
+
+
+@pytest.fixture
+async def bot_engine(tmp_path: Path) -> AsyncIterator[Engine]:
+    """A hashing-embedder engine on a real SQLite file: the seed and one more article.
+
+    The bot's tables are there too, so a test may use the store's connection for them.
+    """
+    engine = await open_test_engine(tmp_path)
+    await migrate_bot_tables(engine.store.db)
+    yield engine
+    await engine.store.close()
+
+
+@pytest.fixture
+async def botapi() -> AsyncIterator[LocalBotApi]:
+    """A local Bot API server on 127.0.0.1 that records every request."""
+    api = LocalBotApi(token=TOKEN)
+    await api.start()
+    yield api
+    await api.stop()
+
+
+@pytest.fixture
+async def start_bot(
+    botapi: LocalBotApi, bot_engine: Engine, tmp_path: Path
+) -> AsyncIterator[StartBot]:
+    """Return a function that starts the real application polling the local server."""
+    apps: list[Application] = []  # type: ignore[type-arg]
+
+    async def start(engine: Engine | None = None, **overrides: Any) -> Application:  # type: ignore[type-arg]
+        settings = bot_settings(botapi, tmp_path, **overrides)
+        app = build_application(settings, engine or bot_engine)
+        # The order run_polling uses: initialize, post_init, start polling, start.
+        await app.initialize()
+        assert app.post_init is not None
+        await app.post_init(app)
+        assert app.updater is not None
+        await app.updater.start_polling(poll_interval=0, timeout=5)
+        await app.start()
+        apps.append(app)
+        return app
+
+    yield start
+    for app in apps:
+        await stop_app(app, botapi)
+
+
+@pytest.fixture
+async def pages() -> AsyncIterator[Pages]:
+    """The admin tests' article pages and feed on the local news server."""
+    async with running_server() as server:
+        yield Pages(server)

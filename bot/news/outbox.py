@@ -1,0 +1,188 @@
+"""The alert outbox: every alert is a row before it is sent, so none is lost or doubled."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+import aiosqlite
+
+from retrieval.models import Article
+from retrieval.neardup import simhash, to_signed
+from retrieval.store import utc_now
+
+logger = logging.getLogger(__name__)
+
+Matcher = Callable[[Article], Awaitable[list[int]]]
+# Looks an article up by id (the engine's store does); None when it was deleted.
+ArticleLookup = Callable[[int], Awaitable[Article | None]]
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    """One alert to deliver: which chat, which article, how many tries so far."""
+
+    id: int
+    chat_id: int
+    article_id: int
+    attempts: int
+
+
+async def record_articles(
+    db: aiosqlite.Connection,
+    articles: Sequence[Article],
+    *,
+    alert: bool,
+    origin: str = "",
+    hashes: Sequence[int] | None = None,
+) -> None:
+    """Note new articles with their simhash and whether subscribers are to be alerted."""
+    now = utc_now()
+    await db.executemany(
+        "INSERT OR IGNORE INTO news_articles (article_id, simhash, alert, origin, added_at)"
+        " VALUES (?, ?, ?, ?, ?)",
+        [
+            (
+                a.id,
+                to_signed(hashes[i] if hashes else simhash(a.body)),
+                int(alert),
+                origin,
+                now,
+            )
+            for i, a in enumerate(articles)
+        ],
+    )
+    await db.commit()
+
+
+async def unnoted(db: aiosqlite.Connection, article_ids: Sequence[int]) -> set[int]:
+    """Return which of the articles have no news row (never noted for alerts)."""
+    ids = sorted(set(article_ids))
+    if not ids:
+        return set()
+    marks = ",".join("?" * len(ids))
+    async with db.execute(
+        f"SELECT article_id FROM news_articles WHERE article_id IN ({marks})", ids
+    ) as cur:
+        noted = {int(r[0]) for r in await cur.fetchall()}
+    return set(ids) - noted
+
+
+async def fan_out(db: aiosqlite.Connection, article: ArticleLookup, match: Matcher) -> int:
+    """Queue alerts for noted articles not yet fanned out; return how many rows were queued.
+
+    The outbox rows and the article's fanned_out flag land in one transaction, and
+    the unique (chat, article) key makes a repeat harmless: after a crash the next
+    run picks up exactly the articles that were not done.
+    """
+    async with db.execute(
+        "SELECT n.article_id, n.alert FROM news_articles n WHERE n.fanned_out = 0"
+        " ORDER BY n.article_id"
+    ) as cur:
+        todo = [(int(r[0]), bool(r[1])) for r in await cur.fetchall()]
+    queued = 0
+    for article_id, alert in todo:
+        chats: list[int] = []
+        if alert:
+            found = await article(article_id)
+            chats = await match(found) if found is not None else []
+        now = utc_now()
+        cur = await db.executemany(
+            "INSERT OR IGNORE INTO outbox (chat_id, article_id, created_at) VALUES (?, ?, ?)",
+            [(c, article_id, now) for c in chats],
+        )
+        queued += max(cur.rowcount, 0)
+        await db.execute(
+            "UPDATE news_articles SET fanned_out = 1 WHERE article_id = ?", (article_id,)
+        )
+        await db.commit()
+    return queued
+
+
+async def due(
+    db: aiosqlite.Connection, limit: int = 500, now: float | None = None
+) -> list[OutboxRow]:
+    """Return the oldest due pending alert of each chat, oldest first."""
+    # One row per chat: a chat with a long queue must not starve the others.
+    async with db.execute(
+        "SELECT id, chat_id, article_id, attempts FROM outbox WHERE id IN"
+        " (SELECT MIN(id) FROM outbox WHERE status = 'pending' AND next_attempt <= ?"
+        " GROUP BY chat_id) ORDER BY id LIMIT ?",
+        (time.time() if now is None else now, limit),
+    ) as cur:
+        return [OutboxRow(*map(int, r)) for r in await cur.fetchall()]
+
+
+async def next_due_time(db: aiosqlite.Connection) -> float | None:
+    """Return when the earliest pending alert falls due (unix time), or None."""
+    async with db.execute("SELECT MIN(next_attempt) FROM outbox WHERE status = 'pending'") as cur:
+        row = await cur.fetchone()
+    return float(row[0]) if row and row[0] is not None else None
+
+
+async def mark_sent(db: aiosqlite.Connection, row_id: int) -> None:
+    """Record a delivered alert."""
+    await db.execute(
+        "UPDATE outbox SET status = 'sent', attempts = attempts + 1, sent_at = ? WHERE id = ?",
+        (utc_now(), row_id),
+    )
+    await db.commit()
+
+
+async def postpone(
+    db: aiosqlite.Connection, row_id: int, delay: float, error: str, *, count: bool = True
+) -> None:
+    """Try an alert again after delay seconds; count the attempt unless told not to."""
+    await db.execute(
+        "UPDATE outbox SET next_attempt = ?, last_error = ?, attempts = attempts + ? WHERE id = ?",
+        (time.time() + delay, error[:500], int(count), row_id),
+    )
+    await db.commit()
+
+
+async def give_up(db: aiosqlite.Connection, row_id: int, status: str, error: str) -> None:
+    """Mark an alert failed or dropped; it will not be tried again."""
+    await db.execute(
+        "UPDATE outbox SET status = ?, last_error = ?, attempts = attempts + 1 WHERE id = ?",
+        (status, error[:500], row_id),
+    )
+    await db.commit()
+
+
+async def drop_chat(db: aiosqlite.Connection, chat_id: int, error: str) -> int:
+    """Drop every pending alert of a chat; return how many."""
+    cur = await db.execute(
+        "UPDATE outbox SET status = 'dropped', last_error = ? WHERE chat_id = ?"
+        " AND status = 'pending'",
+        (error[:500], chat_id),
+    )
+    await db.commit()
+    return cur.rowcount
+
+
+async def move_chat(db: aiosqlite.Connection, old: int, new: int) -> int:
+    """Readdress a chat's pending alerts to its new id; return how many were moved.
+
+    An article already queued for the new id stays queued once: the old row is dropped.
+    """
+    cur = await db.execute(
+        "UPDATE OR IGNORE outbox SET chat_id = ?, next_attempt = 0 WHERE chat_id = ?"
+        " AND status = 'pending'",
+        (new, old),
+    )
+    moved = cur.rowcount
+    await db.execute(
+        "UPDATE outbox SET status = 'dropped', last_error = ? WHERE chat_id = ?"
+        " AND status = 'pending'",
+        (f"chat moved to {new}, already queued there", old),
+    )
+    await db.commit()
+    return moved
+
+
+async def status_counts(db: aiosqlite.Connection) -> dict[str, int]:
+    """Return how many alerts are in each status."""
+    async with db.execute("SELECT status, COUNT(*) FROM outbox GROUP BY status") as cur:
+        return {str(s): int(n) for s, n in await cur.fetchall()}

@@ -1,0 +1,85 @@
+"""The bot's tables beside the corpus: feeds, seen entries, news rows, subscriptions, outbox."""
+
+from __future__ import annotations
+
+import aiosqlite
+
+COMPONENT = "bot"
+
+# Each step moves the bot's schema up one version; never edit a shipped step.
+BOT_STEPS: tuple[str, ...] = (
+    """
+    CREATE TABLE feeds (
+        id INTEGER PRIMARY KEY,
+        url TEXT NOT NULL UNIQUE,
+        etag TEXT,
+        last_modified TEXT,
+        last_polled TEXT,
+        last_error TEXT NOT NULL DEFAULT '',
+        failures INTEGER NOT NULL DEFAULT 0,
+        next_attempt REAL NOT NULL DEFAULT 0,  -- unix time; backoff after failures
+        first_polled INTEGER NOT NULL DEFAULT 0,  -- 1 once its existing entries are in
+        articles INTEGER NOT NULL DEFAULT 0,
+        from_settings INTEGER NOT NULL DEFAULT 0,
+        added_at TEXT NOT NULL
+    );
+    CREATE TABLE feed_entries (
+        feed_id INTEGER NOT NULL REFERENCES feeds (id) ON DELETE CASCADE,
+        entry_key TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        article_id INTEGER REFERENCES articles (id) ON DELETE SET NULL,
+        seen_at TEXT NOT NULL,
+        PRIMARY KEY (feed_id, entry_key)
+    );
+    -- One row per article the bot knows: its simhash, and whether alerts are due.
+    CREATE TABLE news_articles (
+        article_id INTEGER PRIMARY KEY REFERENCES articles (id) ON DELETE CASCADE,
+        simhash INTEGER NOT NULL,
+        alert INTEGER NOT NULL,
+        fanned_out INTEGER NOT NULL DEFAULT 0,
+        origin TEXT NOT NULL DEFAULT '',
+        added_at TEXT NOT NULL
+    );
+    CREATE INDEX news_articles_fan_out ON news_articles (fanned_out, alert);
+    CREATE TABLE news_counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+    CREATE TABLE subscriptions (
+        id INTEGER PRIMARY KEY,
+        chat_id INTEGER NOT NULL,
+        topic TEXT NOT NULL,  -- as typed; '' means all news
+        topic_norm TEXT NOT NULL,
+        active INTEGER NOT NULL DEFAULT 1,
+        created_at TEXT NOT NULL,
+        UNIQUE (chat_id, topic_norm)
+    );
+    CREATE INDEX subscriptions_active ON subscriptions (active);
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY,
+        chat_id INTEGER NOT NULL,
+        article_id INTEGER NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
+        status TEXT NOT NULL DEFAULT 'pending'
+            CHECK (status IN ('pending', 'sent', 'failed', 'dropped')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt REAL NOT NULL DEFAULT 0,
+        last_error TEXT NOT NULL DEFAULT '',
+        created_at TEXT NOT NULL,
+        sent_at TEXT,
+        UNIQUE (chat_id, article_id)  -- the guarantee of one alert per chat and article
+    );
+    CREATE INDEX outbox_due ON outbox (status, next_attempt);
+    """,
+)
+
+
+async def bump(db: aiosqlite.Connection, counts: dict[str, int]) -> None:
+    """Add to the named stats counters (not committed: the caller's transaction)."""
+    await db.executemany(
+        "INSERT INTO news_counters (name, value) VALUES (?, ?)"
+        " ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
+        [(k, v) for k, v in counts.items() if v],
+    )
+
+
+async def counters(db: aiosqlite.Connection) -> dict[str, int]:
+    """Return every stats counter of feeds and alerts."""
+    async with db.execute("SELECT name, value FROM news_counters ORDER BY name") as cur:
+        return {str(n): int(v) for n, v in await cur.fetchall()}

@@ -1,0 +1,256 @@
+"""Deliver queued alerts to Telegram within its limits, resuming after any restart.
+
+Delivery is at least once with a minimal window: a row is marked sent in its own
+commit right after Telegram accepts the message, so only a crash in those few
+milliseconds (or a TimedOut whose message did arrive) can send one alert twice.
+Nothing is ever lost: a row stays pending until it is sent, failed or dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import warnings
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import aiosqlite
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.constants import ParseMode
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
+
+from bot.news import outbox, subscriptions
+from bot.news.subscriptions import deactivate_chat
+from bot.telegram import formatting, texts
+from bot.telegram.delivery import NO_PREVIEW
+from retrieval.models import Article
+from retrieval.sentences import split_sentences
+
+logger = logging.getLogger(__name__)
+
+ASK_PREFIX = "ask:"
+_LEAD_CHARS = 400
+
+
+def lead(body: str, sentences: int = 2) -> str:
+    """Return the first sentence or two of an article body, cut to a readable length."""
+    picked = [s.text for s in split_sentences(body)[:sentences]]
+    text = " ".join(picked) or body
+    if len(text) > _LEAD_CHARS:
+        text = text[:_LEAD_CHARS].rsplit(" ", 1)[0] + "…"
+    return text
+
+
+def alert_html(article: Article) -> str:
+    """Lay out an alert: headline, source and date, lead, and a link; RTL-safe HTML."""
+    headline = formatting.bold(article.title.strip() or texts.UNTITLED)
+    meta = " — ".join(
+        [
+            formatting.text(article.source.strip() or texts.UNKNOWN_SOURCE),
+            formatting.text(article.published[:10] or texts.UNKNOWN_DATE),
+        ]
+    )
+    lines = [
+        f"{formatting.text(texts.ALERT_HEADING)}: {headline}",
+        meta,
+        "",
+        formatting.text(lead(article.body)),
+    ]
+    if formatting.safe_url(article.url):
+        lines += ["", formatting.link(article.url, formatting.text(texts.ALERT_READ_MORE))]
+    return formatting.finish("\n".join(lines))[0]
+
+
+def alert_markup(article_id: int) -> InlineKeyboardMarkup:
+    """Return the button that lets the reader ask about this article."""
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    texts.BUTTON_ASK_ARTICLE, callback_data=f"{ASK_PREFIX}{article_id}"
+                )
+            ]
+        ]
+    )
+
+
+async def move_chat(db: aiosqlite.Connection, old: int, new: int) -> tuple[int, int]:
+    """Carry a chat's subscriptions and pending alerts to its new id; return both counts."""
+    return (
+        await subscriptions.move_chat(db, old, new),
+        await outbox.move_chat(db, old, new),
+    )
+
+
+def _seconds(exc: RetryAfter) -> float:
+    with warnings.catch_warnings():  # PTB warns that the type becomes timedelta; both work
+        warnings.simplefilter("ignore")
+        value = exc.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+class AlertSender:
+    """Sends pending outbox rows: ~30/s overall, 1/s per chat, 20/min per group."""
+
+    def __init__(
+        self,
+        bot: Any,  # telegram.Bot, or anything with its send_message
+        db: aiosqlite.Connection,
+        article: outbox.ArticleLookup,
+        *,
+        per_second: float = 30.0,
+        chat_interval: float = 1.0,
+        group_interval: float = 3.0,
+        max_attempts: int = 5,
+        backoff: float = 2.0,
+        max_backoff: float = 600.0,
+        idle_wait: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.bot = bot
+        self.db = db
+        self.article = article
+        self.interval = 1.0 / per_second
+        self.chat_interval = chat_interval
+        self.group_interval = group_interval
+        self.max_attempts = max_attempts
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.idle_wait = idle_wait
+        self.clock = clock
+        self.sent = 0
+        self._next_global = 0.0
+        self._next_chat: dict[int, float] = {}
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """Look at the outbox now rather than at the next idle tick."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Send alerts until cancelled; pending rows left by a previous run go first.
+
+        Any step may fail (a locked or broken database): the sender logs it, backs
+        off and goes on, so one error never stops alerts for good.
+        """
+        failures = 0
+        while True:
+            self._wake.clear()  # a wake from here on is not lost: the wait sees it
+            try:
+                if await self.drain_once():
+                    failures = 0
+                    continue
+                idle = await self._idle_for()
+                failures = 0
+            except Exception:
+                failures += 1
+                idle = min(self.max_backoff, self.backoff * 2 ** (failures - 1))
+                logger.exception("alert sender step failed; next try in %.1f s", idle)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), idle)
+
+    async def _idle_for(self) -> float:
+        due_at = await outbox.next_due_time(self.db)
+        now = self.clock()
+        self._next_chat = {c: t for c, t in self._next_chat.items() if t > now}
+        soonest = min(self._next_chat.values(), default=now + self.idle_wait)
+        waits = [self.idle_wait, max(0.05, soonest - now)]
+        # Rows already due wait only for their chat's turn, counted in soonest.
+        if due_at is not None and due_at > time.time():
+            waits.append(due_at - time.time())
+        return min(waits)
+
+    async def drain_once(self) -> int:
+        """Send every due alert whose chat may receive one now; return how many were sent."""
+        sent = 0
+        busy: set[int] = set()
+        for row in await outbox.due(self.db):
+            now = self.clock()
+            if row.chat_id in busy or self._next_chat.get(row.chat_id, 0.0) > now:
+                continue  # this chat's turn comes later; others go first
+            busy.add(row.chat_id)
+            if self._next_global > now:
+                await asyncio.sleep(self._next_global - now)
+            self._next_global = max(self._next_global, self.clock()) + self.interval
+            if await self._deliver(row):
+                sent += 1
+        return sent
+
+    async def _deliver(self, row: outbox.OutboxRow) -> bool:
+        db = self.db
+        article = await self.article(row.article_id)
+        if article is None:
+            await outbox.give_up(db, row.id, "dropped", "article deleted")
+            return False
+        gap = self.group_interval if row.chat_id < 0 else self.chat_interval
+        self._next_chat[row.chat_id] = self.clock() + gap
+        try:
+            await self.bot.send_message(
+                chat_id=row.chat_id,
+                text=alert_html(article),
+                parse_mode=ParseMode.HTML,
+                reply_markup=alert_markup(article.id),
+                link_preview_options=NO_PREVIEW,
+            )
+        except RetryAfter as exc:
+            wait = _seconds(exc)
+            # Flood control is per bot: every chat waits, and the try does not count.
+            self._next_global = self.clock() + wait
+            await outbox.postpone(db, row.id, wait, f"RetryAfter {wait:g}", count=False)
+            logger.warning("Telegram asks to wait %g s before the next alert", wait)
+            return False
+        except ChatMigrated as exc:
+            # A group became a supergroup: its subscriptions and alerts follow it, and this
+            # alert goes out again to the new id (the try does not count).
+            await move_chat(self.db, row.chat_id, int(exc.new_chat_id))
+            logger.info("chat %d is now %d: alerts follow it", row.chat_id, exc.new_chat_id)
+            return False
+        except Forbidden as exc:
+            await self._chat_gone(row, exc)
+            return False
+        except BadRequest as exc:
+            if "chat not found" in exc.message.lower():
+                await self._chat_gone(row, exc)
+            else:
+                logger.error("alert %d to %d refused: %s", row.id, row.chat_id, exc.message)
+                await outbox.give_up(db, row.id, "failed", exc.message)
+            return False
+        except NetworkError as exc:  # TimedOut included
+            if row.attempts + 1 >= self.max_attempts:
+                logger.error("alert %d to %d failed for good: %s", row.id, row.chat_id, exc)
+                await outbox.give_up(db, row.id, "failed", str(exc))
+            else:
+                delay = min(self.max_backoff, self.backoff * 2**row.attempts)
+                await outbox.postpone(db, row.id, delay, str(exc))
+            return False
+        except TelegramError as exc:
+            logger.error("alert %d to %d failed: %s", row.id, row.chat_id, exc)
+            await outbox.give_up(db, row.id, "failed", str(exc))
+            return False
+        # Marked at once, in its own commit: the only window for a repeat.
+        await outbox.mark_sent(db, row.id)
+        self.sent += 1
+        return True
+
+    async def _chat_gone(self, row: outbox.OutboxRow, exc: TelegramError) -> None:
+        """Stop alerting a chat that blocked the bot or no longer exists."""
+        subs = await deactivate_chat(self.db, row.chat_id)
+        await outbox.give_up(self.db, row.id, "dropped", exc.message)
+        dropped = await outbox.drop_chat(self.db, row.chat_id, exc.message)
+        logger.info(
+            "chat %d is gone (%s): %d subscriptions stopped, %d alerts dropped",
+            row.chat_id,
+            exc.message,
+            subs,
+            dropped + 1,
+        )
