@@ -516,7 +516,10 @@ class Engine:
         wanted = set(article_ids)
         hits = await self.search(question, self.search_config.candidates)
         hits = [h for h in hits if h.article.id in wanted][: k or self.search_config.top_k]
-        answer = await asyncio.to_thread(self.composer.compose, question, hits)
+        counts, total = await self.store.term_counts(search_terms(question))
+        answer = await asyncio.to_thread(
+            self.composer.compose, question, hits, TermStats(counts, total)
+        )
         return replace(answer, ms=(time.perf_counter() - start) * 1000)
 
     async def article_vectors(self, article_id: int) -> np.ndarray:
