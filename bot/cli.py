@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from bot.errors import ConfigError
 from bot.factory import (
     answer_config,
+    answerability_settings,
     article_paths,
     check_corpus,
     embedder_name,
@@ -69,7 +70,13 @@ def answer_json(answer: Answer) -> dict[str, object]:
             if answer.decision
             else None
         ),
-        "answer": " ".join(f"{s.text} [{s.citation}]" for s in answer.sentences),
+        # Only an answer is an answer: a "not stated" reply's closest sentences are in
+        # "sentences", never here.
+        "answer": (
+            " ".join(f"{s.text} [{s.citation}]" for s in answer.sentences)
+            if answer.answered
+            else ""
+        ),
         "sentences": [{"text": s.text, "citation": s.citation} for s in answer.sentences],
         "sources": [
             {
@@ -351,6 +358,11 @@ async def cmd_eval(
         raise CliError(str(exc)) from exc
     except (ValueError, KeyError, TypeError) as exc:
         raise CliError(f"{path} is not a SQuAD-format file ({exc})") from exc
+    if features is not None:
+        try:  # fail now, not after the run
+            features.open("a", encoding="utf-8").close()
+        except OSError as exc:
+            raise CliError(f"cannot write features to {features}: {exc.strerror}") from exc
     embedder = CachedEmbedder(
         load_embedder(settings), settings.embedding_cache_dir / "embeddings.sqlite"
     )
@@ -388,20 +400,28 @@ async def cmd_eval(
 
 
 def cmd_fit_answerability(
-    files: list[Path], out: Path, floor: float, set_floors: list[str]
+    settings: Settings, files: list[Path], out: Path, floor: float, set_floors: list[str]
 ) -> None:
-    """Fit the answer-or-decline weights on feature files and write them as JSON."""
+    """Fit the answer-or-decline weights on feature files and write them as JSON.
+
+    The settings the features depend on are recorded with the weights: run this in
+    the environment the `eval --features` runs had.
+    """
     from retrieval.calibration import fit, read_rows
 
     floors: dict[str, float] = {}
     for item in set_floors:
         name, _, value = item.rpartition("=")
         try:
-            floors[name] = float(value)
+            share = float(value)
         except ValueError:
-            raise CliError(f"--set-floor wants NAME=SHARE, not {item!r}") from None
+            share = -1.0
+        if not name or not 0 <= share <= 1:
+            raise CliError(f"--set-floor wants NAME=SHARE with SHARE in [0, 1], not {item!r}")
+        floors[name] = share
     try:
         fitted = fit(read_rows(files), floor=floor, floors=floors)
+        fitted["fitted_with"] = answerability_settings(settings)
     except (OSError, ValueError, KeyError) as exc:
         raise CliError(f"cannot fit: {exc}") from exc
     out.write_text(json.dumps(fitted, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
@@ -510,7 +530,7 @@ def dispatch(settings: Settings, args: argparse.Namespace) -> None:
                 )
             )
         case "fit-answerability":
-            cmd_fit_answerability(args.files, args.out, args.floor, args.set_floor)
+            cmd_fit_answerability(settings, args.files, args.out, args.floor, args.set_floor)
         case "bench":
             cmd_bench(settings, args.eval_file)
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from bot.settings import Settings
 from retrieval.answer import AnswerConfig
+from retrieval.answerability import AnswerabilityModel
 from retrieval.embedding import (
     Embedder,
     Progress,
@@ -151,6 +152,41 @@ async def check_corpus(settings: Settings) -> None:
     await store.close()
 
 
+# The settings the answerability features depend on: weights fitted under others misjudge.
+ANSWERABILITY_SETTINGS = (
+    "embedding_backend",
+    "index_dims",
+    "fusion",
+    "dense_weight",
+    "lexical_weight",
+    "rerank_depth",
+    "sentence_weight",
+    "sentence_lexical_weight",
+    "top_k",
+    "answer_dense_weight",
+    "chunk_tokens",
+)
+
+
+def answerability_settings(settings: Settings) -> dict[str, object]:
+    """Return the settings the answerability weights are fitted under."""
+    return {name: getattr(settings, name) for name in ANSWERABILITY_SETTINGS}
+
+
+def load_answerability(settings: Settings) -> AnswerabilityModel:
+    """Load the shipped weights, and warn when they were fitted under other settings."""
+    model = AnswerabilityModel.load()
+    now = answerability_settings(settings)
+    changed = [k for k, v in model.fitted_with.items() if k in now and now[k] != v]
+    if changed:
+        logger.warning(
+            "answer-or-decline weights were fitted with %s; these settings differ, so"
+            " answers and refusals are less reliable: refit with `isnad fit-answerability`",
+            ", ".join(f"{k}={model.fitted_with[k]!r} (now {now[k]!r})" for k in changed),
+        )
+    return model
+
+
 async def open_engine(
     settings: Settings, embedder: Embedder, *, reembedding: bool = False
 ) -> Engine:
@@ -170,6 +206,7 @@ async def open_engine(
             index_config=index_config(settings),
             sentence_cache=settings.sentences_path if uses_sentences(settings) else None,
             reembedding=reembedding,
+            answerability=load_answerability(settings),
         )
     except BaseException:
         await store.close()

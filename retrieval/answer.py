@@ -166,7 +166,7 @@ class AnswerComposer:
         chosen: list[_Candidate] = []
         seen: set[str] = set()
         for cand in ranked:
-            if len(chosen) == most or cand.score < cfg.keep_ratio * best:
+            if len(chosen) == most or (chosen and cand.score < cfg.keep_ratio * best):
                 break
             if cand.text in seen:
                 continue  # the same sentence in two overlapping chunks

@@ -19,7 +19,7 @@ import json
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -40,26 +40,30 @@ _ASKS_DATE = re.compile(
     r"|(ما|اي) ((هو|هي) )?(عام|سنه|تاريخ|يوم|موعد))\b"
 )
 _ASKS_REASON = re.compile(r"^(لماذا|(ما|و ?ما) ((هو|هي) )?(سبب|اسباب|الدافع|دوافع))\b")
-# Words that give a cause or a purpose.
-_REASON_WORDS = frozenset(
-    normalize(w)
-    for w in (
-        "بسبب لأن لان لأنه لانه لأنها نتيجة إثر اثر جراء بعد أن بهدف لهدف سبب أسباب"
-        " بدعوى بحجة نظرا نظراً لعدم لكون كي لكي حتى تفاديا تفادياً"
-    ).split()
+
+
+def _folded_words(text: str) -> frozenset[str]:
+    return frozenset(normalize(w) for w in text.split())
+
+
+# Words that give a cause or a purpose (single words: "إن" and "بعد" alone give none).
+_REASON_WORDS = _folded_words(
+    "بسبب لأن لأنه لأنها لأنهم نتيجة إثر جراء بهدف سبب أسباب بدعوى بحجة نظرا نظراً"
+    " لعدم لكون لكي تفاديا تفادياً"
 )
+_REASON_PHRASE = re.compile(r"\bبعد (ان|ما)\b")
 _DIGITS = re.compile(r"\d+")
-# Number and time words that answer a count or a date without digits.
-_NUMBER_WORDS = frozenset(
-    normalize(w)
-    for w in (
-        "واحد واحدة اثنان اثنين اثنتين ثلاث ثلاثة أربع أربعة خمس خمسة ست ستة سبع سبعة"
-        " ثمان ثماني ثمانية تسع تسعة عشر عشرة عشرات عشرين ثلاثين أربعين خمسين مئة مائة"
-        " مئات ألف آلاف مليون ملايين مليار مليارات نصف ربع ثلث ضعف"
-        " يناير فبراير مارس أبريل ابريل مايو يونيو يوليو أغسطس سبتمبر أكتوبر نوفمبر ديسمبر"
-        " محرم صفر ربيع جمادى رجب شعبان رمضان شوال القعدة الحجة"
-        " السبت الأحد الاثنين الثلاثاء الأربعاء الخميس الجمعة أمس اليوم غدا"
-    ).split()
+# Words that answer a count without digits.
+_COUNT_WORDS = _folded_words(
+    "واحد واحدة اثنان اثنين اثنتين ثلاث ثلاثة أربع أربعة خمس خمسة ست ستة سبع سبعة"
+    " ثمان ثماني ثمانية تسع تسعة عشر عشرة عشرات عشرين ثلاثين أربعين خمسين مئة مائة"
+    " مئات ألف آلاف مليون ملايين مليار مليارات نصف ربع ثلث ضعف"
+)
+# Words that answer a date or time without digits.
+_DATE_WORDS = _folded_words(
+    "يناير فبراير مارس أبريل ابريل مايو يونيو يوليو أغسطس سبتمبر أكتوبر نوفمبر ديسمبر"
+    " محرم صفر ربيع جمادى رجب شعبان رمضان شوال القعدة الحجة"
+    " السبت الأحد الاثنين الثلاثاء الأربعاء الخميس الجمعة أمس اليوم غدا الليلة صباح مساء"
 )
 
 FEATURES: tuple[str, ...] = (
@@ -124,16 +128,15 @@ def asked_type(question: str) -> Literal["number", "date", "reason", "other"]:
 
 def _holds(kind: str, text: str) -> bool:
     """Tell whether text holds what a question of that kind asks for."""
-    if kind == "reason":
-        return any(w in _REASON_WORDS for w in words(text))
-    if kind in ("number", "date"):
-        return _holds_number(text)
-    return True
-
-
-def _holds_number(text: str) -> bool:
     folded = normalize(text)
-    return bool(_DIGITS.search(folded)) or any(w in _NUMBER_WORDS for w in words(folded))
+    found = set(words(folded))
+    if kind == "reason":
+        return bool(found & _REASON_WORDS) or bool(_REASON_PHRASE.search(folded))
+    if kind == "number":
+        return bool(_DIGITS.search(folded)) or bool(found & _COUNT_WORDS)
+    if kind == "date":
+        return bool(_DIGITS.search(folded)) or bool(found & (_DATE_WORDS | _COUNT_WORDS))
+    return True
 
 
 def _share(question: set[str], held: set[str], stats: TermStats) -> float:
@@ -214,6 +217,8 @@ class AnswerabilityModel:
 
     answer: LogisticScore
     topic: LogisticScore
+    # The search and answer settings the weights were fitted under (by name).
+    fitted_with: Mapping[str, object] = field(default_factory=dict)
 
     def decide(self, evidence: Evidence) -> Decision:
         """Decline off the corpus's subjects; on them, answer when the answer score passes,
@@ -243,7 +248,7 @@ class AnswerabilityModel:
                 {k: float(v) for k, v in part["weights"].items()},
                 float(part["threshold"]),
             )
-        return cls(scores["answer"], scores["topic"])
+        return cls(scores["answer"], scores["topic"], dict(raw.get("fitted_with", {})))
 
 
 def fit_logistic(

@@ -152,6 +152,9 @@ def fit(
     """Fit both scores and their thresholds; return the weights file's content."""
     if not rows:
         raise ValueError("no feature rows to fit on")
+    unknown = set(floors or {}) - {r.dataset for r in rows}
+    if unknown:
+        raise ValueError(f"floors for sets not in the feature files: {sorted(unknown)}")
     labels = np.array([1.0 if r.should_answer else 0.0 for r in rows])
     a_bias, a_weights = _fit(rows, labels, l2)
     a_scores = _scores(rows, a_bias, a_weights)

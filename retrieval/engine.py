@@ -496,7 +496,8 @@ class Engine:
         do not state it, or decline."""
         start = time.perf_counter()
         hits = await self.search(question, k, exclude=exclude)
-        counts, total = await self.store.term_counts(search_terms(question))
+        hidden = await self.store.article_chunk_ids(exclude)
+        counts, total = await self.store.term_counts(search_terms(question), hidden)
         stats = TermStats(counts, total)
         # Composing embeds candidate sentences: CPU work, off the event loop.
         answer = await asyncio.to_thread(self.composer.compose, question, hits, stats)

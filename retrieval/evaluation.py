@@ -246,15 +246,22 @@ def _result(
 
 
 def removal_sets(dataset: EvalSet, article_ids: Sequence[int]) -> dict[str, frozenset[int]]:
-    """Return, per answerable question, the articles to leave out for its gold-removed run:
-    its own paragraph and every paragraph that holds one of its gold answers."""
+    """Return, per answerable question, the articles its gold-removed run leaves out.
+
+    They are its own paragraph and every paragraph that holds one of its gold answers
+    as whole words ("20" is not found in "2015").
+    """
     folded = [_folded(context) for _, context in dataset.paragraphs]
     out = {}
     for q in dataset.answerable:
-        answers = [a for a in (_folded(x) for x in q.answers) if a]
-        hold = {n for n, text in enumerate(folded) if any(a in text for a in answers)}
-        assert q.paragraph is not None
-        out[q.id] = frozenset(article_ids[n] for n in hold | {q.paragraph})
+        patterns = [
+            re.compile(rf"(?<!\w){re.escape(a)}(?!\w)")
+            for a in (_folded(x) for x in q.answers)
+            if a
+        ]
+        hold = {n for n, text in enumerate(folded) if any(p.search(text) for p in patterns)}
+        own = {q.paragraph} if q.paragraph is not None else set()
+        out[q.id] = frozenset(article_ids[n] for n in hold | own)
     return out
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -345,23 +345,37 @@ class CorpusStore:
         ) as cur:
             return [(int(r[0]), float(r[1])) for r in await cur.fetchall()]
 
-    async def term_counts(self, terms: Sequence[str]) -> tuple[dict[str, int], int]:
-        """Return how many chunks hold each term, and how many chunks there are."""
-        # fts5vocab reads FTS5's own term index: no table of ours to keep in step.
+    async def term_counts(
+        self, terms: Sequence[str], hidden: Collection[int] = ()
+    ) -> tuple[dict[str, int], int]:
+        """Return how many chunks hold each term, and how many chunks there are, leaving
+        the hidden chunks out of both."""
+        # fts5vocab reads FTS5's own term index: no table of ours to keep in step. A
+        # TEMP table lives with the connection (a rollback drops it: IF NOT EXISTS).
         await self.db.execute(
             "CREATE VIRTUAL TABLE IF NOT EXISTS temp.chunks_vocab"
             " USING fts5vocab(main, chunks_fts, row)"
         )
+        hidden_ids = sorted(hidden)
+        marks = ",".join("?" * len(hidden_ids))
         counts: dict[str, int] = {}
-        for term in dict.fromkeys(terms):
+        for term in dict.fromkeys(t for t in terms if t):
             async with self.db.execute(
                 "SELECT doc FROM temp.chunks_vocab WHERE term = ?", (term,)
             ) as cur:
                 row = await cur.fetchone()
             counts[term] = int(row[0]) if row else 0
+            if hidden_ids and counts[term]:
+                async with self.db.execute(
+                    "SELECT COUNT(*) FROM chunks_fts WHERE chunks_fts MATCH ?"
+                    f" AND rowid IN ({marks})",
+                    ('"' + term.replace('"', "") + '"', *hidden_ids),
+                ) as cur:
+                    row = await cur.fetchone()
+                counts[term] -= int(row[0]) if row else 0
         async with self.db.execute("SELECT COUNT(*) FROM chunks") as cur:
             total = await cur.fetchone()
-        return counts, int(total[0]) if total else 0
+        return counts, (int(total[0]) if total else 0) - len(hidden_ids)
 
     # -- meta ---------------------------------------------------------------
 

@@ -48,6 +48,7 @@ def plumbing_answers(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyP
     """Outside tests marked `model`, engines answer whatever clears the threshold."""
     if request.node.get_closest_marker("model") is None:
         monkeypatch.setattr("retrieval.engine.AnswerabilityModel", _AlwaysAnswer)
+        monkeypatch.setattr("bot.factory.AnswerabilityModel", _AlwaysAnswer)
 
 
 @pytest.fixture

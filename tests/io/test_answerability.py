@@ -42,6 +42,11 @@ def test_type_missing_for_a_cause() -> None:
     given = measure("لماذا استقال الوزير؟", "استقال الوزير بسبب المرض.", "", [], **args)  # type: ignore[arg-type]
     missing = measure("لماذا استقال الوزير؟", "استقال الوزير أمس.", "", [], **args)  # type: ignore[arg-type]
     assert (given.type_missing, missing.type_missing) == (0.0, 1.0)
+    said = measure("لماذا استقال الوزير؟", "وقال إن الوزير استقال بعد الاجتماع.", "", [], **args)  # type: ignore[arg-type]
+    after = measure("لماذا استقال الوزير؟", "استقال بعد أن خسر التصويت.", "", [], **args)  # type: ignore[arg-type]
+    assert (said.type_missing, after.type_missing) == (1.0, 0.0)
+    when = measure("متى استقال الوزير؟", "استقال الوزير اليوم.", "", [], **args)  # type: ignore[arg-type]
+    assert when.type_missing == 0.0
 
 
 def test_measure_a_sentence_that_holds_the_answer() -> None:
@@ -70,7 +75,7 @@ def test_measure_a_sentence_without_the_number_or_the_rare_word() -> None:
         stats=STATS,
     )
     assert ev.number_missing == 1.0  # 2022 is in no passage
-    assert ev.type_missing == 0.0  # "اليوم" is a time word: a count could be there
+    assert ev.type_missing == 1.0  # a count is asked: "اليوم" is a time, not a count
     assert ev.lexical_top == 0.0
     assert 0 < ev.sentence_coverage < ev.passage_coverage < 1
     # 2022, in no chunk at all, is the question's rarest word, and the sentence lacks it.
@@ -251,3 +256,85 @@ async def test_search_can_leave_articles_out(seed_engine: Engine) -> None:
     assert all(h.article.id != article for h in left)
     answer = await seed_engine.ask("روسيا", exclude=frozenset({article}))
     assert answer.outcome == "declined" and not answer.sentences
+
+
+def test_gold_removal_hides_whole_word_answers_only() -> None:
+    from retrieval.evaluation import EvalQuestion, EvalSet, removal_sets
+
+    dataset = EvalSet(
+        "s",
+        (("", "بلغ العدد 20 شخصا."), ("", "في عام 2015 تغير كل شيء."), ("", "نحو 20 قتيلا.")),
+        (EvalQuestion("q", "كم العدد؟", 0, ("20",)),),
+    )
+    # "20" stands alone in the first and third paragraphs; "2015" does not hold it.
+    assert removal_sets(dataset, [11, 12, 13]) == {"q": frozenset({11, 13})}
+
+
+async def test_term_counts_leave_hidden_chunks_out(seed_engine: Engine) -> None:
+    store = seed_engine.store
+    counts, total = await store.term_counts(["روسيا", "لاوجودله"])
+    assert total == len(await store.chunk_ids()) and counts["لاوجودله"] == 0
+    assert counts["روسيا"] >= 1
+    hidden = await store.article_chunk_ids([(await store.latest_articles(1))[0].id])
+    counts_h, total_h = await store.term_counts(["روسيا"], hidden)
+    assert (counts_h["روسيا"], total_h) == (0, total - len(hidden))
+
+
+def test_thresholds_keep_floors_and_decline_off_topic() -> None:
+    from retrieval.calibration import choose_thresholds
+
+    rows = [_row("a", "answerable", False, 1.0)] * 10 + [_row("a", "offtopic", False, 0.0)] * 10
+    answer = np.array([0.9] * 10 + [0.9] * 10)  # the answer score cannot tell them apart
+    topic = np.array([0.8] * 10 + [0.1] * 10)  # the topic score can
+    a, t = choose_thresholds(rows, answer, topic, floor=0.95, floors={})
+    assert a <= 0.9 and 0.1 < t <= 0.8
+    with pytest.raises(ValueError, match="no thresholds"):
+        choose_thresholds(rows, answer, np.zeros(20), floor=0.95, floors={})
+
+
+def test_fit_refuses_a_floor_for_an_unknown_set() -> None:
+    rows = [_row("a", "answerable", False, 1.0), _row("a", "answerable", True, 0.0)]
+    with pytest.raises(ValueError, match=r"floors for sets not in the feature files: \['b'\]"):
+        fit(rows, floors={"b": 0.9})
+
+
+def test_weights_fitted_under_other_settings_warn(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import bot.factory as factory
+    from bot.settings import Settings
+
+    part = {"bias": 0, "weights": {}, "threshold": 0.5}
+    path = tmp_path / "w.json"
+    path.write_text(json.dumps({"answer": part, "topic": part, "fitted_with": {"top_k": 3}}))
+    monkeypatch.setattr(factory, "AnswerabilityModel", _Loader(path))
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    factory.load_answerability(settings)
+    assert "top_k=3 (now 5)" in caplog.text and "refit" in caplog.text
+    caplog.clear()
+    factory.load_answerability(settings.model_copy(update={"top_k": 3}))
+    assert caplog.text == ""
+
+
+class _Loader:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def load(self) -> AnswerabilityModel:
+        return AnswerabilityModel.load(self.path)
+
+
+def test_json_of_a_not_stated_reply_has_no_answer_text() -> None:
+    from bot.cli import answer_json
+    from retrieval.models import Answer, AnswerSentence
+
+    sentence = AnswerSentence("أقرب جملة.", 1, 3)
+    answer = Answer("س", False, (sentence,), (), (), 0.5, outcome="not_stated")
+    out = answer_json(answer)
+    assert (out["answered"], out["stated"], out["outcome"], out["answer"]) == (
+        False,
+        False,
+        "not_stated",
+        "",
+    )
+    assert out["sentences"] == [{"text": "أقرب جملة.", "citation": 1}]
