@@ -400,14 +400,20 @@ async def cmd_eval(
 
 
 def cmd_fit_answerability(
-    settings: Settings, files: list[Path], out: Path, floor: float, set_floors: list[str]
+    settings: Settings,
+    files: list[Path],
+    out: Path,
+    floor: float,
+    set_floors: list[str],
+    folds: int = 0,
 ) -> None:
     """Fit the answer-or-decline weights on feature files and write them as JSON.
 
     The settings the features depend on are recorded with the weights: run this in
-    the environment the `eval --features` runs had.
+    the environment the `eval --features` runs had. With folds, also print the
+    shares each question got from a fit that did not see it.
     """
-    from retrieval.calibration import fit, read_rows
+    from retrieval.calibration import cross_validate, fit, read_rows
 
     floors: dict[str, float] = {}
     for item in set_floors:
@@ -420,8 +426,14 @@ def cmd_fit_answerability(
             raise CliError(f"--set-floor wants NAME=SHARE with SHARE in [0, 1], not {item!r}")
         floors[name] = share
     try:
-        fitted = fit(read_rows(files), floor=floor, floors=floors)
+        rows = read_rows(files)
+        fitted = fit(rows, floor=floor, floors=floors)
         fitted["fitted_with"] = answerability_settings(settings)
+        if folds > 1:
+            fitted["cross_validated"] = {
+                "folds": folds,
+                **cross_validate(rows, folds, floor=floor, floors=floors),
+            }
     except (OSError, ValueError, KeyError) as exc:
         raise CliError(f"cannot fit: {exc}") from exc
     out.write_text(json.dumps(fitted, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
@@ -483,6 +495,9 @@ def parser() -> argparse.ArgumentParser:
         metavar="NAME=SHARE",
         help="another least answered share for the set of that file name",
     )
+    fit.add_argument(
+        "--folds", type=int, default=0, help="also report figures cross-validated in N folds"
+    )
     ben = sub.add_parser("bench", help="measure speed and memory; print the figures")
     ben.add_argument(
         "--eval-file",
@@ -530,7 +545,9 @@ def dispatch(settings: Settings, args: argparse.Namespace) -> None:
                 )
             )
         case "fit-answerability":
-            cmd_fit_answerability(settings, args.files, args.out, args.floor, args.set_floor)
+            cmd_fit_answerability(
+                settings, args.files, args.out, args.floor, args.set_floor, args.folds
+            )
         case "bench":
             cmd_bench(settings, args.eval_file)
 

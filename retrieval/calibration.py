@@ -14,11 +14,13 @@ questions do not drown 50 news questions.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -33,6 +35,7 @@ class Row:
     kind: str
     gold_removed: bool
     features: tuple[float, ...]
+    question: str = ""  # the question's id in its set
 
     @property
     def group(self) -> str:
@@ -62,6 +65,7 @@ def read_rows(paths: Iterable[Path]) -> list[Row]:
                     item["kind"],
                     bool(item["gold_removed"]),
                     tuple(float(item["features"][f]) for f in FEATURES),
+                    str(item.get("id", "")),
                 )
             )
     return rows
@@ -177,6 +181,43 @@ def fit(
         "answer": {"bias": a_bias, "weights": a_weights, "threshold": a_threshold},
         "topic": {"bias": t_bias, "weights": t_weights, "threshold": t_threshold},
         "floors": {"default": floor, **(floors or {})},
+        "answered_by_group": group_rates(rows, answered),
+        "declined_by_group": group_rates(rows, declined),
+    }
+
+
+def outcomes(fitted: dict[str, object], rows: Sequence[Row]) -> tuple[np.ndarray, np.ndarray]:
+    """Return (answered, declined) per row under fitted weights."""
+    scores = []
+    for key in ("answer", "topic"):
+        part = fitted[key]
+        assert isinstance(part, dict)
+        scores.append((_scores(rows, part["bias"], part["weights"]), part["threshold"]))
+    (a, ta), (t, tt) = scores
+    return (a >= ta) & (t >= tt), t < tt
+
+
+def cross_validate(
+    rows: Sequence[Row], folds: int = 2, **options: Any
+) -> dict[str, dict[str, float]]:
+    """Fit on all folds but one and score the one left out, in turn.
+
+    A question's rows (whole corpus and gold removed) stay in one fold, chosen by a
+    hash of its set and id. Returns the answered and declined shares of every group,
+    each row scored by the fit that did not see it.
+    """
+    fold_of = [
+        int(hashlib.sha1(f"{r.dataset}:{r.question}".encode()).hexdigest(), 16) % folds
+        for r in rows
+    ]
+    answered = np.zeros(len(rows), dtype=bool)
+    declined = np.zeros(len(rows), dtype=bool)
+    for k in range(folds):
+        train = [r for r, f in zip(rows, fold_of, strict=True) if f != k]
+        test = [n for n, f in enumerate(fold_of) if f == k]
+        a, d = outcomes(fit(train, **options), [rows[n] for n in test])
+        answered[test], declined[test] = a, d
+    return {
         "answered_by_group": group_rates(rows, answered),
         "declined_by_group": group_rates(rows, declined),
     }

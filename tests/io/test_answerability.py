@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -338,3 +339,19 @@ def test_json_of_a_not_stated_reply_has_no_answer_text() -> None:
         "",
     )
     assert out["sentences"] == [{"text": "أقرب جملة.", "citation": 1}]
+
+
+def test_cross_validation_scores_each_question_by_a_fit_that_did_not_see_it() -> None:
+    from retrieval.calibration import cross_validate
+
+    rng = np.random.default_rng(2)
+    rows = [
+        replace(_row("a", "answerable", removed, float(c)), question=f"q{n}")
+        for n, c in enumerate(rng.uniform(0.5, 1.0, 100))
+        for removed in (False, True)
+    ]
+    rows = [replace(r, features=(0.0,) * len(FEATURES)) if r.gold_removed else r for r in rows]
+    out = cross_validate(rows, folds=2)
+    assert set(out) == {"answered_by_group", "declined_by_group"}
+    assert out["answered_by_group"]["a:answerable"] >= 0.9
+    assert out["answered_by_group"]["a:gold_removed"] == 0.0
