@@ -6,10 +6,11 @@ composer would quote. Labels:
 - answer score: 1 for answerable questions asked against the whole corpus,
   0 for the same questions with their gold paragraphs left out, for questions
   the articles leave unstated, and for off-topic ones;
-- topic score: 1 for questions on the corpus's stories (answerable or
-  unstated, news sets only), 0 for off-topic ones.
-Every set weighs the same in each fit, whatever its size, so ARCD's 693
-questions do not drown 50 news questions.
+- topic score: 1 for every question asked against the whole corpus that is not
+  off-topic (answerable, or unstated), 0 for off-topic ones; gold-removed runs
+  have no topic label.
+Every group (set and kind) weighs the same in each fit, whatever its size, so
+ARCD's 693 questions do not drown 58 off-topic news questions.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """Answer and decline on real articles of a development news day (real model).
 
-A dozen articles of SaudiNewsNet's 2015-08-02 (read from ../shared/eval/news, not
-shipped; skipped without it) and questions of each kind from
-retrieval/data/news_questions.json: the decision must hold on a corpus this small
-as on the 400 articles the questions were written for.
+The six articles that six answerable questions of retrieval/data/news_questions.json
+were asked on (SaudiNewsNet's 2015-08-02, read from ../shared/eval/news, not
+shipped; skipped without it), with four off-topic questions: the decision must
+hold on a corpus this small as on the 400 articles the questions were written for.
 """
 
 from __future__ import annotations
