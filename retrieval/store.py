@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import time
+from collections import OrderedDict
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -67,10 +69,19 @@ class CorpusStore:
     own, so that nobody's commit can land in the middle of adding an article.
     """
 
+    # How long a chunk count serves term statistics: a count a few seconds old (another
+    # process ingesting) moves idf weights by nothing that matters, and counting 100k
+    # chunks per question costs more than the rest of the decision.
+    COUNT_SECONDS = 30.0
+
     def __init__(self, db: aiosqlite.Connection, path: Path, writer: aiosqlite.Connection):
         self.db = db
         self.path = path
         self._writer = writer
+        self._vocab = False  # the TEMP fts5vocab table exists on db
+        self._count: tuple[float, int] | None = None  # (monotonic time, chunks)
+        # Chunks holding each term, as counted at a monotonic time; the same freshness.
+        self._documents: OrderedDict[str, tuple[float, int]] = OrderedDict()
 
     @classmethod
     async def open(cls, path: Path) -> CorpusStore:
@@ -173,6 +184,8 @@ class CorpusStore:
                     Chunk(chunk_id, article_id, span.order, span.start, span.end, span.text)
                 )
             await self._writer.commit()
+            self._count = None  # chunks added or removed: count again
+            self._documents.clear()
         except BaseException:
             await self._writer.rollback()
             raise
@@ -203,6 +216,8 @@ class CorpusStore:
             await self._writer.execute("DELETE FROM chunks WHERE article_id = ?", (article_id,))
             await self._writer.execute("DELETE FROM articles WHERE id = ?", (article_id,))
             await self._writer.commit()
+            self._count = None  # chunks added or removed: count again
+            self._documents.clear()
         except BaseException:
             await self._writer.rollback()
             raise
@@ -351,20 +366,18 @@ class CorpusStore:
         """Return how many chunks hold each term, and how many chunks there are, leaving
         the hidden chunks out of both."""
         # fts5vocab reads FTS5's own term index: no table of ours to keep in step. A
-        # TEMP table lives with the connection (a rollback drops it: IF NOT EXISTS).
-        await self.db.execute(
-            "CREATE VIRTUAL TABLE IF NOT EXISTS temp.chunks_vocab"
-            " USING fts5vocab(main, chunks_fts, row)"
-        )
+        # TEMP table lives with the connection; IF NOT EXISTS, should a rollback drop it.
+        if not self._vocab:
+            await self.db.execute(
+                "CREATE VIRTUAL TABLE IF NOT EXISTS temp.chunks_vocab"
+                " USING fts5vocab(main, chunks_fts, row)"
+            )
+            self._vocab = True
         hidden_ids = sorted(hidden)
         marks = ",".join("?" * len(hidden_ids))
         counts: dict[str, int] = {}
         for term in dict.fromkeys(t for t in terms if t):
-            async with self.db.execute(
-                "SELECT doc FROM temp.chunks_vocab WHERE term = ?", (term,)
-            ) as cur:
-                row = await cur.fetchone()
-            counts[term] = int(row[0]) if row else 0
+            counts[term] = await self._term_documents(term)
             if hidden_ids and counts[term]:
                 async with self.db.execute(
                     "SELECT COUNT(*) FROM chunks_fts WHERE chunks_fts MATCH ?"
@@ -373,9 +386,32 @@ class CorpusStore:
                 ) as cur:
                     row = await cur.fetchone()
                 counts[term] -= int(row[0]) if row else 0
-        async with self.db.execute("SELECT COUNT(*) FROM chunks") as cur:
-            total = await cur.fetchone()
-        return counts, (int(total[0]) if total else 0) - len(hidden_ids)
+        return counts, await self._chunk_count() - len(hidden_ids)
+
+    async def _term_documents(self, term: str) -> int:
+        now = time.monotonic()
+        known = self._documents.get(term)
+        if known is not None and now - known[0] <= self.COUNT_SECONDS:
+            self._documents.move_to_end(term)
+            return known[1]
+        # fts5vocab counts by reading the term's whole posting list: a common term in
+        # a big corpus costs milliseconds, so counts are kept a while.
+        async with self.db.execute(
+            "SELECT doc FROM temp.chunks_vocab WHERE term = ?", (term,)
+        ) as cur:
+            row = await cur.fetchone()
+        self._documents[term] = (now, int(row[0]) if row else 0)
+        if len(self._documents) > 20_000:
+            self._documents.popitem(last=False)
+        return self._documents[term][1]
+
+    async def _chunk_count(self) -> int:
+        now = time.monotonic()
+        if self._count is None or now - self._count[0] > self.COUNT_SECONDS:
+            async with self.db.execute("SELECT COUNT(*) FROM chunks") as cur:
+                row = await cur.fetchone()
+            self._count = (now, int(row[0]) if row else 0)
+        return self._count[1]
 
     # -- meta ---------------------------------------------------------------
 
