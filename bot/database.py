@@ -11,10 +11,15 @@ from pathlib import Path
 
 import aiosqlite
 
+from bot.admin.audit import AuditLog
+from bot.admin.questionlog import QuestionTable
 from bot.admin.schema import ADMIN_STEPS
 from bot.admin.schema import COMPONENT as ADMIN
-from bot.news.schema import BOT_STEPS
+from bot.news.feedstore import FeedStore
+from bot.news.outbox import Outbox
+from bot.news.schema import BOT_STEPS, NewsCounters
 from bot.news.schema import COMPONENT as NEWS
+from bot.news.subscriptions import SubscriptionBook
 from retrieval.schema import migrate
 from retrieval.store import connect
 
@@ -25,15 +30,25 @@ async def migrate_bot_tables(db: aiosqlite.Connection) -> None:
     await migrate(db, ADMIN_STEPS, ADMIN)
 
 
-class BotDatabase:
-    """One connection to the corpus file for the bot's tables, migrated once when opened."""
+class BotRepository:
+    """The bot's tables on one connection to the corpus file, migrated once when opened.
 
-    def __init__(self, conn: aiosqlite.Connection, path: Path):
+    The rest of the bot reaches them through one object per concern (feeds, outbox,
+    subscriptions, counters, audit, questions); the SQL stays in each concern's module.
+    """
+
+    def __init__(self, conn: aiosqlite.Connection, path: Path | None = None):
         self.conn = conn
         self.path = path
+        self.feeds = FeedStore(conn)
+        self.outbox = Outbox(conn)
+        self.subscriptions = SubscriptionBook(conn)
+        self.counters = NewsCounters(conn)
+        self.audit = AuditLog(conn)
+        self.questions = QuestionTable(conn)
 
     @classmethod
-    async def open(cls, path: Path) -> BotDatabase:
+    async def open(cls, path: Path) -> BotRepository:
         """Connect (WAL, waiting on a busy writer) and bring the bot's tables up to date."""
         conn = await connect(path)
         try:
@@ -44,6 +59,10 @@ class BotDatabase:
             await conn.close()
             raise
         return cls(conn, path)
+
+    async def commit(self) -> None:
+        """Commit what the concerns left pending (the poller's counters)."""
+        await self.conn.commit()
 
     async def close(self) -> None:
         """Close the connection."""

@@ -94,3 +94,45 @@ async def count(db: aiosqlite.Connection) -> int:
     async with db.execute("SELECT COUNT(*) FROM admin_audit") as cur:
         row = await cur.fetchone()
     return int(row[0]) if row else 0
+
+
+class AuditLog:
+    """The admin audit log, on the bot's one connection."""
+
+    def __init__(self, db: aiosqlite.Connection):
+        self._db = db
+
+    async def record(
+        self,
+        *,
+        user_id: int,
+        user_name: str,
+        chat_id: int | None,
+        command: str,
+        args: str,
+        allowed: bool,
+        result: str,
+    ) -> int:
+        """Write one audit row and return its id."""
+        return await record(
+            self._db,
+            user_id=user_id,
+            user_name=user_name,
+            chat_id=chat_id,
+            command=command,
+            args=args,
+            allowed=allowed,
+            result=result,
+        )
+
+    async def set_result(self, entry_id: int, result: str) -> None:
+        """Replace the result of an entry; see `set_result`."""
+        await set_result(self._db, entry_id, result)
+
+    async def last(self, n: int = 20) -> list[AuditEntry]:
+        """Return the last n entries, newest first."""
+        return await last(self._db, n)
+
+    async def count(self) -> int:
+        """Return the number of entries."""
+        return await count(self._db)

@@ -7,10 +7,11 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 
-import aiosqlite
 import httpx
 
-from bot.news import feedstore, outbox
+from bot.news import outbox
+from bot.news.feedstore import FeedStore
+from bot.news.outbox import Outbox
 from bot.news.urlsafety import (
     FetchError,
     FetchResult,
@@ -83,31 +84,31 @@ class Announcer:
     def __init__(
         self,
         engine: Engine,
-        db: aiosqlite.Connection,
+        alerts: Outbox,
         match: outbox.Matcher | None = None,
         wake: Callable[[], None] | None = None,
     ):
         self.engine = engine
-        self.db = db
+        self.alerts = alerts
         self.match = match
         self.wake = wake
 
     async def __call__(self, articles: Sequence[Article], hashes: Sequence[int]) -> None:
         """Record the articles as alert-worthy and fan them out to matching chats."""
-        await outbox.record_articles(self.db, articles, alert=True, origin=ORIGIN, hashes=hashes)
+        await self.alerts.record_articles(articles, alert=True, origin=ORIGIN, hashes=hashes)
         if self.match is not None:
-            queued = await outbox.fan_out(self.db, self.engine.store.get_article, self.match)
+            queued = await self.alerts.fan_out(self.engine.store.get_article, self.match)
             logger.info("%d alerts queued for %d added articles", queued, len(articles))
         if self.wake is not None:
             self.wake()
 
 
 async def ingest_one(
-    engine: Engine, db: aiosqlite.Connection, draft: ArticleDraft, announce: Announce | None
+    engine: Engine, feeds: FeedStore, draft: ArticleDraft, announce: Announce | None
 ) -> AddOutcome:
     """Dedupe a draft (URL, text hash, near-duplicate) and ingest it; alert if added."""
     h = simhash(draft.body)
-    recent = [(a, to_unsigned(v)) for a, v in await feedstore.recent_hashes(db)]
+    recent = [(a, to_unsigned(v)) for a, v in await feeds.recent_hashes()]
     near = nearest(h, recent)
     if near is not None:
         return AddOutcome(None, reason="duplicate", detail="near", duplicate_of=near[0])
@@ -126,7 +127,7 @@ async def ingest_one(
 
 async def add_url(
     engine: Engine,
-    db: aiosqlite.Connection,
+    feeds: FeedStore,
     url: str,
     limits: FetchLimits,
     announce: Announce | None = None,
@@ -150,7 +151,7 @@ async def add_url(
         return AddOutcome(None, reason="no_text", detail=str(exc))
     # Arabic dates often fail to parse: the fetch time is the last resort.
     return await ingest_one(
-        engine, db, replace(draft, published=draft.published or utc_now()), announce
+        engine, feeds, replace(draft, published=draft.published or utc_now()), announce
     )
 
 

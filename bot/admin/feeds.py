@@ -5,12 +5,10 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-import aiosqlite
 import httpx
 
 from bot.admin.corpus import FetchLimits, fetch_within
-from bot.news import feedstore
-from bot.news.feedstore import Feed
+from bot.news.feedstore import Feed, FeedStore
 from bot.news.poller import classify_empty
 from bot.news.urlsafety import FetchError
 
@@ -62,34 +60,34 @@ async def check_feed(
     return FeedCheck(problem=problem, detail=problem.replace("_", " "))
 
 
-async def list_feeds(db: aiosqlite.Connection) -> list[Feed]:
+async def list_feeds(feeds: FeedStore) -> list[Feed]:
     """Return every feed with its last poll, last error and article count."""
-    return await feedstore.list_feeds(db)
+    return await feeds.all()
 
 
 async def add_feed(
-    db: aiosqlite.Connection,
+    feeds: FeedStore,
     url: str,
     limits: FetchLimits,
     client: httpx.AsyncClient | None = None,
 ) -> FeedAdd:
     """Add a feed after fetching it once; its backlog is ingested later without alerts."""
     url = url.strip()
-    existing = await feedstore.get_feed(db, url)
+    existing = await feeds.get(url)
     if existing is not None:
         return FeedAdd(existing, False, FeedCheck())
     check = await check_feed(url, limits, client)
     if not check.ok:
         return FeedAdd(None, False, check)
-    feed, new = await feedstore.add_feed(db, url)
+    feed, new = await feeds.add(url)
     return FeedAdd(feed, new, check)
 
 
-async def remove_feed(db: aiosqlite.Connection, url_or_id: str) -> Feed | None:
+async def remove_feed(feeds: FeedStore, url_or_id: str) -> Feed | None:
     """Remove a feed by URL or id; return the removed feed, or None when there was none."""
     key = url_or_id.strip()
-    feeds = await feedstore.list_feeds(db)
-    found = next((f for f in feeds if f.url == key or (key.isdigit() and f.id == int(key))), None)
-    if found is None or not await feedstore.remove_feed(db, str(found.id)):
+    listed = await feeds.all()
+    found = next((f for f in listed if f.url == key or (key.isdigit() and f.id == int(key))), None)
+    if found is None or not await feeds.remove(str(found.id)):
         return None
     return found

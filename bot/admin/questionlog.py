@@ -96,19 +96,42 @@ async def stats(
     )
 
 
+class QuestionTable:
+    """The question log's table, on the bot's one connection."""
+
+    def __init__(self, db: aiosqlite.Connection):
+        self._db = db
+
+    async def record(
+        self, *, chat_kind: str, answered: bool, latency_ms: float, question: str, keep_text: bool
+    ) -> None:
+        """Write one question row; see `record`."""
+        await record(
+            self._db,
+            chat_kind=chat_kind,
+            answered=answered,
+            latency_ms=latency_ms,
+            question=question,
+            keep_text=keep_text,
+        )
+
+    async def stats(self, now: datetime | None = None) -> QuestionStats:
+        """Return the aggregates for /stats."""
+        return await stats(self._db, now)
+
+
 class QuestionLog:
     """The question log of one running bot: where to write, and whether text is kept."""
 
-    def __init__(self, db: aiosqlite.Connection, keep_text: bool):
-        self.db = db
+    def __init__(self, table: QuestionTable, keep_text: bool):
+        self.table = table
         self.keep_text = keep_text
 
     async def record(
         self, *, chat_kind: str, answered: bool, latency_ms: float, question: str
     ) -> None:
         """Write one question row."""
-        await record(
-            self.db,
+        await self.table.record(
             chat_kind=chat_kind,
             answered=answered,
             latency_ms=latency_ms,
@@ -118,7 +141,7 @@ class QuestionLog:
 
     async def stats(self, now: datetime | None = None) -> QuestionStats:
         """Return the aggregates for /stats."""
-        return await stats(self.db, now)
+        return await self.table.stats(now)
 
 
 async def record_question(

@@ -5,11 +5,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-import aiosqlite
-
 from bot.admin.questionlog import QuestionLog, QuestionStats
-from bot.news import feedstore
-from bot.news.subscriptions import count_subscribers
+from bot.database import BotRepository
 from retrieval.engine import Engine
 from retrieval.index import VectorIndex
 
@@ -40,11 +37,11 @@ def index_memory(index: VectorIndex) -> int:
 
 
 async def gather(
-    engine: Engine, db: aiosqlite.Connection, questions: QuestionLog, started: float
+    engine: Engine, repo: BotRepository, questions: QuestionLog, started: float
 ) -> StatsReport:
     """Collect the figures; started is the bot's start on the time.monotonic clock."""
     corpus = await engine.store.stats()
-    feeds = await feedstore.list_feeds(db)
+    feeds = await repo.feeds.all()
     try:
         disk: int | None = engine.index_path.stat().st_size
     except FileNotFoundError:
@@ -54,7 +51,7 @@ async def gather(
         chunks=corpus.chunks,
         sources=len(corpus.sources),
         feeds=len(feeds),
-        subscribers=await count_subscribers(db),
+        subscribers=await repo.subscriptions.count_subscribers(),
         questions=await questions.stats(),
         vectors=len(engine.index),
         index_disk_bytes=disk,

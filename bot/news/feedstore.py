@@ -192,3 +192,64 @@ async def recent_hashes(db: aiosqlite.Connection, limit: int = 5000) -> list[tup
         "SELECT article_id, simhash FROM news_articles ORDER BY article_id DESC LIMIT ?", (limit,)
     ) as cur:
         return [(int(a), int(h)) for a, h in await cur.fetchall()]
+
+
+class FeedStore:
+    """The feeds and what each has shown us, on the bot's one connection."""
+
+    def __init__(self, db: aiosqlite.Connection):
+        self._db = db
+
+    async def sync_settings_feeds(self, urls: Iterable[str]) -> None:
+        """Add the feeds listed in settings; see `sync_settings_feeds`."""
+        await sync_settings_feeds(self._db, urls)
+
+    async def add(self, url: str) -> tuple[Feed, bool]:
+        """Add a feed; see `add_feed`."""
+        return await add_feed(self._db, url)
+
+    async def remove(self, url_or_id: str) -> bool:
+        """Remove a feed; see `remove_feed`."""
+        return await remove_feed(self._db, url_or_id)
+
+    async def get(self, url: str) -> Feed | None:
+        """Return the feed with this URL, if any."""
+        return await get_feed(self._db, url)
+
+    async def all(self) -> list[Feed]:
+        """Return every feed, oldest first."""
+        return await list_feeds(self._db)
+
+    async def record_success(
+        self,
+        feed_id: int,
+        *,
+        etag: str | None,
+        last_modified: str | None,
+        added: int,
+        error: str = "",
+    ) -> None:
+        """Record a poll that reached the feed; see `record_success`."""
+        await record_success(
+            self._db, feed_id, etag=etag, last_modified=last_modified, added=added, error=error
+        )
+
+    async def record_failure(self, feed: Feed, error: str) -> float:
+        """Record a failed poll and return the backoff; see `record_failure`."""
+        return await record_failure(self._db, feed, error)
+
+    async def unseen(self, feed_id: int, keys: Sequence[str]) -> set[str]:
+        """Return the entry keys this feed has not shown before."""
+        return await unseen(self._db, feed_id, keys)
+
+    async def mark_seen(self, feed_id: int, rows: Iterable[tuple[str, str, int | None]]) -> None:
+        """Record entries with their outcome; see `mark_seen`."""
+        await mark_seen(self._db, feed_id, rows)
+
+    async def interrupted(self, feed_id: int, keys: Sequence[str]) -> set[str]:
+        """Return the keys whose ingest was cut short; see `interrupted`."""
+        return await interrupted(self._db, feed_id, keys)
+
+    async def recent_hashes(self, limit: int = 5000) -> list[tuple[int, int]]:
+        """Return recent (article id, simhash) pairs, newest first."""
+        return await recent_hashes(self._db, limit)

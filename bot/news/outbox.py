@@ -186,3 +186,61 @@ async def status_counts(db: aiosqlite.Connection) -> dict[str, int]:
     """Return how many alerts are in each status."""
     async with db.execute("SELECT status, COUNT(*) FROM outbox GROUP BY status") as cur:
         return {str(s): int(n) for s, n in await cur.fetchall()}
+
+
+class Outbox:
+    """The noted news articles and the alerts queued for chats, on the bot's one connection."""
+
+    def __init__(self, db: aiosqlite.Connection):
+        self._db = db
+
+    async def record_articles(
+        self,
+        articles: Sequence[Article],
+        *,
+        alert: bool,
+        origin: str = "",
+        hashes: Sequence[int] | None = None,
+    ) -> None:
+        """Note new articles; see `record_articles`."""
+        await record_articles(self._db, articles, alert=alert, origin=origin, hashes=hashes)
+
+    async def unnoted(self, article_ids: Sequence[int]) -> set[int]:
+        """Return the ids not noted yet; see `unnoted`."""
+        return await unnoted(self._db, article_ids)
+
+    async def fan_out(self, article: ArticleLookup, match: Matcher) -> int:
+        """Queue alerts for the articles not fanned out yet; see `fan_out`."""
+        return await fan_out(self._db, article, match)
+
+    async def due(self, limit: int = 500, now: float | None = None) -> list[OutboxRow]:
+        """Return the rows due now; see `due`."""
+        return await due(self._db, limit, now)
+
+    async def next_due_time(self) -> float | None:
+        """Return when the next pending row is due, if any."""
+        return await next_due_time(self._db)
+
+    async def mark_sent(self, row_id: int) -> None:
+        """Mark a row sent."""
+        await mark_sent(self._db, row_id)
+
+    async def postpone(self, row_id: int, delay: float, error: str, *, count: bool = True) -> None:
+        """Try a row again later; see `postpone`."""
+        await postpone(self._db, row_id, delay, error, count=count)
+
+    async def give_up(self, row_id: int, status: str, error: str) -> None:
+        """Stop trying a row; see `give_up`."""
+        await give_up(self._db, row_id, status, error)
+
+    async def drop_chat(self, chat_id: int, error: str) -> int:
+        """Drop a chat's pending rows; see `drop_chat`."""
+        return await drop_chat(self._db, chat_id, error)
+
+    async def move_chat(self, old: int, new: int) -> int:
+        """Carry a chat's pending rows to its new id; see `move_chat`."""
+        return await move_chat(self._db, old, new)
+
+    async def status_counts(self) -> dict[str, int]:
+        """Return the number of rows per status."""
+        return await status_counts(self._db)

@@ -11,11 +11,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-import aiosqlite
 import httpx
 
+from bot.database import BotRepository
 from bot.news import feedstore, outbox
-from bot.news import schema as newsdb
 from bot.news.entries import EntryDraft, entry_draft, entry_key
 from bot.news.feedstore import Feed
 from bot.news.urlsafety import FetchError, FetchResult, fetch, make_client
@@ -101,13 +100,13 @@ class FeedPoller:
     def __init__(
         self,
         engine: Engine,
-        db: aiosqlite.Connection,
+        repo: BotRepository,
         config: PollConfig,
         client: httpx.AsyncClient,
         match: outbox.Matcher | None = None,
     ):
         self.engine = engine
-        self.db = db
+        self.repo = repo
         self.config = config
         self.client = client
         self.match = match
@@ -131,13 +130,11 @@ class FeedPoller:
 
     async def run(self) -> PollReport:
         """Poll every due feed once and queue alerts for the new articles."""
-        await feedstore.sync_settings_feeds(self.db, self.config.feeds)
+        await self.repo.feeds.sync_settings_feeds(self.config.feeds)
         now = time.time()
         # A feed dropped from ISNAD_FEEDS stops; one an admin added stays until removed.
         listed = set(self.config.feeds)
-        feeds = [
-            f for f in await feedstore.list_feeds(self.db) if not f.from_settings or f.url in listed
-        ]
+        feeds = [f for f in await self.repo.feeds.all() if not f.from_settings or f.url in listed]
         due = [f for f in feeds if f.next_attempt <= now]
         waiting = [
             FeedReport(f.url, "backing_off", error=f.last_error) for f in feeds if f not in due
@@ -145,12 +142,12 @@ class FeedPoller:
         self.counts["backing_off"] += len(waiting)
         reports = await asyncio.gather(*(self.poll_feed(f) for f in due))
         queued = (
-            await outbox.fan_out(self.db, self.engine.store.get_article, self.match)
+            await self.repo.outbox.fan_out(self.engine.store.get_article, self.match)
             if self.match
             else 0
         )
-        await newsdb.bump(self.db, dict(self.counts))
-        await self.db.commit()
+        await self.repo.counters.bump(dict(self.counts))
+        await self.repo.commit()
         return PollReport((*reports, *waiting), queued, dict(self.counts))
 
     async def poll_feed(self, feed: Feed) -> FeedReport:
@@ -160,8 +157,8 @@ class FeedPoller:
                 res = await self._get(feed.url, feed, self.config.max_feed_bytes)
                 if res.not_modified:
                     self.counts["not_modified"] += 1
-                    await feedstore.record_success(
-                        self.db, feed.id, etag=feed.etag, last_modified=feed.last_modified, added=0
+                    await self.repo.feeds.record_success(
+                        feed.id, etag=feed.etag, last_modified=feed.last_modified, added=0
                     )
                     return FeedReport(feed.url, "not_modified")
                 entries, title, problem = await self._parse(res)
@@ -174,16 +171,15 @@ class FeedPoller:
         except (TimeoutError, FetchError) as exc:
             self.counts[getattr(exc, "kind", "timeout")] += 1
             error = str(exc) or f"no answer within {self.config.feed_timeout:g} s"
-            delay = await feedstore.record_failure(self.db, feed, error)
+            delay = await self.repo.feeds.record_failure(feed, error)
             logger.warning("feed %s failed (%s); next try in %.0f s", feed.url, error, delay)
             return FeedReport(feed.url, "failed", error=error)
         except Exception as exc:
             logger.exception("feed %s failed", feed.url)
-            await feedstore.record_failure(self.db, feed, f"{type(exc).__name__}: {exc}")
+            await self.repo.feeds.record_failure(feed, f"{type(exc).__name__}: {exc}")
             self.counts["feed_error"] += 1
             return FeedReport(feed.url, "failed", error=str(exc))
-        await feedstore.record_success(
-            self.db,
+        await self.repo.feeds.record_success(
             feed.id,
             etag=res.etag,
             last_modified=res.last_modified,
@@ -210,7 +206,7 @@ class FeedPoller:
     async def _drafts(self, feed: Feed, entries: list[Any], title: str) -> list[EntryDraft]:
         """Make drafts of the new entries, at most max_entries of them."""
         keys = [entry_key(e) for e in entries]
-        fresh = await feedstore.unseen(self.db, feed.id, keys)
+        fresh = await self.repo.feeds.unseen(feed.id, keys)
         new = [(k, e) for k, e in zip(keys, entries, strict=True) if k in fresh]
         new = list({k: e for k, e in new}.items())  # a feed may repeat an entry
         cap = self.config.max_entries
@@ -218,8 +214,8 @@ class FeedPoller:
             self.counts["entries_capped"] += len(new) - cap
             if not feed.first_polled:
                 # Old entries past the cap on first sight are history, not news to fetch later.
-                await feedstore.mark_seen(
-                    self.db, feed.id, [(k, "skipped_first_poll", None) for k, _ in new[cap:]]
+                await self.repo.feeds.mark_seen(
+                    feed.id, [(k, "skipped_first_poll", None) for k, _ in new[cap:]]
                 )
             new = new[:cap]
         out = []
@@ -242,7 +238,7 @@ class FeedPoller:
 
     async def _unnoted(self, article_ids: Sequence[int]) -> list[Article]:
         """Return the stored articles among these that were never noted for alerts."""
-        ids = await outbox.unnoted(self.db, article_ids)
+        ids = await self.repo.outbox.unnoted(article_ids)
         found = await self.engine.store.get_articles(ids)
         return [found[i] for i in sorted(found)]
 
@@ -255,18 +251,18 @@ class FeedPoller:
         ]
         async with self._ingest:
             # Entries whose ingest a stop cut short in an earlier poll (see _recover).
-            cut_short = await feedstore.interrupted(self.db, feed.id, [m.key for m in made])
+            cut_short = await self.repo.feeds.interrupted(feed.id, [m.key for m in made])
             todo = await self._drop_near_duplicates(made, seen)
             # Marked before the ingest commits, replaced by the outcome after the note.
             ingesting = [(m.key, feedstore.INGESTING, None) for m, _ in todo]
-            await feedstore.mark_seen(self.db, feed.id, ingesting)
+            await self.repo.feeds.mark_seen(feed.id, ingesting)
             added, hashes = await self._ingest_batch(todo, seen)
             seen = await self._recover(cut_short, seen, added, hashes)
             # First sight of a feed: its backlog goes in quietly, without alerts.
-            await outbox.record_articles(
-                self.db, added, alert=feed.first_polled, origin=feed.url, hashes=hashes
+            await self.repo.outbox.record_articles(
+                added, alert=feed.first_polled, origin=feed.url, hashes=hashes
             )
-            await feedstore.mark_seen(self.db, feed.id, seen)
+            await self.repo.feeds.mark_seen(feed.id, seen)
         self.counts["added"] += len(added)
         for a in added:
             logger.info("added article %d from %s: %s", a.id, feed.url, a.title[:80])
@@ -277,7 +273,7 @@ class FeedPoller:
     ) -> list[tuple[EntryDraft, int]]:
         """Return the drafts (with their simhash) that are no wire copy of a known article
         nor of another draft; the copies go to seen."""
-        recent = [(a, to_unsigned(h)) for a, h in await feedstore.recent_hashes(self.db)]
+        recent = [(a, to_unsigned(h)) for a, h in await self.repo.feeds.recent_hashes()]
         todo: list[tuple[EntryDraft, int]] = []
         for m in made:
             if m.draft is None:
@@ -336,7 +332,7 @@ class FeedPoller:
 
 async def poll_once(
     engine: Engine,
-    db: aiosqlite.Connection,
+    repo: BotRepository,
     config: PollConfig,
     *,
     client: httpx.AsyncClient | None = None,
@@ -344,26 +340,23 @@ async def poll_once(
 ) -> PollReport:
     """Run one poll cycle over the feeds in settings and in the database."""
     if client is not None:
-        return await FeedPoller(engine, db, config, client, match).run()
+        return await FeedPoller(engine, repo, config, client, match).run()
     async with make_client(config.fetch_timeout) as own:
-        return await FeedPoller(engine, db, config, own, match).run()
+        return await FeedPoller(engine, repo, config, own, match).run()
 
 
 async def cmd_poll(settings: Settings) -> None:
     """Run one poll cycle from the command line and print what it added."""
-    from bot.database import BotDatabase
     from bot.factory import load_embedder, open_engine
     from bot.news.subscriptions import TopicMatcher
 
     embedder = await asyncio.to_thread(load_embedder, settings)
     engine = await open_engine(settings, embedder)
     try:
-        db = await BotDatabase.open(settings.db_path)
+        db = await BotRepository.open(settings.db_path)
         try:
-            match = TopicMatcher(engine, db.conn).chats_for
-            report = await poll_once(
-                engine, db.conn, PollConfig.from_settings(settings), match=match
-            )
+            match = TopicMatcher(engine, db.subscriptions).chats_for
+            report = await poll_once(engine, db, PollConfig.from_settings(settings), match=match)
         finally:
             await db.close()
     finally:

@@ -83,3 +83,18 @@ async def counters(db: aiosqlite.Connection) -> dict[str, int]:
     """Return every stats counter of feeds and alerts."""
     async with db.execute("SELECT name, value FROM news_counters ORDER BY name") as cur:
         return {str(n): int(v) for n, v in await cur.fetchall()}
+
+
+class NewsCounters:
+    """The news pipeline's running counters, on the bot's one connection."""
+
+    def __init__(self, db: aiosqlite.Connection):
+        self._db = db
+
+    async def bump(self, counts: dict[str, int]) -> None:
+        """Add to the counters; see `bump`."""
+        await bump(self._db, counts)
+
+    async def read(self) -> dict[str, int]:
+        """Return every counter by name."""
+        return await counters(self._db)

@@ -17,7 +17,6 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-import aiosqlite
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.constants import ParseMode
 from telegram.error import (
@@ -29,8 +28,8 @@ from telegram.error import (
     TelegramError,
 )
 
-from bot.news import outbox, subscriptions
-from bot.news.subscriptions import deactivate_chat
+from bot.database import BotRepository
+from bot.news import outbox
 from bot.telegram import formatting, texts
 from bot.telegram.delivery import NO_PREVIEW
 from retrieval.models import Article
@@ -84,11 +83,11 @@ def alert_markup(article_id: int) -> InlineKeyboardMarkup:
     )
 
 
-async def move_chat(db: aiosqlite.Connection, old: int, new: int) -> tuple[int, int]:
+async def move_chat(repo: BotRepository, old: int, new: int) -> tuple[int, int]:
     """Carry a chat's subscriptions and pending alerts to its new id; return both counts."""
     return (
-        await subscriptions.move_chat(db, old, new),
-        await outbox.move_chat(db, old, new),
+        await repo.subscriptions.move_chat(old, new),
+        await repo.outbox.move_chat(old, new),
     )
 
 
@@ -105,7 +104,7 @@ class AlertSender:
     def __init__(
         self,
         bot: Any,  # telegram.Bot, or anything with its send_message
-        db: aiosqlite.Connection,
+        repo: BotRepository,
         article: outbox.ArticleLookup,
         *,
         per_second: float = 30.0,
@@ -118,7 +117,7 @@ class AlertSender:
         clock: Callable[[], float] = time.monotonic,
     ):
         self.bot = bot
-        self.db = db
+        self.repo = repo
         self.article = article
         self.interval = 1.0 / per_second
         self.chat_interval = chat_interval
@@ -160,7 +159,7 @@ class AlertSender:
                 await asyncio.wait_for(self._wake.wait(), idle)
 
     async def _idle_for(self) -> float:
-        due_at = await outbox.next_due_time(self.db)
+        due_at = await self.repo.outbox.next_due_time()
         now = self.clock()
         self._next_chat = {c: t for c, t in self._next_chat.items() if t > now}
         soonest = min(self._next_chat.values(), default=now + self.idle_wait)
@@ -174,7 +173,7 @@ class AlertSender:
         """Send every due alert whose chat may receive one now; return how many were sent."""
         sent = 0
         busy: set[int] = set()
-        for row in await outbox.due(self.db):
+        for row in await self.repo.outbox.due():
             now = self.clock()
             if row.chat_id in busy or self._next_chat.get(row.chat_id, 0.0) > now:
                 continue  # this chat's turn comes later; others go first
@@ -187,10 +186,9 @@ class AlertSender:
         return sent
 
     async def _deliver(self, row: outbox.OutboxRow) -> bool:
-        db = self.db
         article = await self.article(row.article_id)
         if article is None:
-            await outbox.give_up(db, row.id, "dropped", "article deleted")
+            await self.repo.outbox.give_up(row.id, "dropped", "article deleted")
             return False
         gap = self.group_interval if row.chat_id < 0 else self.chat_interval
         self._next_chat[row.chat_id] = self.clock() + gap
@@ -206,13 +204,13 @@ class AlertSender:
             wait = _seconds(exc)
             # Flood control is per bot: every chat waits, and the try does not count.
             self._next_global = self.clock() + wait
-            await outbox.postpone(db, row.id, wait, f"RetryAfter {wait:g}", count=False)
+            await self.repo.outbox.postpone(row.id, wait, f"RetryAfter {wait:g}", count=False)
             logger.warning("Telegram asks to wait %g s before the next alert", wait)
             return False
         except ChatMigrated as exc:
             # A group became a supergroup: its subscriptions and alerts follow it, and this
             # alert goes out again to the new id (the try does not count).
-            await move_chat(self.db, row.chat_id, int(exc.new_chat_id))
+            await move_chat(self.repo, row.chat_id, int(exc.new_chat_id))
             logger.info("chat %d is now %d: alerts follow it", row.chat_id, exc.new_chat_id)
             return False
         except Forbidden as exc:
@@ -223,30 +221,30 @@ class AlertSender:
                 await self._chat_gone(row, exc)
             else:
                 logger.error("alert %d to %d refused: %s", row.id, row.chat_id, exc.message)
-                await outbox.give_up(db, row.id, "failed", exc.message)
+                await self.repo.outbox.give_up(row.id, "failed", exc.message)
             return False
         except NetworkError as exc:  # TimedOut included
             if row.attempts + 1 >= self.max_attempts:
                 logger.error("alert %d to %d failed for good: %s", row.id, row.chat_id, exc)
-                await outbox.give_up(db, row.id, "failed", str(exc))
+                await self.repo.outbox.give_up(row.id, "failed", str(exc))
             else:
                 delay = min(self.max_backoff, self.backoff * 2**row.attempts)
-                await outbox.postpone(db, row.id, delay, str(exc))
+                await self.repo.outbox.postpone(row.id, delay, str(exc))
             return False
         except TelegramError as exc:
             logger.error("alert %d to %d failed: %s", row.id, row.chat_id, exc)
-            await outbox.give_up(db, row.id, "failed", str(exc))
+            await self.repo.outbox.give_up(row.id, "failed", str(exc))
             return False
         # Marked at once, in its own commit: the only window for a repeat.
-        await outbox.mark_sent(db, row.id)
+        await self.repo.outbox.mark_sent(row.id)
         self.sent += 1
         return True
 
     async def _chat_gone(self, row: outbox.OutboxRow, exc: TelegramError) -> None:
         """Stop alerting a chat that blocked the bot or no longer exists."""
-        subs = await deactivate_chat(self.db, row.chat_id)
-        await outbox.give_up(self.db, row.id, "dropped", exc.message)
-        dropped = await outbox.drop_chat(self.db, row.chat_id, exc.message)
+        subs = await self.repo.subscriptions.deactivate_chat(row.chat_id)
+        await self.repo.outbox.give_up(row.id, "dropped", exc.message)
+        dropped = await self.repo.outbox.drop_chat(row.chat_id, exc.message)
         logger.info(
             "chat %d is gone (%s): %d subscriptions stopped, %d alerts dropped",
             row.chat_id,

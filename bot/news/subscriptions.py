@@ -158,17 +158,56 @@ async def count_subscribers(db: aiosqlite.Connection) -> int:
     return int(row[0]) if row else 0
 
 
+class SubscriptionBook:
+    """The chats' topic subscriptions, on the bot's one connection."""
+
+    def __init__(self, db: aiosqlite.Connection):
+        self._db = db
+
+    async def subscribe(self, chat_id: int, topic: str = ALL_NEWS) -> bool:
+        """Subscribe a chat to a topic; see `subscribe`."""
+        return await subscribe(self._db, chat_id, topic)
+
+    async def unsubscribe(self, chat_id: int, topic: str = ALL_NEWS) -> bool:
+        """End a chat's subscription to a topic; see `unsubscribe`."""
+        return await unsubscribe(self._db, chat_id, topic)
+
+    async def unsubscribe_id(self, chat_id: int, sub_id: int) -> Subscription | None:
+        """End one subscription of a chat by id; see `unsubscribe_id`."""
+        return await unsubscribe_id(self._db, chat_id, sub_id)
+
+    async def deactivate_chat(self, chat_id: int) -> int:
+        """End every subscription of a chat; see `deactivate_chat`."""
+        return await deactivate_chat(self._db, chat_id)
+
+    async def move_chat(self, old: int, new: int) -> int:
+        """Carry a chat's subscriptions to its new id; see `move_chat`."""
+        return await move_chat(self._db, old, new)
+
+    async def of_chat(self, chat_id: int) -> list[Subscription]:
+        """Return a chat's active subscriptions."""
+        return await list_subscriptions(self._db, chat_id)
+
+    async def active(self) -> list[Subscription]:
+        """Return every active subscription."""
+        return await active_subscriptions(self._db)
+
+    async def count_subscribers(self) -> int:
+        """Return how many chats have an active subscription."""
+        return await count_subscribers(self._db)
+
+
 class TopicMatcher:
     """Decides which subscribed chats an article is for: by topic words, then by meaning."""
 
-    def __init__(self, engine: Engine, db: aiosqlite.Connection, threshold: float = TOPIC_COSINE):
+    def __init__(self, engine: Engine, book: SubscriptionBook, threshold: float = TOPIC_COSINE):
         self.engine = engine
-        self.db = db
+        self.book = book
         self.threshold = threshold
 
     async def chats_for(self, article: Article) -> list[int]:
         """Return the chats with an active subscription that the article matches."""
-        subs = await active_subscriptions(self.db)
+        subs = await self.book.active()
         stems = {light_stem(w) for w in words(f"{article.title}\n{article.body}")}
         vectors: np.ndarray | None = None
         chats: set[int] = set()

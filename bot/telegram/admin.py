@@ -22,7 +22,6 @@ from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import Application, CommandHandler, filters
 
-from bot.admin import audit
 from bot.admin import corpus as admin_corpus
 from bot.admin import feeds as admin_feeds
 from bot.admin.reindex import Kind, summary
@@ -50,8 +49,7 @@ async def record(
 ) -> int:
     """Write the audit row of an admin command."""
     user, chat = update.effective_user, update.effective_chat
-    return await audit.record(
-        ctx.db.conn,
+    return await ctx.repo.audit.record(
         user_id=user.id if user else 0,
         user_name=(user.username or "") if user else "",
         chat_id=chat.id if chat else None,
@@ -69,7 +67,7 @@ async def record(
 
 async def stats_command(update: Update, context: BotContext, ctx: BotState, args: str) -> Done:
     """Show corpus, feed, subscriber, question, index and process figures."""
-    report = await gather(ctx.engine, ctx.db.conn, ctx.questions, ctx.started)
+    report = await gather(ctx.engine, ctx.repo, ctx.questions, ctx.started)
     result = f"articles={report.articles} chunks={report.chunks} questions={report.questions.total}"
     return result, admin_format.stats_messages(report)
 
@@ -120,7 +118,7 @@ async def add_replied(ctx: BotState, replied: Message) -> admin_corpus.AddOutcom
     )
     if draft is None:
         return admin_corpus.AddOutcome(None, reason="no_text")
-    return await admin_corpus.ingest_one(ctx.engine, ctx.db.conn, draft, ctx.resources.announce)
+    return await admin_corpus.ingest_one(ctx.engine, ctx.repo.feeds, draft, ctx.resources.announce)
 
 
 async def add_command(update: Update, context: BotContext, ctx: BotState, args: str) -> Done:
@@ -129,7 +127,7 @@ async def add_command(update: Update, context: BotContext, ctx: BotState, args: 
     replied = update.effective_message.reply_to_message
     if args:
         outcome = await admin_corpus.add_url(
-            ctx.engine, ctx.db.conn, args.split()[0], ctx.limits, ctx.resources.announce
+            ctx.engine, ctx.repo.feeds, args.split()[0], ctx.limits, ctx.resources.announce
         )
     elif replied is not None:
         outcome = await add_replied(ctx, replied)
@@ -148,17 +146,17 @@ async def feeds_command(update: Update, context: BotContext, ctx: BotState, args
     action, _, rest = args.partition(" ")
     action, rest = action.lower(), rest.strip()
     if not action:
-        feeds = await admin_feeds.list_feeds(ctx.db.conn)
+        feeds = await admin_feeds.list_feeds(ctx.repo.feeds)
         return f"{len(feeds)} feeds", admin_format.feeds_messages(feeds)
     if action == "add" and rest:
-        added = await admin_feeds.add_feed(ctx.db.conn, rest, ctx.limits)
+        added = await admin_feeds.add_feed(ctx.repo.feeds, rest, ctx.limits)
         if added.feed is None:
             result = f"refused: {added.check.problem}"
         else:
             result = f"{'added' if added.new else 'exists'} {added.feed.id}"
         return result, admin_format.feed_add_messages(added)
     if action == "remove" and rest:
-        removed = await admin_feeds.remove_feed(ctx.db.conn, rest)
+        removed = await admin_feeds.remove_feed(ctx.repo.feeds, rest)
         if removed is None:
             return "missing", admin_format.plain_messages(texts.FEED_MISSING)
         return f"removed {removed.id}", admin_format.plain_messages(texts.FEED_REMOVED)
@@ -197,7 +195,7 @@ async def reindex_command(update: Update, context: BotContext, ctx: BotState, ar
         )
 
     async def finished() -> None:
-        await audit.set_result(ctx.db.conn, entry, summary(job, time.monotonic()))
+        await ctx.repo.audit.set_result(entry, summary(job, time.monotonic()))
 
     ctx.reindexer.start(job, show, finished)
     return None, []  # audited above, and again with the outcome when the job ends
@@ -212,11 +210,10 @@ async def cancel_command(update: Update, context: BotContext, ctx: BotState, arg
 
 async def audit_command(update: Update, context: BotContext, ctx: BotState, args: str) -> Done:
     """Show the last 20 admin commands (this one included)."""
-    ctx_db = ctx.db.conn
-    shown = min(AUDIT_LIMIT, await audit.count(ctx_db) + 1)
+    shown = min(AUDIT_LIMIT, await ctx.repo.audit.count() + 1)
     result = f"{shown} shown"
     entry = await record(ctx, update, "audit", args, True, result)
-    entries = await audit.last(ctx_db, AUDIT_LIMIT)
+    entries = await ctx.repo.audit.last(AUDIT_LIMIT)
     assert entries and entries[0].id == entry
     return None, admin_format.audit_messages(entries)
 

@@ -19,7 +19,7 @@ from telegram.ext import CallbackContext, ContextTypes, ExtBot
 from bot.admin.corpus import Announce, Announcer, FetchLimits
 from bot.admin.questionlog import QuestionLog
 from bot.admin.reindex import BATCH, EDIT_EVERY, Reindexer
-from bot.database import BotDatabase
+from bot.database import BotRepository
 from bot.news.sender import AlertSender
 from bot.news.subscriptions import TopicMatcher
 from bot.settings import Settings
@@ -46,7 +46,7 @@ class Resources:
     """What the state opens on the running loop, and what is built on top of it."""
 
     engine: Engine
-    db: BotDatabase
+    repo: BotRepository
     questions: QuestionLog
     matcher: TopicMatcher
     reindexer: Reindexer
@@ -77,19 +77,19 @@ class BotState:
             return
         engine = self._engine if isinstance(self._engine, Engine) else await self._engine()
         try:
-            db = await BotDatabase.open(engine.store.path)
+            repo = await BotRepository.open(engine.store.path)
         except BaseException:
             if engine is not self._engine:
                 await engine.close()
             raise
-        matcher = TopicMatcher(engine, db.conn)
+        matcher = TopicMatcher(engine, repo.subscriptions)
         self._resources = Resources(
             engine=engine,
-            db=db,
-            questions=QuestionLog(db.conn, self.settings.log_questions),
+            repo=repo,
+            questions=QuestionLog(repo.questions, self.settings.log_questions),
             matcher=matcher,
             reindexer=Reindexer(engine, edit_every=self.edit_every, batch=self.reindex_batch),
-            announce=Announcer(engine, db.conn, matcher.chats_for, self.wake_sender),
+            announce=Announcer(engine, repo.outbox, matcher.chats_for, self.wake_sender),
         )
 
     async def close(self) -> None:
@@ -99,7 +99,7 @@ class BotState:
             return
         await res.reindexer.stop()  # its last audit entry is written before the tables close
         self._resources = None
-        await res.db.close()
+        await res.repo.close()
         if res.engine is not self._engine:
             await res.engine.close()
 
@@ -121,9 +121,9 @@ class BotState:
         return self.resources.engine
 
     @property
-    def db(self) -> BotDatabase:
-        """Return the bot's tables."""
-        return self.resources.db
+    def repo(self) -> BotRepository:
+        """Return the bot's tables, one object per concern."""
+        return self.resources.repo
 
     @property
     def questions(self) -> QuestionLog:

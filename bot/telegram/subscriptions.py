@@ -17,8 +17,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.news import outbox, subscriptions
-from bot.news.feedstore import sync_settings_feeds
+from bot.news import subscriptions
 from bot.news.poller import PollConfig, poll_once
 from bot.news.sender import ASK_PREFIX, AlertSender, move_chat
 from bot.telegram import formatting, texts
@@ -63,7 +62,7 @@ async def subscribe_command(update: Update, context: BotContext) -> None:
         return
     if not subscriptions.topic_key(topic):
         topic = subscriptions.ALL_NEWS  # no words (or none at all): all news
-    new = await subscriptions.subscribe(state(context).db.conn, update.effective_chat.id, topic)
+    new = await state(context).repo.subscriptions.subscribe(update.effective_chat.id, topic)
     if topic:
         msg = texts.SUBSCRIBED_TOPIC if new else texts.ALREADY_TOPIC
     else:
@@ -76,14 +75,14 @@ async def unsubscribe_command(update: Update, context: BotContext) -> None:
     if update.effective_chat is None or not await may_manage(update, context):
         await reply(update, context, formatting.plain_messages(texts.ADMINS_ONLY))
         return
-    db = state(context).db.conn
+    book = state(context).repo.subscriptions
     chat_id = update.effective_chat.id
     assert update.effective_message is not None  # a command handler: there is one
     topic = " ".join(command_args(update.effective_message).split())
     if not topic or topic.lower() in _ALL_WORDS:
-        await subscriptions.deactivate_chat(db, chat_id)
+        await book.deactivate_chat(chat_id)
         await reply(update, context, formatting.plain_messages(texts.UNSUBSCRIBED_ALL))
-    elif await subscriptions.unsubscribe(db, chat_id, topic):
+    elif await book.unsubscribe(chat_id, topic):
         await reply(
             update, context, formatting.plain_messages(texts.UNSUBSCRIBED_TOPIC.format(topic=topic))
         )
@@ -115,7 +114,7 @@ async def subscriptions_command(update: Update, context: BotContext) -> None:
     """List this chat's subscriptions with buttons to remove them."""
     if update.effective_chat is None or update.effective_message is None:
         return
-    subs = await subscriptions.list_subscriptions(state(context).db.conn, update.effective_chat.id)
+    subs = await state(context).repo.subscriptions.of_chat(update.effective_chat.id)
     body, markup = subscriptions_view(subs)
     await reply(update, context, [body], markup=markup)
 
@@ -128,10 +127,10 @@ async def on_unsubscribe_button(update: Update, context: BotContext) -> None:
     if not await may_manage(update, context):
         await query.answer(texts.ADMINS_ONLY, show_alert=True)
         return
-    db = state(context).db.conn
+    book = state(context).repo.subscriptions
     sub_id = (query.data or "").removeprefix(UNSUB_PREFIX)
     gone = (
-        await subscriptions.unsubscribe_id(db, update.effective_chat.id, int(sub_id))
+        await book.unsubscribe_id(update.effective_chat.id, int(sub_id))
         if sub_id.isdigit()
         else None
     )
@@ -139,9 +138,7 @@ async def on_unsubscribe_button(update: Update, context: BotContext) -> None:
     await query.answer(
         texts.UNSUBSCRIBED_TOPIC.format(topic=name) if gone else texts.NOT_SUBSCRIBED
     )
-    body, markup = subscriptions_view(
-        await subscriptions.list_subscriptions(db, update.effective_chat.id)
-    )
+    body, markup = subscriptions_view(await book.of_chat(update.effective_chat.id))
     try:
         await query.edit_message_text(
             body, parse_mode=ParseMode.HTML, reply_markup=markup, link_preview_options=NO_PREVIEW
@@ -188,7 +185,7 @@ async def on_migrate(update: Update, context: BotContext) -> None:
         old, new = message.migrate_from_chat_id, message.chat.id
     else:
         return
-    subs, alerts = await move_chat(state(context).db.conn, old, new)
+    subs, alerts = await move_chat(state(context).repo, old, new)
     logger.info("chat %d is now %d: %d subscriptions, %d alerts moved", old, new, subs, alerts)
 
 
@@ -214,7 +211,7 @@ async def poll_job(context: BotContext) -> None:
     async with st.poll_lock:
         report = await poll_once(
             st.engine,
-            st.db.conn,
+            st.repo,
             PollConfig.from_settings(st.settings),
             match=st.matcher.chats_for,
         )
@@ -228,11 +225,10 @@ async def poll_job(context: BotContext) -> None:
 async def start_background(application: Application) -> None:  # type: ignore[type-arg]
     """Start the alert sender and the feed-poll job; call from post_init, once the state is open."""
     st: BotState = application.bot_data
-    db = st.db.conn
-    await sync_settings_feeds(db, st.settings.feeds)
+    await st.repo.feeds.sync_settings_feeds(st.settings.feeds)
     # Articles noted but not yet queued (a stop between the two) are queued now.
-    await outbox.fan_out(db, st.engine.store.get_article, st.matcher.chats_for)
-    st.sender = AlertSender(application.bot, db, st.engine.store.get_article)
+    await st.repo.outbox.fan_out(st.engine.store.get_article, st.matcher.chats_for)
+    st.sender = AlertSender(application.bot, st.repo, st.engine.store.get_article)
     st.sender_task = asyncio.create_task(st.sender.run(), name="isnad-alert-sender")
     jq = application.job_queue
     if jq is None:

@@ -24,12 +24,10 @@ from collections.abc import AsyncIterator
 from html import escape
 from pathlib import Path
 
-import aiosqlite
 from telegram import Bot
 
-from bot.database import BotDatabase
+from bot.database import BotRepository
 from bot.factory import open_engine
-from bot.news import outbox, subscriptions
 from bot.news.poller import PollConfig, poll_once
 from bot.news.sender import AlertSender
 from bot.news.subscriptions import TopicMatcher
@@ -247,11 +245,11 @@ async def news_site(articles: list[BenchArticle]) -> AsyncIterator[NewsSite]:
 # -- the bench -----------------------------------------------------------------
 
 
-async def _wait_all_sent(db: aiosqlite.Connection, want: int, deadline: float) -> int:
+async def _wait_all_sent(repo: BotRepository, want: int, deadline: float) -> int:
     """Poll the outbox until `want` rows are sent or the deadline passes; return sent."""
     sent = 0
     while time.monotonic() < deadline:
-        sent = (await outbox.status_counts(db)).get("sent", 0)
+        sent = (await repo.outbox.status_counts()).get("sent", 0)
         if sent >= want:
             break
         await asyncio.sleep(0.02)
@@ -280,13 +278,12 @@ async def feed_bench(
             config = PollConfig.from_settings(bench)
             config = dataclasses.replace(config, max_entries=max(config.max_entries, articles + 1))
             engine = await open_engine(bench, embedder)
-            bot_db = await BotDatabase.open(bench.db_path)
-            db = bot_db.conn
+            bot_db = await BotRepository.open(bench.db_path)
             try:
                 # 1. First sight of the feed: every entry fetched, extracted, embedded, indexed.
                 start = time.perf_counter()
                 async with asyncio.timeout(poll_timeout):
-                    report = await poll_once(engine, db, config)
+                    report = await poll_once(engine, bot_db, config)
                 seconds = time.perf_counter() - start
                 added = len(report.added)
                 figures.update(
@@ -300,19 +297,22 @@ async def feed_bench(
                 )
                 # 2. Subscribers, then one new entry: the second poll queues its alerts.
                 for chat in range(1, subscribers + 1):
-                    await subscriptions.subscribe(db, chat)
+                    await bot_db.subscriptions.subscribe(chat)
                 site.publish(fresh)
                 start = time.perf_counter()
                 async with asyncio.timeout(poll_timeout):
                     second = await poll_once(
-                        engine, db, config, match=TopicMatcher(engine, db).chats_for
+                        engine,
+                        bot_db,
+                        config,
+                        match=TopicMatcher(engine, bot_db.subscriptions).chats_for,
                     )
                 figures["alert_new_articles"] = len(second.added)
                 figures["alerts_queued"] = second.alerts_queued
                 figures["alert_poll_and_queue_s"] = round(time.perf_counter() - start, 2)
                 figures.update(
                     await _send_all(
-                        db, engine.store, second.alerts_queued, subscribers, send_timeout
+                        bot_db, engine.store, second.alerts_queued, subscribers, send_timeout
                     )
                 )
             finally:
@@ -322,7 +322,7 @@ async def feed_bench(
 
 
 async def _send_all(
-    db: aiosqlite.Connection,
+    repo: BotRepository,
     store: CorpusStore,
     queued: int,
     subscribers: int,
@@ -333,20 +333,20 @@ async def _send_all(
     await api.start()
     try:
         async with Bot(BOT_TOKEN, base_url=api.base_url) as bot:
-            sender = AlertSender(bot, db, store.get_article)
+            sender = AlertSender(bot, repo, store.get_article)
             # At ~30/s the sends take queued/30 s; allow three times that and then some.
             limit = timeout if timeout is not None else queued / 30.0 * 3 + 30.0
             start = time.perf_counter()
             task = asyncio.create_task(sender.run())
             try:
-                sent = await _wait_all_sent(db, queued, time.monotonic() + limit)
+                sent = await _wait_all_sent(repo, queued, time.monotonic() + limit)
                 seconds = time.perf_counter() - start
             finally:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         calls = api.requests("sendMessage")
-        counts = await outbox.status_counts(db)
+        counts = await repo.outbox.status_counts()
     finally:
         await api.stop()
     chats = {c.params.get("chat_id") for c in calls}

@@ -16,10 +16,12 @@ from bot.admin import audit, questionlog
 from bot.admin import corpus as admin_corpus
 from bot.admin import feeds as admin_feeds
 from bot.admin.corpus import Announcer, FetchLimits
-from bot.admin.questionlog import QuestionLog, percentile, record_question
+from bot.admin.questionlog import QuestionLog, QuestionTable, percentile, record_question
 from bot.admin.reindex import Reindexer, ReindexJob, duration, progress_lines
 from bot.admin.stats import gather
-from bot.database import BotDatabase, migrate_bot_tables
+from bot.database import BotRepository, migrate_bot_tables
+from bot.news.feedstore import FeedStore
+from bot.news.outbox import Outbox
 from bot.news.subscriptions import subscribe
 from retrieval.engine import Engine
 from retrieval.models import Article
@@ -29,7 +31,7 @@ SEED_QUESTION = "ماذا قال وزير الدفاع التركي عن إدل�
 
 
 async def test_audit_rows_newest_first(tmp_path: Path) -> None:
-    db = (await BotDatabase.open(tmp_path / "a.db")).conn
+    db = (await BotRepository.open(tmp_path / "a.db")).conn
     for i in range(25):
         await audit.record(
             db,
@@ -50,11 +52,11 @@ async def test_audit_rows_newest_first(tmp_path: Path) -> None:
 
 
 async def test_question_text_kept_only_when_allowed(tmp_path: Path) -> None:
-    admin_db = await BotDatabase.open(tmp_path / "q.db")
-    await QuestionLog(admin_db.conn, keep_text=False).record(
+    admin_db = await BotRepository.open(tmp_path / "q.db")
+    await QuestionLog(admin_db.questions, keep_text=False).record(
         chat_kind="private", answered=True, latency_ms=12.5, question="سؤال سري"
     )
-    await QuestionLog(admin_db.conn, keep_text=True).record(
+    await QuestionLog(admin_db.questions, keep_text=True).record(
         chat_kind="group", answered=False, latency_ms=30, question="سؤال مسموح"
     )
     db = admin_db.conn
@@ -65,7 +67,7 @@ async def test_question_text_kept_only_when_allowed(tmp_path: Path) -> None:
 
 
 async def test_question_stats_today_total_and_percentiles(tmp_path: Path) -> None:
-    admin_db = await BotDatabase.open(tmp_path / "q.db")
+    admin_db = await BotRepository.open(tmp_path / "q.db")
     db = admin_db.conn
     rows = [("2026-01-01T10:00:00+00:00", i % 4 != 0, float(i)) for i in range(1, 101)]
     rows += [("2026-01-02T00:00:01+00:00", True, 5.0), ("2026-01-02T23:59:00+00:00", False, 7.0)]
@@ -91,8 +93,8 @@ def test_percentile_nearest_rank() -> None:
 
 
 async def test_record_question_hook(tmp_path: Path) -> None:
-    tables = await BotDatabase.open(tmp_path / "q.db")
-    log = QuestionLog(tables.conn, keep_text=False)
+    tables = await BotRepository.open(tmp_path / "q.db")
+    log = QuestionLog(tables.questions, keep_text=False)
     await record_question(log, chat_kind="private", answered=True, latency_ms=3, question="x")
     assert (await log.stats()).total == 1
     await tables.close()
@@ -137,7 +139,7 @@ async def test_add_url_then_question_then_duplicate(bot_engine: Engine, pages: P
         added.append(articles)
 
     out = await admin_corpus.add_url(
-        bot_engine, bot_engine.store.db, f"{pages.base}/article.html", LOCAL, announce
+        bot_engine, FeedStore(bot_engine.store.db), f"{pages.base}/article.html", LOCAL, announce
     )
     assert out.article is not None and out.reason == ""
     assert (out.article.title, out.article.source) == (ARTICLE_TITLE, "صحيفة الواحة")
@@ -150,15 +152,17 @@ async def test_add_url_then_question_then_duplicate(bot_engine: Engine, pages: P
     answer = await bot_engine.ask(QUESTION)
     assert answer.citations[0].article_id == out.article.id
     again = await admin_corpus.add_url(
-        bot_engine, bot_engine.store.db, f"{pages.base}/article.html", LOCAL, announce
+        bot_engine, FeedStore(bot_engine.store.db), f"{pages.base}/article.html", LOCAL, announce
     )
     assert (again.reason, again.duplicate_of) == ("duplicate", out.article.id)
     assert pages.hits["/article.html"] == 1  # the duplicate URL was not fetched again
 
 
 async def test_add_url_refusals(bot_engine: Engine, pages: Pages) -> None:
+    feeds = FeedStore(bot_engine.store.db)
+
     async def reason(url: str, limits: FetchLimits = LOCAL) -> str:
-        return (await admin_corpus.add_url(bot_engine, bot_engine.store.db, url, limits)).reason
+        return (await admin_corpus.add_url(bot_engine, feeds, url, limits)).reason
 
     assert await reason(f"{pages.base}/short.html") == "no_text"
     assert await reason(f"{pages.base}/big.html") == "too_large"
@@ -172,9 +176,9 @@ async def test_added_article_alerts_subscribers(bot_engine: Engine, pages: Pages
     db = bot_engine.store.db
     await migrate_bot_tables(db)
     await subscribe(db, 555)
-    announcer = Announcer(bot_engine, bot_engine.store.db, match=lambda a: _chats([555]))
+    announcer = Announcer(bot_engine, Outbox(db), match=lambda a: _chats([555]))
     out = await admin_corpus.add_url(
-        bot_engine, bot_engine.store.db, f"{pages.base}/article.html", LOCAL, announcer
+        bot_engine, FeedStore(db), f"{pages.base}/article.html", LOCAL, announcer
     )
     assert out.article is not None
     async with db.execute("SELECT chat_id, article_id, status FROM outbox") as cur:
@@ -194,7 +198,7 @@ async def test_near_duplicate_refused(bot_engine: Engine) -> None:
     await record_articles(db, [seed], alert=False)
     copy = admin_corpus.text_draft("نسخة\n" + seed.body.replace("،", " ،"), source="Telegram")
     assert copy is not None
-    out = await admin_corpus.ingest_one(bot_engine, bot_engine.store.db, copy, None)
+    out = await admin_corpus.ingest_one(bot_engine, FeedStore(db), copy, None)
     assert (out.reason, out.duplicate_of) == ("duplicate", seed.id)
 
 
@@ -204,7 +208,7 @@ async def test_article_over_the_chunk_limit_is_too_large(bot_engine: Engine) -> 
         "عنوان طويل\n" + "جملة فيها كلمات كثيرة عن الخبر. " * 400, source="Telegram"
     )
     assert draft is not None
-    out = await admin_corpus.ingest_one(bot_engine, bot_engine.store.db, draft, None)
+    out = await admin_corpus.ingest_one(bot_engine, FeedStore(bot_engine.store.db), draft, None)
     assert (out.article, out.reason) == (None, "too_large")
     assert out.detail.endswith(" chunks, over the limit of 1")
 
@@ -282,7 +286,9 @@ async def test_reindex_keeps_articles_added_meanwhile(bot_engine: Engine, pages:
         return None
 
     task = reindexer.start(job, show)
-    out = await admin_corpus.add_url(engine, engine.store.db, f"{pages.base}/article.html", LOCAL)
+    out = await admin_corpus.add_url(
+        engine, FeedStore(engine.store.db), f"{pages.base}/article.html", LOCAL
+    )
     assert out.article is not None
     await task
     ids, _ = await engine.store.vectors()
@@ -292,22 +298,23 @@ async def test_reindex_keeps_articles_added_meanwhile(bot_engine: Engine, pages:
 
 async def test_feeds_add_list_remove(bot_engine: Engine, pages: Pages) -> None:
     url = f"{pages.base}/feed.xml"
-    added = await admin_feeds.add_feed(bot_engine.store.db, url, LOCAL)
+    feeds = FeedStore(bot_engine.store.db)
+    added = await admin_feeds.add_feed(feeds, url, LOCAL)
     assert added.feed is not None and added.new and added.check.entries == 2
     assert added.feed.first_polled is False  # its backlog goes in without alerts
-    again = await admin_feeds.add_feed(bot_engine.store.db, url, LOCAL)
+    again = await admin_feeds.add_feed(feeds, url, LOCAL)
     assert (again.new, again.feed) == (False, added.feed) and pages.hits["/feed.xml"] == 1
-    bad = await admin_feeds.add_feed(bot_engine.store.db, f"{pages.base}/notfeed.html", LOCAL)
+    bad = await admin_feeds.add_feed(feeds, f"{pages.base}/notfeed.html", LOCAL)
     assert (bad.feed, bad.check.problem) == (None, "not_a_feed")
-    refused = await admin_feeds.add_feed(bot_engine.store.db, url + "?x", FetchLimits())
+    refused = await admin_feeds.add_feed(feeds, url + "?x", FetchLimits())
     assert (refused.feed, refused.check.problem) == (None, "address_refused")
-    assert [f.url for f in await admin_feeds.list_feeds(bot_engine.store.db)] == [url]
-    assert await admin_feeds.remove_feed(bot_engine.store.db, "999") is None
-    removed = await admin_feeds.remove_feed(bot_engine.store.db, str(added.feed.id))
+    assert [f.url for f in await admin_feeds.list_feeds(feeds)] == [url]
+    assert await admin_feeds.remove_feed(feeds, "999") is None
+    removed = await admin_feeds.remove_feed(feeds, str(added.feed.id))
     assert removed is not None and removed.url == url
-    assert await admin_feeds.list_feeds(bot_engine.store.db) == []
-    await admin_feeds.add_feed(bot_engine.store.db, url, LOCAL)
-    assert (await admin_feeds.remove_feed(bot_engine.store.db, url)) is not None
+    assert await admin_feeds.list_feeds(feeds) == []
+    await admin_feeds.add_feed(feeds, url, LOCAL)
+    assert (await admin_feeds.remove_feed(feeds, url)) is not None
 
 
 async def test_stats_match_database(bot_engine: Engine, tmp_path: Path) -> None:
@@ -316,10 +323,10 @@ async def test_stats_match_database(bot_engine: Engine, tmp_path: Path) -> None:
     await subscribe(db, 1)
     await subscribe(db, 1, "إدلب")
     await subscribe(db, 2)
-    log = QuestionLog(bot_engine.store.db, keep_text=False)
+    log = QuestionLog(QuestionTable(db), keep_text=False)
     for ms, ok in ((10, True), (20, False), (30, True)):
         await log.record(chat_kind="private", answered=ok, latency_ms=ms, question="q")
-    report = await gather(bot_engine, bot_engine.store.db, log, time.monotonic() - 65)
+    report = await gather(bot_engine, BotRepository(db), log, time.monotonic() - 65)
     async with db.execute(
         "SELECT (SELECT COUNT(*) FROM articles), (SELECT COUNT(*) FROM chunks),"
         " (SELECT COUNT(DISTINCT source) FROM articles), (SELECT COUNT(*) FROM feeds),"

@@ -16,9 +16,10 @@ from support.botapi import SECOND, TOKEN, check_message
 from telegram import Bot
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
+from bot.database import BotRepository
 from bot.news import outbox, subscriptions
 from bot.news.sender import AlertSender, alert_html, alert_markup, lead, move_chat
-from bot.news.subscriptions import TopicMatcher
+from bot.news.subscriptions import SubscriptionBook, TopicMatcher
 from bot.tools.localapi import LocalBotApi
 from retrieval.engine import Engine
 from retrieval.models import Article
@@ -62,7 +63,9 @@ async def queue_all(engine: Engine, chats: list[int]) -> list[Article]:
     arts = await articles(engine)
     await outbox.record_articles(engine.store.db, arts, alert=True)
     await outbox.fan_out(
-        engine.store.db, engine.store.get_article, TopicMatcher(engine, engine.store.db).chats_for
+        engine.store.db,
+        engine.store.get_article,
+        TopicMatcher(engine, SubscriptionBook(engine.store.db)).chats_for,
     )
     return arts
 
@@ -77,7 +80,7 @@ async def rows(engine: Engine) -> list[tuple[int, int, str]]:
 async def drain(sender: AlertSender, rounds: int = 50) -> None:
     """Run the sender's steps until nothing is due (test time, not a daemon)."""
     for _ in range(rounds):
-        if not await outbox.due(sender.db, now=time.time() + 3600):
+        if not await sender.repo.outbox.due(now=time.time() + 3600):
             return
         await sender.drain_once()
         await __import__("asyncio").sleep(0.02)
@@ -110,11 +113,17 @@ async def test_exactly_one_alert_per_chat_and_article(
     api, bot = local_bot
     arts = await queue_all(engine, [11, 12, -100])
     await outbox.fan_out(
-        engine.store.db, engine.store.get_article, TopicMatcher(engine, engine.store.db).chats_for
+        engine.store.db,
+        engine.store.get_article,
+        TopicMatcher(engine, SubscriptionBook(engine.store.db)).chats_for,
     )  # again: no new rows
     await outbox.record_articles(engine.store.db, arts, alert=True)  # noted again: ignored
     sender = AlertSender(
-        bot, engine.store.db, engine.store.get_article, chat_interval=0.05, group_interval=0.05
+        bot,
+        BotRepository(engine.store.db),
+        engine.store.get_article,
+        chat_interval=0.05,
+        group_interval=0.05,
     )
     await drain(sender)
     sent = sorted(
@@ -127,7 +136,7 @@ async def test_exactly_one_alert_per_chat_and_article(
     for call in api.requests("sendMessage"):
         check_message(call.params["text"])
     assert {s for _, _, s in await rows(engine)} == {"sent"}
-    await drain(AlertSender(bot, engine.store.db, engine.store.get_article))
+    await drain(AlertSender(bot, BotRepository(engine.store.db), engine.store.get_article))
     assert len(api.requests("sendMessage")) == 6
 
 
@@ -136,14 +145,20 @@ async def test_restart_between_queue_and_delivery(
 ) -> None:
     api, bot = local_bot
     await queue_all(engine, [21, 22])
-    first = AlertSender(bot, engine.store.db, engine.store.get_article, chat_interval=0.05)
+    first = AlertSender(
+        bot, BotRepository(engine.store.db), engine.store.get_article, chat_interval=0.05
+    )
     await first.drain_once()  # one alert per chat goes; the second of each waits its turn
     assert len(api.requests("sendMessage")) == 2
     # "Crash": the process is gone; a new one opens the same file and a new sender.
     store = await CorpusStore.open(tmp_path / "bot.db")
     try:
-        await drain(AlertSender(bot, store.db, store.get_article, chat_interval=0.05))
-        await drain(AlertSender(bot, store.db, store.get_article, chat_interval=0.05))
+        await drain(
+            AlertSender(bot, BotRepository(store.db), store.get_article, chat_interval=0.05)
+        )
+        await drain(
+            AlertSender(bot, BotRepository(store.db), store.get_article, chat_interval=0.05)
+        )
     finally:
         await store.close()
     sent = sorted((c.params["chat_id"], c.params["text"]) for c in api.requests("sendMessage"))
@@ -160,7 +175,9 @@ async def test_topic_filter(engine: Engine) -> None:
     seed, second = await articles(engine)
     await outbox.record_articles(db, [seed, second], alert=True)
     await outbox.fan_out(
-        engine.store.db, engine.store.get_article, TopicMatcher(engine, engine.store.db).chats_for
+        engine.store.db,
+        engine.store.get_article,
+        TopicMatcher(engine, SubscriptionBook(engine.store.db)).chats_for,
     )
     assert await rows(engine) == [
         (31, seed.id, "pending"),
@@ -177,7 +194,7 @@ async def test_quiet_articles_are_not_alerted(engine: Engine) -> None:
         await outbox.fan_out(
             engine.store.db,
             engine.store.get_article,
-            TopicMatcher(engine, engine.store.db).chats_for,
+            TopicMatcher(engine, SubscriptionBook(engine.store.db)).chats_for,
         )
         == 0
     )
@@ -193,7 +210,11 @@ async def test_forbidden_and_chat_not_found_unsubscribe(engine: Engine) -> None:
             53: [BadRequest("Bad Request: chat not found")],
         }
     )
-    await drain(AlertSender(bot, engine.store.db, engine.store.get_article, chat_interval=0.01))
+    await drain(
+        AlertSender(
+            bot, BotRepository(engine.store.db), engine.store.get_article, chat_interval=0.01
+        )
+    )
     assert sorted(c for c, _ in bot.sent) == [52, 52]
     statuses = await rows(engine)
     assert [s for c, _, s in statuses if c in (51, 53)] == ["dropped"] * 4
@@ -205,7 +226,9 @@ async def test_forbidden_and_chat_not_found_unsubscribe(engine: Engine) -> None:
 async def test_retry_after_is_honoured(engine: Engine) -> None:
     await queue_all(engine, [61])
     bot = FakeBot({61: [RetryAfter(1)]})
-    sender = AlertSender(bot, engine.store.db, engine.store.get_article, chat_interval=0.01)
+    sender = AlertSender(
+        bot, BotRepository(engine.store.db), engine.store.get_article, chat_interval=0.01
+    )
     start = time.monotonic()
     await drain(sender, rounds=200)
     assert len(bot.sent) == 2 and bot.sent[0][1] - start >= 0.95
@@ -218,7 +241,7 @@ async def test_network_errors_retried_then_given_up(engine: Engine) -> None:
     bot = FakeBot({71: [TimedOut(), NetworkError("reset")], 72: [NetworkError("down")] * 10})
     sender = AlertSender(
         bot,
-        engine.store.db,
+        BotRepository(engine.store.db),
         engine.store.get_article,
         chat_interval=0.01,
         backoff=0.05,
@@ -234,7 +257,11 @@ async def test_per_chat_and_group_pacing(engine: Engine) -> None:
     bot = FakeBot()
     await drain(
         AlertSender(
-            bot, engine.store.db, engine.store.get_article, chat_interval=0.3, group_interval=0.6
+            bot,
+            BotRepository(engine.store.db),
+            engine.store.get_article,
+            chat_interval=0.3,
+            group_interval=0.6,
         ),
         rounds=400,
     )
@@ -252,7 +279,9 @@ async def test_a_group_upgraded_to_a_supergroup_keeps_its_alerts_and_subscriptio
     await subscriptions.subscribe(db, new)  # all news, subscribed again after the upgrade
     seed, second = await queue_all(engine, [old])
     await outbox.fan_out(
-        engine.store.db, engine.store.get_article, TopicMatcher(engine, engine.store.db).chats_for
+        engine.store.db,
+        engine.store.get_article,
+        TopicMatcher(engine, SubscriptionBook(engine.store.db)).chats_for,
     )
     # The new id already waits for the second article: it must not come twice.
     assert (new, second.id, "pending") in await rows(engine)
@@ -260,7 +289,11 @@ async def test_a_group_upgraded_to_a_supergroup_keeps_its_alerts_and_subscriptio
     api.chat_errors[old] = (400, description, {"migrate_to_chat_id": new})
     await drain(
         AlertSender(
-            bot, engine.store.db, engine.store.get_article, chat_interval=0.01, group_interval=0.01
+            bot,
+            BotRepository(engine.store.db),
+            engine.store.get_article,
+            chat_interval=0.01,
+            group_interval=0.01,
         )
     )
     delivered = sorted(
@@ -277,7 +310,7 @@ async def test_a_group_upgraded_to_a_supergroup_keeps_its_alerts_and_subscriptio
     assert topics == ["", "إدلب"]  # all news and the topic, once each
     assert await subscriptions.list_subscriptions(db, old) == []
     # A second move (the service message arriving late) changes nothing.
-    assert await move_chat(db, old, new) == (0, 0)
+    assert await move_chat(BotRepository(db), old, new) == (0, 0)
 
 
 async def test_sender_survives_a_database_error_and_delivers_the_next_alert(
@@ -302,7 +335,7 @@ async def test_sender_survives_a_database_error_and_delivers_the_next_alert(
     monkeypatch.setattr(outbox, "next_due_time", broken_once)
     bot = Recorder()
     sender = AlertSender(
-        bot, engine.store.db, engine.store.get_article, idle_wait=0.05, backoff=0.05
+        bot, BotRepository(engine.store.db), engine.store.get_article, idle_wait=0.05, backoff=0.05
     )
     task = asyncio.create_task(sender.run())
     try:

@@ -11,11 +11,11 @@ import pytest
 from support.embedders import HashingEmbedder
 from support.neardup_samples import UNRELATED, light_copies
 
-from bot.database import migrate_bot_tables
+from bot.database import BotRepository, migrate_bot_tables
 from bot.news import feedstore, outbox, subscriptions
 from bot.news import schema as newsdb
 from bot.news.poller import PollConfig, cmd_poll, poll_once
-from bot.news.subscriptions import TopicMatcher
+from bot.news.subscriptions import SubscriptionBook, TopicMatcher
 from bot.settings import Settings
 from bot.tools.newssite import NewsServer, Page, article_page, atom, rss, running_server
 from retrieval.answer import AnswerConfig
@@ -97,10 +97,10 @@ async def test_first_poll_quiet_then_new_entry_alerts_once(
         {"title": NEWS[0].title, "link": serve_article(news_server, "a/2", NEWS[0], "cp1256")},
     ]
     news_server.pages["feed.xml"] = Page(rss(items), content_type="application/rss+xml", etag='"1"')
-    match = TopicMatcher(engine, engine.store.db).chats_for
+    match = TopicMatcher(engine, SubscriptionBook(engine.store.db)).chats_for
     cfg = config(news_server.url("feed.xml"))
 
-    first = await poll_once(engine, engine.store.db, cfg, match=match)
+    first = await poll_once(engine, BotRepository(engine.store.db), cfg, match=match)
     assert [a.title for a in first.added] == [SEED.title, NEWS[0].title]
     assert first.added[1].body == NEWS[0].body  # windows-1256 page decoded
     assert first.added[0].source == "مدونة هادي العبد الله" and first.added[0].published.startswith(
@@ -111,7 +111,7 @@ async def test_first_poll_quiet_then_new_entry_alerts_once(
     oil = replace(NEWS[1], body=NEWS[1].body)
     items.insert(0, {"title": oil.title, "link": serve_article(news_server, "a/3", oil)})
     news_server.pages["feed.xml"] = Page(rss(items), content_type="application/rss+xml", etag='"2"')
-    second = await poll_once(engine, engine.store.db, cfg, match=match)
+    second = await poll_once(engine, BotRepository(engine.store.db), cfg, match=match)
     assert [a.title for a in second.added] == [oil.title]
     assert second.alerts_queued == 2
     async with db.execute("SELECT chat_id, article_id, status FROM outbox ORDER BY chat_id") as cur:
@@ -120,7 +120,9 @@ async def test_first_poll_quiet_then_new_entry_alerts_once(
     assert [tuple(r) for r in rows] == [(101, oil_id, "pending"), (103, oil_id, "pending")]
     assert news_server.hits("a/1") == 1  # old entries are not fetched again
 
-    third = await poll_once(engine, engine.store.db, cfg, match=match)  # ETag matches: 304
+    third = await poll_once(
+        engine, BotRepository(engine.store.db), cfg, match=match
+    )  # ETag matches: 304
     assert third.counters.get("not_modified") == 1 and third.added == []
     assert (
         await outbox.fan_out(engine.store.db, engine.store.get_article, match) == 0
@@ -139,9 +141,9 @@ async def polled_once(
     await subscriptions.subscribe(engine.store.db, chat)
     items = [{"title": SEED.title, "link": serve_article(news_server, f"{folder}/1", SEED)}]
     news_server.pages["feed.xml"] = Page(rss(items), content_type="application/rss+xml")
-    match = TopicMatcher(engine, engine.store.db).chats_for
+    match = TopicMatcher(engine, SubscriptionBook(engine.store.db)).chats_for
     cfg = config(news_server.url("feed.xml"))
-    await poll_once(engine, engine.store.db, cfg, match=match)  # first sight: quiet
+    await poll_once(engine, BotRepository(engine.store.db), cfg, match=match)  # first sight: quiet
     return items, match, cfg
 
 
@@ -163,17 +165,17 @@ async def test_a_stop_between_ingest_and_note_loses_no_alert(
 
     monkeypatch.setattr(outbox, "record_articles", stop)
     with pytest.raises(Stop):
-        await poll_once(engine, engine.store.db, cfg, match=match)
+        await poll_once(engine, BotRepository(engine.store.db), cfg, match=match)
     stored = [a for a in await engine.store.latest_articles(5) if a.title == NEWS[1].title]
     assert len(stored) == 1 and await outbox.status_counts(db) == {}  # stored, not noted
     monkeypatch.setattr(outbox, "record_articles", real)
 
-    again = await poll_once(engine, engine.store.db, cfg, match=match)
+    again = await poll_once(engine, BotRepository(engine.store.db), cfg, match=match)
     assert [a.id for a in again.added] == [stored[0].id] and again.alerts_queued == 1
     async with db.execute("SELECT chat_id, article_id FROM outbox") as cur:
         assert [tuple(r) for r in await cur.fetchall()] == [(111, stored[0].id)]
     assert (
-        await poll_once(engine, engine.store.db, cfg, match=match)
+        await poll_once(engine, BotRepository(engine.store.db), cfg, match=match)
     ).added == []  # seen now: once only
     assert again.counters.get("recovered") == 1 and not again.counters.get("duplicate")
 
@@ -187,7 +189,7 @@ async def test_an_article_ingested_outside_feeds_is_not_taken_for_a_cut_short_on
     await engine.ingest([replace(NEWS[2], url=link)])
     items.insert(0, {"title": NEWS[2].title, "link": link})
     news_server.pages["feed.xml"] = Page(rss(items), content_type="application/rss+xml")
-    report = await poll_once(engine, engine.store.db, cfg, match=match)
+    report = await poll_once(engine, BotRepository(engine.store.db), cfg, match=match)
     assert report.added == [] and report.alerts_queued == 0
     assert report.counters.get("duplicate") == 1 and "recovered" not in report.counters
 
@@ -207,7 +209,9 @@ async def test_atom_feed_and_summary_fallback(news_server: NewsServer, engine: E
         },
     ]
     news_server.pages["atom.xml"] = Page(atom(entries), content_type="application/atom+xml")
-    report = await poll_once(engine, engine.store.db, config(news_server.url("atom.xml")))
+    report = await poll_once(
+        engine, BotRepository(engine.store.db), config(news_server.url("atom.xml"))
+    )
     assert [(a.title, a.body, a.source) for a in report.added] == [
         (NEWS[2].title, NEWS[2].body, NEWS[2].source),
         (
@@ -218,7 +222,9 @@ async def test_atom_feed_and_summary_fallback(news_server: NewsServer, engine: E
     ]
     assert report.counters["no_text"] == 2 and report.counters["summary_fallback"] == 1
     assert report.counters["entry_no_text"] == 1
-    again = await poll_once(engine, engine.store.db, config(news_server.url("atom.xml")))
+    again = await poll_once(
+        engine, BotRepository(engine.store.db), config(news_server.url("atom.xml"))
+    )
     assert again.added == [] and news_server.hits("empty-page") == 2  # no-text entry remembered
 
 
@@ -249,7 +255,9 @@ async def test_each_bad_input_counted_and_backed_off(
     cfg = config(
         *(news_server.url(f"{n}.xml") for n in names), max_feed_bytes=1024 * 1024, fetch_timeout=1.0
     )
-    report = await poll_once(engine, engine.store.db, cfg)  # slow.xml times out, alone
+    report = await poll_once(
+        engine, BotRepository(engine.store.db), cfg
+    )  # slow.xml times out, alone
     status = {f.url.rsplit("/", 1)[1]: f.status for f in report.feeds}
     assert status == {
         "good.xml": "ok",
@@ -273,7 +281,7 @@ async def test_each_bad_input_counted_and_backed_off(
     assert feeds["huge.xml"].failures == 1 and feeds["huge.xml"].next_attempt > time.time() + 50
     assert "more than 1048576 bytes" in feeds["huge.xml"].last_error
     again = await poll_once(
-        engine, engine.store.db, cfg
+        engine, BotRepository(engine.store.db), cfg
     )  # failing feeds wait their backoff; none is dropped
     assert sum(f.status == "backing_off" for f in again.feeds) == 5 and len(again.feeds) == 8
     assert news_server.hits("huge.xml") == 1
@@ -289,11 +297,11 @@ async def test_thousand_entries_capped_on_first_poll(
     ]
     news_server.pages["big.xml"] = Page(rss(items), content_type="application/rss+xml")
     cfg = config(news_server.url("big.xml"), max_entries=5)
-    report = await poll_once(engine, engine.store.db, cfg)
+    report = await poll_once(engine, BotRepository(engine.store.db), cfg)
     # Pages are missing (404): entries fall back to their summaries, near-copies of each other.
     assert len(report.added) == 1 and report.counters["near_duplicate"] == 4
     assert report.counters["entries_capped"] == 995 and report.counters["page_http_error"] == 5
-    again = await poll_once(engine, engine.store.db, cfg)
+    again = await poll_once(engine, BotRepository(engine.store.db), cfg)
     assert again.added == [] and "entries_capped" not in again.counters  # backlog is history
 
 
@@ -309,8 +317,8 @@ async def test_duplicates_by_url_and_near_copy(news_server: NewsServer, engine: 
             ]
         )
     )
-    r1 = await poll_once(engine, engine.store.db, config(news_server.url("one.xml")))
-    r2 = await poll_once(engine, engine.store.db, config(news_server.url("two.xml")))
+    r1 = await poll_once(engine, BotRepository(engine.store.db), config(news_server.url("one.xml")))
+    r2 = await poll_once(engine, BotRepository(engine.store.db), config(news_server.url("two.xml")))
     assert len(r1.added) == 1 and r2.added == []
     assert r2.counters["duplicate"] == 1 and r2.counters["near_duplicate"] == 1
     assert news_server.hits("s/1") == 1  # the duplicate URL was not fetched again
@@ -322,7 +330,9 @@ async def test_wrong_declared_encoding_counted(news_server: NewsServer, engine: 
     news_server.pages["w.xml"] = Page(
         rss([{"title": NEWS[0].title, "link": news_server.url("w/1")}])
     )
-    report = await poll_once(engine, engine.store.db, config(news_server.url("w.xml")))
+    report = await poll_once(
+        engine, BotRepository(engine.store.db), config(news_server.url("w.xml"))
+    )
     assert [a.body for a in report.added] == [NEWS[0].body] and report.counters["encoding"] == 1
 
 
@@ -333,7 +343,9 @@ async def test_loopback_feed_refused_unless_allowed(
         rss([{"title": NEWS[0].title, "link": serve_article(news_server, "l/1", NEWS[0])}])
     )
     report = await poll_once(
-        engine, engine.store.db, config(news_server.url("f.xml"), allow_private=False)
+        engine,
+        BotRepository(engine.store.db),
+        config(news_server.url("f.xml"), allow_private=False),
     )
     assert report.feeds[0].status == "failed" and report.counters["address_refused"] == 1
     assert "ISNAD_ALLOW_PRIVATE_URLS" in report.feeds[0].error and news_server.requests == []
@@ -368,7 +380,7 @@ async def test_feeds_from_settings_and_admin(engine: Engine) -> None:
     assert new and feed.first_polled is False
     # Polled with settings that no longer name a or b: a stops, b and c (admin's) go on.
     report = await poll_once(
-        engine, engine.store.db, config(allow_private=False, fetch_timeout=0.5)
+        engine, BotRepository(engine.store.db), config(allow_private=False, fetch_timeout=0.5)
     )
     assert sorted(f.url for f in report.feeds) == ["http://b.example/rss", "http://c.example/rss"]
     assert await feedstore.remove_feed(db, str(feed.id)) and not await feedstore.remove_feed(
@@ -396,7 +408,9 @@ async def test_entries_that_are_not_articles_are_skipped_and_counted(
     news_server.pages["blank"] = Page(b"<html><body></body></html>")
     feed = rss(items).replace(b"&amp;lol9;", b"&lol9;")
     news_server.pages["lol.xml"] = Page(feed, content_type="application/rss+xml")
-    report = await poll_once(engine, engine.store.db, config(news_server.url("lol.xml")))
+    report = await poll_once(
+        engine, BotRepository(engine.store.db), config(news_server.url("lol.xml"))
+    )
     assert [(a.title, a.url) for a in report.added] == [(NEWS[0].title, news_server.url("n/0"))]
     assert report.counters["entry_bad_link"] == 3 and report.counters["entry_no_text"] == 1
     async with engine.store.db.execute("SELECT url FROM articles") as cur:

@@ -95,7 +95,7 @@ async def subscribe_user(engine: Engine) -> None:
 
 async def audit_rows(ctx: BotState) -> list[audit.AuditEntry]:
     """Return the audit log, oldest first."""
-    return list(reversed(await audit.last(ctx.db.conn, 100)))
+    return list(reversed(await audit.last(ctx.repo.conn, 100)))
 
 
 async def test_non_admin_refused_for_every_command(
@@ -379,7 +379,7 @@ async def test_stats_match_database(
         row = await cur.fetchone()
     assert row is not None
     articles, chunks, sources, feeds, subscribers = row
-    admin_db = ctx.db.conn
+    admin_db = ctx.repo.conn
     async with admin_db.execute("SELECT COUNT(*), SUM(answered) FROM questions") as cur:
         row = await cur.fetchone()
     assert row is not None
@@ -450,7 +450,7 @@ async def test_questions_asked_are_logged_for_stats(
     _, ctx = await start_admin_bot(log_questions=log_text)
     question = "بأي حجة تواصل روسيا التصعيد؟"
     await say(botapi, question, user=USER)
-    db = ctx.db.conn
+    db = ctx.repo.conn
     rows: list[Any] = []
 
     async def logged() -> bool:  # the row is written just after the reply is sent

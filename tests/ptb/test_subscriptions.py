@@ -16,7 +16,7 @@ from telegram.ext import Application, ApplicationBuilder
 
 from bot.news import subscriptions
 from bot.news.feedstore import list_feeds
-from bot.news.subscriptions import TopicMatcher, topic_key
+from bot.news.subscriptions import SubscriptionBook, TopicMatcher, topic_key
 from bot.telegram import texts
 from bot.telegram.state import BotState, context_types
 from bot.telegram.subscriptions import register, start_background, stop_background
@@ -121,11 +121,13 @@ async def test_matcher_words_then_meaning(engine: Engine) -> None:
     await subscriptions.subscribe(db, 2, "الأتراك الضباط")  # both words, stemmed, any order
     await subscriptions.subscribe(db, 3, "كرة السلة")  # in neither
     await subscriptions.subscribe(db, 4)
-    matcher = TopicMatcher(engine, engine.store.db)
+    matcher = TopicMatcher(engine, SubscriptionBook(engine.store.db))
     assert await matcher.chats_for(seed) == [1, 2, 4]
     assert await matcher.chats_for(second) == [4]
     # With the threshold at the bottom, the embedding path alone matches every topic.
-    assert await TopicMatcher(engine, engine.store.db, threshold=-1.0).chats_for(second) == [
+    assert await TopicMatcher(engine, SubscriptionBook(engine.store.db), threshold=-1.0).chats_for(
+        second
+    ) == [
         1,
         2,
         3,

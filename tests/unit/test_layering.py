@@ -101,3 +101,28 @@ def test_the_bot_tables_are_migrated_in_one_place() -> None:
         if re.search(r"\bawait migrate(_bot|_bot_tables)?\(", path.read_text(encoding="utf-8"))
     }
     assert callers == {"database.py"}
+
+
+# The modules that hold the bot's SQL, each one concern, and the repository that opens them.
+TABLE_MODULES = {
+    "database.py",
+    "admin/audit.py",
+    "admin/questionlog.py",
+    "news/feedstore.py",
+    "news/outbox.py",
+    "news/schema.py",
+    "news/subscriptions.py",
+}
+
+
+def test_the_bot_reaches_its_tables_through_the_repository() -> None:
+    offenders = []
+    for path in BOT.rglob("*.py"):
+        name = path.relative_to(BOT).as_posix()
+        if name in TABLE_MODULES:
+            continue
+        offenders += [f"{name}: imports {m}" for m in imports(path) if m == "aiosqlite"]
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Attribute) and node.attr == "conn":
+                offenders.append(f"{name}:{node.lineno}: .conn")
+    assert offenders == []
