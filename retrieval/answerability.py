@@ -93,10 +93,6 @@ class Evidence:
     lexical_top: float
     score_gap: float = 0.0
 
-    def vector(self) -> np.ndarray:
-        """Return the features in FEATURES order."""
-        return np.array([getattr(self, name) for name in FEATURES], dtype=np.float64)
-
     def to_dict(self) -> dict[str, float]:
         """Return the features by name, rounded for printing."""
         return {k: round(v, 4) for k, v in asdict(self).items()}

@@ -8,7 +8,7 @@ import sqlite3
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
@@ -492,17 +492,12 @@ class Engine:
     async def ask(
         self, question: str, k: int | None = None, exclude: frozenset[int] = frozenset()
     ) -> Answer:
-        """Answer a question with quoted sentences and their sources, say the articles
-        do not state it, or decline."""
+        """Answer with quoted sentences and their sources, say the articles do not state
+        it, or decline."""
         start = time.perf_counter()
         hits = await self.search(question, k, exclude=exclude)
-        hidden = await self.store.article_chunk_ids(exclude)
-        counts, total = await self.store.term_counts(search_terms(question), hidden)
-        stats = TermStats(counts, total)
-        # Composing embeds candidate sentences: CPU work, off the event loop.
-        answer = await asyncio.to_thread(self.composer.compose, question, hits, stats)
-        ms = (time.perf_counter() - start) * 1000
-        return replace(answer, ms=ms)
+        answer = await self._compose(question, hits, await self.store.article_chunk_ids(exclude))
+        return replace(answer, ms=(time.perf_counter() - start) * 1000)
 
     async def ask_within(
         self, question: str, article_ids: Sequence[int], k: int | None = None
@@ -517,11 +512,18 @@ class Engine:
         wanted = set(article_ids)
         hits = await self.search(question, self.search_config.candidates)
         hits = [h for h in hits if h.article.id in wanted][: k or self.search_config.top_k]
-        counts, total = await self.store.term_counts(search_terms(question))
-        answer = await asyncio.to_thread(
+        answer = await self._compose(question, hits)
+        return replace(answer, ms=(time.perf_counter() - start) * 1000)
+
+    async def _compose(
+        self, question: str, hits: list[Hit], hidden: Collection[int] = ()
+    ) -> Answer:
+        """Weigh the hits with the corpus's term statistics (hidden chunks left out)."""
+        counts, total = await self.store.term_counts(search_terms(question), hidden)
+        # Composing embeds candidate sentences: CPU work, off the event loop.
+        return await asyncio.to_thread(
             self.composer.compose, question, hits, TermStats(counts, total)
         )
-        return replace(answer, ms=(time.perf_counter() - start) * 1000)
 
     async def article_vectors(self, article_id: int) -> np.ndarray:
         """Return an article's chunk vectors as rows (none: zero rows of the model's width)."""
