@@ -44,7 +44,7 @@ from retrieval.dbhealth import (
 from retrieval.engine import EngineError, rebuild_index
 from retrieval.intake import ArticleFileError, article_files, load_article_file
 from retrieval.modelfetch import ModelError, verify_model_dir
-from retrieval.models import Answer
+from retrieval.models import Answer, TimeScope
 from retrieval.store import CorpusStore
 
 logger = logging.getLogger(__name__)
@@ -85,6 +85,7 @@ def answer_json(answer: Answer) -> dict[str, object]:
                 "title": c.title,
                 "source": c.source,
                 "published": c.published,
+                "dated_at_ingest": c.dated_at_ingest,
                 "url": c.url,
             }
             for c in (answer.headlines if answer.outcome == "declined" else answer.citations)
@@ -98,7 +99,22 @@ def answer_json(answer: Answer) -> dict[str, object]:
             }
             for h in answer.hits
         ],
+        "time": time_json(answer.time),
         "ms": round(answer.ms, 1),
+    }
+
+
+def time_json(scope: TimeScope | None) -> dict[str, object] | None:
+    """Return what the question's time words asked for, as JSON (None: no time words)."""
+    if scope is None:
+        return None
+    return {
+        "kind": scope.kind,
+        "phrases": list(scope.phrases),
+        "as_of": scope.as_of.isoformat(timespec="minutes"),
+        "start": scope.start.isoformat(timespec="minutes") if scope.start else None,
+        "end": scope.end.isoformat(timespec="minutes") if scope.end else None,
+        "in_window": scope.in_window,
     }
 
 
@@ -168,15 +184,20 @@ async def cmd_ingest(settings: Settings, paths: list[Path]) -> None:
         await engine.close()
 
 
-async def cmd_ask(settings: Settings, questions: list[str], as_json: bool) -> None:
-    """Answer each question; the model is loaded once."""
+async def cmd_ask(settings: Settings, questions: list[str], as_json: bool, as_of: str = "") -> None:
+    """Answer each question, as asked at as_of (or ISNAD_AS_OF, or now); the model is
+    loaded once."""
+    try:
+        moment = settings.moment(as_of)
+    except ValueError as exc:
+        raise CliError(f"bad --as-of: {exc}") from exc
     if not settings.db_path.exists():
         raise CliError(f"no corpus at {settings.db_path}: run `isnad setup` first")
     await check_corpus(settings)  # a damaged database fails now, not after the model loads
     engine = await open_engine(settings, load_embedder(settings))
     try:
         for question in _questions(questions):
-            answer = await engine.ask(question)
+            answer = await engine.ask(question, as_of=moment)
             if as_json:
                 print(json.dumps(answer_json(answer), ensure_ascii=False), flush=True)
             else:
@@ -451,6 +472,12 @@ def parser() -> argparse.ArgumentParser:
     ask = sub.add_parser("ask", help="answer questions (use - to read one per line)")
     ask.add_argument("questions", nargs="+")
     ask.add_argument("--json", action="store_true", help="one JSON object per question")
+    ask.add_argument(
+        "--as-of",
+        default="",
+        metavar="YYYY-MM-DD[THH:MM]",
+        help="read time words as if asked then (wall-clock time in ISNAD_TIME_ZONE)",
+    )
     rei = sub.add_parser("reindex", help="re-embed every chunk and swap the index in")
     rei.add_argument("--fast", action="store_true", help="rebuild from stored vectors only")
     sub.add_parser("stats", help="what the corpus holds")
@@ -516,7 +543,7 @@ def dispatch(settings: Settings, args: argparse.Namespace) -> None:
         case "ingest":
             asyncio.run(cmd_ingest(settings, args.paths))
         case "ask":
-            asyncio.run(cmd_ask(settings, args.questions, args.json))
+            asyncio.run(cmd_ask(settings, args.questions, args.json, args.as_of))
         case "reindex":
             asyncio.run(cmd_reindex(settings, args.fast))
         case "stats":

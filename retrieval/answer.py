@@ -53,7 +53,15 @@ class _Candidate:
 
 
 def _citation(n: int, article: Article) -> Citation:
-    return Citation(n, article.id, article.title, article.source, article.published, article.url)
+    return Citation(
+        n,
+        article.id,
+        article.title,
+        article.source,
+        article.published,
+        article.url,
+        article.dated_at_ingest,
+    )
 
 
 def headlines(hits: Sequence[Hit], limit: int) -> tuple[Citation, ...]:

@@ -10,12 +10,13 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
-from retrieval.answer import AnswerComposer, AnswerConfig
+from retrieval.answer import AnswerComposer, AnswerConfig, headlines
 from retrieval.answerability import AnswerabilityModel, TermStats
 from retrieval.arabic import search_terms
 from retrieval.chunker import Chunker
@@ -24,9 +25,11 @@ from retrieval.evidence import SentenceEvidence
 from retrieval.fusion import Fused, blend, rrf
 from retrieval.identity import canonical_url, content_hash
 from retrieval.index import IndexConfig, VectorIndex, open_index
-from retrieval.models import Answer, Article, ArticleDraft, ChunkSpan, Hit
+from retrieval.models import Answer, Article, ArticleDraft, ChunkSpan, Hit, TimeScope
 from retrieval.sentences import MAX_SENTENCE_CHARS, split_sentences
 from retrieval.store import CorpusStore
+from retrieval.timesearch import applies, newest_first, newest_reports, window_articles
+from retrieval.timewords import TimeReading, read_time
 
 logger = logging.getLogger(__name__)
 
@@ -395,17 +398,19 @@ class Engine:
         k: int | None = None,
         mode: SearchMode = "hybrid",
         exclude: frozenset[int] = frozenset(),
+        within: frozenset[int] | None = None,
     ) -> list[Hit]:
         """Return the best k chunks for the question: fused, or one side alone by mode.
 
         exclude names articles to search as if they were not there (evaluation asks
-        questions with their answering paragraphs left out this way).
+        questions with their answering paragraphs left out this way); within, when
+        given, names the only chunks searched (a time window's), on both sides.
         """
         cfg = self.search_config
         k = k or cfg.top_k
         hidden = await self.store.article_chunk_ids(exclude)
         qvec, dense, lexical = await self._candidates(
-            question, max(cfg.candidates, k), mode, hidden
+            question, max(cfg.candidates, k), mode, hidden, within
         )
         rerank = self._reranks(mode)
         fused = self._fuse(dense, lexical, max(k, cfg.rerank_depth) if rerank else k)
@@ -422,19 +427,29 @@ class Engine:
         return hits[:k]
 
     async def _candidates(
-        self, question: str, depth: int, mode: SearchMode, hidden: set[int]
+        self,
+        question: str,
+        depth: int,
+        mode: SearchMode,
+        hidden: set[int],
+        within: frozenset[int] | None = None,
     ) -> tuple[np.ndarray | None, list[tuple[int, float]], list[tuple[int, float]]]:
         """Return the query vector (None for lexical only) and the dense and lexical lists,
-        without the hidden chunks."""
+        without the hidden chunks (and with within, of those chunks only)."""
         qvec: np.ndarray | None = None
         dense: list[tuple[int, float]] = []
         lexical: list[tuple[int, float]] = []
+        allowed = None if within is None else np.fromiter(within - hidden, dtype=np.int64)
         if mode != "lexical":
             qvec = await asyncio.to_thread(self.embed_query, question)
-            dense = await asyncio.to_thread(self.index.search, qvec, depth + len(hidden))
+            dense = await asyncio.to_thread(self.index.search, qvec, depth + len(hidden), allowed)
             dense = [d for d in dense if d[0] not in hidden][:depth]
         if mode != "dense":
-            lexical = await self.store.lexical_search(search_terms(question), depth + len(hidden))
+            lexical = await self.store.lexical_search(
+                search_terms(question),
+                depth + len(hidden),
+                None if within is None else within - hidden,
+            )
             lexical = [x for x in lexical if x[0] not in hidden][:depth]
         return qvec, dense, lexical
 
@@ -490,14 +505,87 @@ class Engine:
         return self.evidence.score(question, sentences)
 
     async def ask(
-        self, question: str, k: int | None = None, exclude: frozenset[int] = frozenset()
+        self,
+        question: str,
+        k: int | None = None,
+        exclude: frozenset[int] = frozenset(),
+        *,
+        as_of: datetime | None = None,
     ) -> Answer:
         """Answer with quoted sentences and their sources, say the articles do not state
-        it, or decline."""
+        it, or decline.
+
+        Time words ("أمس", "الأسبوع الماضي", "آخر") are read against as_of (default:
+        now, UTC; a naive as_of is wall-clock time): a window restricts the search to
+        the articles published in it, "latest" puts the newest relevant reports first.
+        A question without them takes exactly the path it took before time was read.
+        """
         start = time.perf_counter()
-        hits = await self.search(question, k, exclude=exclude)
-        answer = await self._compose(question, hits, await self.store.article_chunk_ids(exclude))
+        moment = as_of or datetime.now(UTC)
+        reading = read_time(question, moment)
+        if await applies(self.store, reading, moment):
+            answer = await self._ask_in_time(question, reading, moment, k, exclude)
+        else:
+            hits = await self.search(question, k, exclude=exclude)
+            hidden = await self.store.article_chunk_ids(exclude)
+            answer = await self._compose(question, hits, hidden)
         return replace(answer, ms=(time.perf_counter() - start) * 1000)
+
+    async def _ask_in_time(
+        self,
+        question: str,
+        reading: TimeReading,
+        as_of: datetime,
+        k: int | None,
+        exclude: frozenset[int],
+    ) -> Answer:
+        """Answer from the window's reports (or the newest first); with none on the
+        subject in the window, offer the newest reports on it instead."""
+        k = k or self.search_config.top_k
+        hidden = await self.store.article_chunk_ids(exclude)
+        scope = TimeScope(
+            reading.kind if reading.kind == "window" else "latest",
+            reading.phrases,
+            as_of.replace(tzinfo=None),
+            reading.start,
+            reading.end,
+        )
+        # The other words do the matching; an empty rest (only time words) keeps them.
+        text = reading.rest if reading.rest.strip(" ؟?!.") else question
+        if reading.kind == "latest":
+            hits = await self.search(text, k, exclude=exclude)
+            answer = await self._compose(text, newest_first(hits, as_of), hidden)
+            return replace(answer, question=question, time=scope)
+        articles = await window_articles(self.store, reading, as_of) - exclude
+        if articles:
+            within = frozenset(await self.store.chunks_of(articles))
+            hits = await self.search(text, k, exclude=exclude, within=within)
+            if reading.latest:
+                hits = newest_first(hits, as_of)
+            answer = await self._compose(text, hits, hidden)
+            if answer.outcome != "declined":
+                return replace(answer, question=question, time=scope)
+        # Nothing from the window on the subject: never quote older reports as if
+        # they were new; name the newest ones on the subject, with their dates.
+        hits = await self.search(text, k, exclude=exclude)
+        found = await self._compose(text, hits, hidden)
+        newest = (
+            headlines(newest_reports(hits, as_of), self.composer.config.headlines)
+            if found.outcome != "declined"
+            else found.headlines
+        )
+        return Answer(
+            question=question,
+            answered=False,
+            sentences=(),
+            citations=(),
+            hits=found.hits,
+            confidence=found.confidence,
+            headlines=newest,
+            outcome="declined",
+            decision=found.decision,
+            time=replace(scope, in_window=False),
+        )
 
     async def ask_within(
         self, question: str, article_ids: Sequence[int], k: int | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
@@ -83,6 +84,25 @@ class Citation:
     source: str
     published: str
     url: str
+    dated_at_ingest: bool = False  # published is the ingest time, not a stated date
+
+
+@dataclass(frozen=True)
+class TimeScope:
+    """The time a question asked about, as read against its as-of moment.
+
+    kind "window": reports published in [start, end) (wall-clock time); "latest": the
+    newest reports on the subject first. in_window False says no report from the
+    window is on the subject: the answer then quotes nothing and its headlines are the
+    newest reports on the subject, from outside the window.
+    """
+
+    kind: Literal["window", "latest"]
+    phrases: tuple[str, ...]
+    as_of: datetime
+    start: datetime | None = None
+    end: datetime | None = None
+    in_window: bool = True
 
 
 @dataclass(frozen=True)
@@ -111,6 +131,9 @@ class Answer:
     # declined: nothing on the subject (headlines are the nearest articles).
     outcome: Literal["answered", "not_stated", "declined"] = "answered"
     decision: Decision | None = None
+    # What the question's time words asked for; None when it has none (or the corpus
+    # holds no dated article, so time cannot narrow anything).
+    time: TimeScope | None = None
 
     def __post_init__(self) -> None:
         if not self.answered and self.outcome == "answered":

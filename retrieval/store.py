@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 import time
@@ -347,18 +348,57 @@ class CorpusStore:
             await self._writer.rollback()
             raise
 
-    async def lexical_search(self, terms: Sequence[str], limit: int) -> list[tuple[int, float]]:
-        """Return (chunk id, bm25) best first for any of the terms; bm25 is lower-better."""
+    async def lexical_search(
+        self, terms: Sequence[str], limit: int, within: Collection[int] | None = None
+    ) -> list[tuple[int, float]]:
+        """Return (chunk id, bm25) best first for any of the terms; bm25 is lower-better.
+
+        With within, only those chunks are searched (say, the articles of a time window).
+        """
         terms = [t.replace('"', "") for t in terms if t.replace('"', "")]
         if not terms:
             return []
         query = " OR ".join(f'"{t}"' for t in dict.fromkeys(terms))
+        if within is not None:
+            # One JSON parameter, however many chunks: no limit on bound variables.
+            async with self.db.execute(
+                "SELECT rowid, bm25(chunks_fts) AS s FROM chunks_fts WHERE chunks_fts MATCH ?"
+                " AND rowid IN (SELECT value FROM json_each(?)) ORDER BY s LIMIT ?",
+                (query, json.dumps(sorted(within)), limit),
+            ) as cur:
+                return [(int(r[0]), float(r[1])) for r in await cur.fetchall()]
         async with self.db.execute(
             "SELECT rowid, bm25(chunks_fts) AS s FROM chunks_fts WHERE chunks_fts MATCH ?"
             " ORDER BY s LIMIT ?",
             (query, limit),
         ) as cur:
             return [(int(r[0]), float(r[1])) for r in await cur.fetchall()]
+
+    async def published_between(self, low: str, high: str) -> list[tuple[int, str]]:
+        """Return (article id, published) of articles whose stored date string lies in
+        [low, high); the caller reads the times, this only narrows by the index."""
+        async with self.db.execute(
+            "SELECT id, published FROM articles WHERE published >= ? AND published < ?",
+            (low, high),
+        ) as cur:
+            return [(int(r[0]), str(r[1])) for r in await cur.fetchall()]
+
+    async def dated_span(self) -> tuple[str, str] | None:
+        """Return the oldest and newest published date strings, or None when no article
+        is dated."""
+        async with self.db.execute(
+            "SELECT MIN(published), MAX(published) FROM articles WHERE published != ''"
+        ) as cur:
+            row = await cur.fetchone()
+        return (str(row[0]), str(row[1])) if row and row[0] is not None else None
+
+    async def chunks_of(self, article_ids: Collection[int]) -> set[int]:
+        """Return the chunk ids of these articles (any number of them)."""
+        async with self.db.execute(
+            "SELECT id FROM chunks WHERE article_id IN (SELECT value FROM json_each(?))",
+            (json.dumps(sorted(article_ids)),),
+        ) as cur:
+            return {int(r[0]) for r in await cur.fetchall()}
 
     async def term_counts(
         self, terms: Sequence[str], hidden: Collection[int] = ()

@@ -97,7 +97,7 @@ _NUMBER_WORDS = {
 }
 _COUNT = "(\\d{1,3}|" + "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True)) + ")"
 _PAST = f"(?:ال)?(?:ماضي{T}?|{A}خير{T}?|فائت{T}?|منصرم{T}?|سابق{T})"
-_AGO = f"(?:منذ|قبل|من)"
+_AGO = "(?:منذ|قبل|من)"
 _DAYS = f"(?:{A}يام|يوما|يوم)"
 _HOURS = f"(?:ساعات|ساع{T}|ساعه)"
 
@@ -187,9 +187,7 @@ class _Rules:
     def __init__(self) -> None:
         r = re.compile
         p = PRE
-        self.before_day = r(
-            rf"{B}{p}(?:في\s+)?{A}ول\s+(?:من\s+)?(?:{A}مس|ال{A}مس|البارح{T}){E}"
-        )
+        self.before_day = r(rf"{B}{p}(?:في\s+)?{A}ول\s+(?:من\s+)?(?:{A}مس|ال{A}مس|البارح{T}){E}")
         self.last_night = r(
             rf"{B}{p}(?:في\s+)?(?:(?:ال)?ليل{T}\s+(?:ال)?(?:ماضي{T}|فائت{T}|البارح{T}|{A}مس)"
             rf"|مساء\s+(?:{A}مس|البارح{T})|البارح{T}\s+ليلا){E}"
@@ -210,9 +208,7 @@ class _Rules:
         self.this_month = r(
             rf"{B}{p}(?:في\s+|خلال\s+)?(?:هذا\s+الشهر|الشهر\s+(?:الحالي|الجاري)){E}"
         )
-        self.last_month = r(
-            rf"{B}{p}(?:في\s+|خلال\s+)?الشهر\s+(?:الماضي|الفائت|المنصرم|السابق){E}"
-        )
+        self.last_month = r(rf"{B}{p}(?:في\s+|خلال\s+)?الشهر\s+(?:الماضي|الفائت|المنصرم|السابق){E}")
         # منذ يومين / قبل ثلاثة أيام / منذ 3 أيام: that day.
         self.days_ago = r(rf"{B}{p}{_AGO}\s+(?:(يومين)|{_COUNT}\s+{_DAYS}|يوم){E}")
         # منذ ساعتين / قبل 5 ساعات: the hours since then.
@@ -233,9 +229,10 @@ class _Rules:
             rf"|{A}خر\s+{_COUNT}\s+{A}يام)(?:\s+{_PAST})?{E}"
         )
         # Dates in digits: 2015-08-02, 2015/8/2, 2/8/2015, 2-8-2015; "في 2/8" with no year.
-        self.ymd = r(rf"{B}{p}(?:(?:في|يوم|بتاريخ|تاريخ)\s+)?(\d{{4}})[-/.](\d{{1,2}})[-/.](\d{{1,2}}){E}")
-        self.dmy = r(rf"{B}{p}(?:(?:في|يوم|بتاريخ|تاريخ)\s+)?(\d{{1,2}})[-/.](\d{{1,2}})[-/.](\d{{4}}){E}")
-        self.dm = r(rf"{B}{p}(?:في|يوم|بتاريخ|تاريخ)\s+(\d{{1,2}})/(\d{{1,2}}){E}(?![-/.]\d)")
+        on = "(?:في|يوم|بتاريخ|تاريخ)"
+        self.ymd = r(rf"{B}{p}(?:{on}\s+)?(\d{{4}})[-/.](\d{{1,2}})[-/.](\d{{1,2}}){E}")
+        self.dmy = r(rf"{B}{p}(?:{on}\s+)?(\d{{1,2}})[-/.](\d{{1,2}})[-/.](\d{{4}}){E}")
+        self.dm = r(rf"{B}{p}{on}\s+(\d{{1,2}})/(\d{{1,2}}){E}(?![-/.]\d)")
         # 2 أغسطس (2015)، الثاني من آب، 3 من شهر تموز عام 2015.
         self.day_month = r(
             rf"{B}{p}(?:(?:في|يوم|بتاريخ)\s+)?(\d{{1,2}})\s+(?:من\s+)?(?:شهر\s+)?{_MONTH}"
@@ -326,7 +323,9 @@ class _Rules:
             if year_text:
                 year = int(year_text)
             else:
-                year = today.year if month < today.month or (month == today.month and not m.group(5)) else today.year - 1
+                # The latest such month begun by today; "تموز الماضي" in July is last year's.
+                this_year = month < today.month or (month == today.month and not m.group(5))
+                year = today.year if this_year else today.year - 1
             add(m, _month_window(year, month), capped=False)
         for m in self.weekday.finditer(text):
             lead, name, past = m.group(1), m.group(2), m.group(3)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import datetime
 
 from telegram import Bot, Message, MessageEntity, Update
 from telegram.constants import ChatType
@@ -148,7 +149,9 @@ async def answer_question(update: Update, context: BotContext, raw: str, usage: 
     question = taken.question
     started = time.perf_counter()
     async with typing(context.bot, chat.id, thread_of(message)):
-        answer, note = await ask(st.engine, question, take_focus(context), taken.note)
+        answer, note = await ask(
+            st.engine, question, take_focus(context), taken.note, as_of=st.settings.moment()
+        )
     markup = None
     if answer.sentences:  # answered, or the closest sentences of a "not stated" reply
         shown = tuple(h.chunk.id for _, h in formatting.quoted_passages(answer))
@@ -166,7 +169,12 @@ async def answer_question(update: Update, context: BotContext, raw: str, usage: 
 
 
 async def ask(
-    engine: Engine, question: str, focus: Focus | None, note: str = ""
+    engine: Engine,
+    question: str,
+    focus: Focus | None,
+    note: str = "",
+    *,
+    as_of: datetime | None = None,
 ) -> tuple[Answer, str]:
     """Answer from the focused article when it can; else say so and answer from all news."""
     if focus is not None:
@@ -175,7 +183,7 @@ async def ask(
             return answer, note
         missed = texts.FOCUS_NOT_ANSWERED.format(title=focus.title)
         note = f"{note}\n{missed}" if note else missed
-    return await engine.ask(question), note
+    return await engine.ask(question, as_of=as_of), note
 
 
 # -- everything else ----------------------------------------------------------

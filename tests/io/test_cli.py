@@ -2,6 +2,7 @@
 
 import io
 import json
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -60,6 +61,7 @@ def test_setup_then_ask_json(
             "sentences",
             "sources",
             "passages",
+            "time",
             "ms",
         ]
         assert obj["question"] == question and obj["answered"] is True
@@ -67,7 +69,19 @@ def test_setup_then_ask_json(
         assert set(obj["decision"]) == {"answer_score", "topic_score", "features"}
         assert obj["sentences"] and all(set(s) == {"text", "citation"} for s in obj["sentences"])
         assert obj["sources"][0]["title"] == "روسيا ترفض طلب تركي بخصوص مدينة إدلب وتركيا ترد"
-        assert set(obj["sources"][0]) == {"n", "article_id", "title", "source", "published", "url"}
+        assert set(obj["sources"][0]) == {
+            "n",
+            "article_id",
+            "title",
+            "source",
+            "published",
+            "dated_at_ingest",
+            "url",
+        }
+        # The seed states no date: it is dated with its ingest time, and says so.
+        assert obj["sources"][0]["dated_at_ingest"] is True
+        assert datetime.fromisoformat(obj["sources"][0]["published"]).year >= 2025
+        assert obj["time"] is None  # no time words
         assert set(obj["passages"][0]) == {"chunk_id", "article_id", "text", "score"}
         assert isinstance(obj["ms"], float)
 
