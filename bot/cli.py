@@ -365,7 +365,11 @@ async def cmd_eval(
     from retrieval.embedding_cache import CachedEmbedder
     from retrieval.evaluation import SYSTEMS, evaluate, load_squad, report_table
     from retrieval.newsdays import NewsSetError, is_news_questions, load_news_questions
+    from retrieval.timeeval import is_time_questions
 
+    if is_time_questions(path):
+        await cmd_eval_time(settings, path, news_dir, as_json)
+        return
     chosen = [s.strip() for s in systems.split(",") if s.strip()]
     unknown = [s for s in chosen if s not in SYSTEMS]
     if unknown or not chosen:
@@ -418,6 +422,58 @@ async def cmd_eval(
                 }
                 fh.write(json.dumps(row, ensure_ascii=False) + "\n")
     print(json.dumps(report.to_json(), ensure_ascii=False) if as_json else report_table(report))
+
+
+async def cmd_eval_time(settings: Settings, path: Path, news_dir: Path, as_json: bool) -> None:
+    """Score time questions: the share whose quoted article falls in the asked window."""
+    from retrieval.embedding_cache import CachedEmbedder
+    from retrieval.newsdays import NewsSetError
+    from retrieval.timeeval import evaluate_time, load_time_questions
+
+    try:
+        dataset = load_time_questions(path, news_dir)
+    except NewsSetError as exc:
+        raise CliError(str(exc)) from exc
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CliError(f"{path} is not a time question file ({exc})") from exc
+    embedder = CachedEmbedder(
+        load_embedder(settings), settings.embedding_cache_dir / "embeddings.sqlite"
+    )
+    progress, close = progress_bar("embedding")
+    try:
+        figures, results, seconds = await evaluate_time(
+            dataset,
+            embedder,
+            chunk_tokens=settings.chunk_tokens,
+            chunk_overlap=settings.chunk_overlap,
+            search=search_config(settings),
+            progress=progress,
+        )
+    finally:
+        close()
+        embedder.close()
+    if as_json:
+        out = {
+            "dataset": dataset.name,
+            "paragraphs": len(dataset.corpus.paragraphs),
+            **{k: round(v, 4) for k, v in figures.items()},
+            "seconds": round(seconds, 1),
+            "misses": [
+                {"id": r.question.id, "outcome": r.outcome, "quoted": list(r.quoted)}
+                for r in results
+                if not r.in_window
+            ],
+        }
+        print(json.dumps(out, ensure_ascii=False))
+        return
+    print(
+        f"{dataset.name}: {len(dataset.corpus.paragraphs)} articles,"
+        f" {int(figures['questions'])} questions, {seconds:.1f} s"
+    )
+    print("time     " + ", ".join(f"{k} {v:.3f}" for k, v in figures.items() if k != "questions"))
+    for r in results:
+        if not r.in_window:
+            print(f"miss     {r.question.id} {r.outcome} quoted {', '.join(r.quoted) or '-'}")
 
 
 def cmd_fit_answerability(
@@ -489,7 +545,8 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("run", help="start the Telegram bot")
     sub.add_parser("poll", help="poll every feed once and print what was added")
     evl = sub.add_parser(
-        "eval", help="measure retrieval and answers on a SQuAD-format or news question file"
+        "eval",
+        help="measure retrieval and answers on a SQuAD-format, news or time question file",
     )
     evl.add_argument("file", type=Path)
     evl.add_argument("--systems", default="lexical,dense,hybrid", help="comma-separated")

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MODEL_NAME = "embeddinggemma-300m"
@@ -118,11 +118,12 @@ class Settings(BaseSettings):
         zone_of(value)
         return value
 
-    @model_validator(mode="after")
-    def _readable_as_of(self) -> Settings:
-        if self.as_of:
-            parse_as_of(self.as_of, zone_of(self.time_zone))
-        return self
+    @field_validator("as_of")
+    @classmethod
+    def _readable_as_of(cls, value: str) -> str:
+        if value:
+            parse_as_of(value, UTC)
+        return value
 
     def moment(self, given: str = "") -> datetime:
         """Return the moment questions are asked at: given, else ISNAD_AS_OF, else now."""

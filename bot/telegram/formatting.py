@@ -140,6 +140,17 @@ def answer_messages(answer: Answer, note: str = "") -> list[str]:
     When the articles speak of the subject without stating the answer, say so first
     and show the closest sentences they hold as what they are, not as an answer.
     """
+    if answer.time is not None and not answer.time.in_window:
+        # Nothing from the asked time: the newest reports on the subject, dated, and
+        # never quoted as if they were from then.
+        lines = [
+            *_note(note),
+            text(texts.TIME_NOTHING_IN_WINDOW.format(when=texts.when(answer.time))),
+        ]
+        if answer.headlines:
+            lines += ["", bold(texts.TIME_NEWEST_HEADING)]
+            lines += [f"• {source_line(h)}" for h in answer.headlines]
+        return finish("\n".join(lines))
     if not answer.answered and answer.outcome != "not_stated":
         lines = [*_note(note), text(texts.NO_ANSWER)]
         if answer.headlines:
@@ -150,7 +161,13 @@ def answer_messages(answer: Answer, note: str = "") -> list[str]:
         lines = [*_note(note), text(texts.NOT_STATED), "", bold(texts.CLOSEST_HEADING)]
     else:
         lines = [*_note(note), bold(texts.ANSWER_HEADING)]
-    lines += [f"{text('«' + s.text + '»')} {marker(s.citation)}" for s in answer.sentences]
+    if scoped := texts.time_note(answer):
+        lines.insert(len(lines) - 1, f"<i>{text(scoped)}</i>")
+    dates = {c.n: c.published for c in answer.citations} if answer.time else {}
+    lines += [
+        f"{text('«' + s.text + '»')} {marker(s.citation)}" + _dated(dates.get(s.citation, ""))
+        for s in answer.sentences
+    ]
     lines += ["", bold(texts.SOURCES_HEADING)]
     lines += [f"{marker(c.n)} {source_line(c)}" for c in answer.citations]
     passages = quoted_passages(answer)
@@ -161,6 +178,11 @@ def answer_messages(answer: Answer, note: str = "") -> list[str]:
             for n, h in passages
         ]
     return finish("\n".join(lines))
+
+
+def _dated(published: str) -> str:
+    """Return ' (date time)' for a quote of a time question; '' when there is no date."""
+    return f" {text('(' + texts.stamp(published) + ')')}" if published else ""
 
 
 def quoted_passages(answer: Answer) -> list[tuple[int, Hit]]:

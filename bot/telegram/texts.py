@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from retrieval.models import Answer, Citation
+from datetime import datetime, timedelta
+
+from retrieval.models import Answer, Citation, TimeScope
 
 ANSWER_HEADING = "الجواب:"
 SOURCES_HEADING = "المصادر:"
@@ -13,6 +15,15 @@ NEAREST_HEADLINES = "أقرب العناوين إلى سؤالك:"
 UNKNOWN_DATE = "تاريخ غير معروف"
 UNKNOWN_SOURCE = "مصدر غير معروف"
 UNTITLED = "مقال بلا عنوان"
+
+# -- time words (docs/time.md) ------------------------------------------------
+TIME_WINDOW_NOTE = "من الأخبار المنشورة {when}:"
+TIME_LATEST_NOTE = "الأحدث أولاً:"
+TIME_NOTHING_IN_WINDOW = "لا أجد في الأخبار المتوفرة لديّ عن هذا الموضوع خبراً نُشر {when}."
+TIME_NEWEST_HEADING = "أحدث ما لديّ عن الموضوع (نُشر قبل ذلك أو بعده):"
+TIME_DAY = "يوم {day}"
+TIME_DAYS = "بين {start} و {end}"
+TIME_HOURS = "بين {start} و {end}"
 
 # -- the Telegram bot ---------------------------------------------------------
 
@@ -91,6 +102,40 @@ RATE_LIMITED = "أرسلت أسئلة كثيرة في وقت قصير. انتظ�
 APOLOGY = "عذراً، حدث خطأ أثناء معالجة طلبك. حاول مرة أخرى بعد قليل."
 
 
+def when(scope: TimeScope) -> str:
+    """Say the window of a time scope in words: a day, days, or hours."""
+    if scope.start is None or scope.end is None:
+        return ""
+    last = scope.end - timedelta(seconds=1)
+    # Whole days: midnight to midnight, or to the as-of moment for "today", "this week".
+    whole_days = scope.start.time() == datetime.min.time() and (
+        scope.end.time() == datetime.min.time() or scope.end == scope.as_of + timedelta(seconds=1)
+    )
+    if whole_days and scope.start.date() == last.date():
+        return TIME_DAY.format(day=scope.start.date().isoformat())
+    if whole_days:
+        return TIME_DAYS.format(start=scope.start.date().isoformat(), end=last.date().isoformat())
+    return TIME_HOURS.format(
+        start=scope.start.isoformat(sep=" ", timespec="minutes"),
+        end=last.isoformat(sep=" ", timespec="minutes"),
+    )
+
+
+def time_note(answer: Answer) -> str:
+    """Return the line that says which time an answer keeps to ('' when none)."""
+    scope = answer.time
+    if scope is None or not scope.in_window:
+        return ""
+    if scope.kind == "latest":
+        return TIME_LATEST_NOTE
+    return TIME_WINDOW_NOTE.format(when=when(scope))
+
+
+def stamp(published: str) -> str:
+    """Return a stored date as shown beside a quote: the date, and the time when known."""
+    return published[:16].replace("T", " ")
+
+
 def citation_line(c: Citation) -> str:
     """Return one source as `[n] title - source - date - url`."""
     parts = [c.title, c.source or UNKNOWN_SOURCE, c.published[:10] or UNKNOWN_DATE]
@@ -107,13 +152,20 @@ def plain_answer(answer: Answer) -> str:
         lines += ["", SOURCES_HEADING]
         lines += [citation_line(c) for c in answer.citations]
         return "\n".join(lines) + "\n"
+    if answer.time is not None and not answer.time.in_window:
+        lines = [TIME_NOTHING_IN_WINDOW.format(when=when(answer.time))]
+        if answer.headlines:
+            lines += ["", TIME_NEWEST_HEADING]
+            lines += [citation_line(c) for c in answer.headlines]
+        return "\n".join(lines) + "\n"
     if not answer.answered:
         lines = [NO_ANSWER]
         if answer.headlines:
             lines += ["", NEAREST_HEADLINES]
             lines += [f"- {c.title} ({c.source or UNKNOWN_SOURCE})" for c in answer.headlines]
         return "\n".join(lines) + "\n"
-    lines = [ANSWER_HEADING]
+    lines = [note] if (note := time_note(answer)) else []
+    lines += [ANSWER_HEADING]
     lines += [f"«{s.text}» [{s.citation}]" for s in answer.sentences]
     lines += ["", SOURCES_HEADING]
     lines += [citation_line(c) for c in answer.citations]
