@@ -166,7 +166,12 @@ def plain_answer(answer: Answer) -> str:
         return "\n".join(lines) + "\n"
     lines = [note] if (note := time_note(answer)) else []
     lines += [ANSWER_HEADING]
-    lines += [f"«{s.text}» [{s.citation}]" for s in answer.sentences]
+    # A time question's quotes carry their article's date and time.
+    dates = {c.n: f" ({stamp(c.published)})" for c in answer.citations if c.published}
+    lines += [
+        f"«{s.text}» [{s.citation}]" + (dates.get(s.citation, "") if answer.time else "")
+        for s in answer.sentences
+    ]
     lines += ["", SOURCES_HEADING]
     lines += [citation_line(c) for c in answer.citations]
     return "\n".join(lines) + "\n"
