@@ -136,7 +136,9 @@ class CorpusStore:
         if len(spans) != len(vectors):
             raise ValueError("one vector per chunk is needed")
         now = utc_now()
-        published = now if draft.dated_at_ingest else draft.published
+        # A stated date wins; with none, a draft marked so is dated now, and says so.
+        dated_at_ingest = draft.dated_at_ingest and not draft.published
+        published = now if dated_at_ingest else draft.published
         try:
             cur = await self._writer.execute(
                 "INSERT INTO articles (title, body, source, url, canonical_url, published,"
@@ -152,7 +154,7 @@ class CorpusStore:
                     content_hash(draft.body),
                     now,
                     draft.author,
-                    int(draft.dated_at_ingest),
+                    int(dated_at_ingest),
                 ),
             )
             article_id = int(cur.lastrowid or 0)
@@ -200,7 +202,7 @@ class CorpusStore:
             content_hash(draft.body),
             now,
             draft.author,
-            draft.dated_at_ingest,
+            dated_at_ingest,
         )
         return article, chunks
 

@@ -4,7 +4,8 @@ A question file names the days (read from their zips at run time, as in
 retrieval.newsdays), and per question the moment it is asked and the window
 [start, end) its time words mean. Every question goes through the engine's own
 `ask(as_of=...)`; it counts as in its window when the answer quotes sentences and
-every quoted article was published in the labelled window, or, for a window the
+every quoted article was published in the labelled window (for "latest"
+questions, the lead quote's: the newest report comes first), or, for a window the
 corpus has nothing in ("expect": "empty"), when the reply says so. The same
 questions without their time words give the baseline.
 """
@@ -61,6 +62,7 @@ class TimeResult:
     read_right: bool
     in_window: bool
     baseline_in_window: bool
+    every_quote_in_window: bool
     outcome: str
     quoted: tuple[str, ...] = field(default_factory=tuple)  # published of quoted articles
 
@@ -132,13 +134,18 @@ def _window(q: TimeQuestion) -> TimeReading:
     return TimeReading("window", q.text, q.start, q.end)
 
 
-def keeps_to(answer: Answer, q: TimeQuestion) -> bool:
-    """Tell whether an answer keeps to the question's window (see the module doc)."""
+def keeps_to(answer: Answer, q: TimeQuestion, every_quote: bool = False) -> bool:
+    """Tell whether an answer keeps to the question's window (see the module doc).
+
+    For a "latest" question the lead quote counts (the newest report comes first, the
+    earlier ones follow with their dates), unless every_quote.
+    """
     if q.expect == "empty":
         return answer.time is not None and not answer.time.in_window
     if not answer.sentences:
         return False
-    quoted = {s.citation for s in answer.sentences}
+    lead = q.expect == "latest" and not every_quote
+    quoted = {answer.sentences[0].citation} if lead else {s.citation for s in answer.sentences}
     return all(
         in_window(c.published, _window(q), q.as_of) for c in answer.citations if c.n in quoted
     )
@@ -166,6 +173,7 @@ async def run_time_questions(engine: Engine, dataset: TimeSet) -> list[TimeResul
                 read_right(q),
                 keeps_to(answer, q),
                 keeps_to(plain, q) if q.expect != "empty" else False,
+                keeps_to(answer, q, every_quote=True),
                 answer.outcome if answer.time is None or answer.time.in_window else "nothing_then",
                 tuple(c.published for c in answer.citations if c.n in quoted),
             )
@@ -181,6 +189,7 @@ def summarise_time(results: list[TimeResult]) -> dict[str, float]:
     return {
         "questions": n,
         "in_window": sum(r.in_window for r in results) / n,
+        "every_quote_in_window": sum(r.every_quote_in_window for r in results) / n,
         "read_right": sum(r.read_right for r in results) / n,
         "baseline_in_window": sum(r.baseline_in_window for r in results) / n,
         "answered": sum(r.outcome == "answered" for r in results) / n,

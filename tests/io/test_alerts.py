@@ -52,9 +52,8 @@ class FakeBot:
 
 
 async def articles(engine: Engine) -> list[Article]:
-    """Return the two stored articles in the order they were added (the undated seed is
-    dated with its ingest time, so publication order says nothing here)."""
-    return sorted(await engine.store.latest_articles(10), key=lambda a: a.id)
+    """Return the two stored articles, oldest first."""
+    return [a for a in await engine.store.latest_articles(10)][::-1]
 
 
 async def queue_all(engine: Engine, chats: list[int]) -> list[Article]:

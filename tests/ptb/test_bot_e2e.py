@@ -644,7 +644,7 @@ async def test_errors_are_logged_apologised_and_never_leak_the_token(
     caplog.set_level(logging.DEBUG, logger="httpx")
     caplog.set_level(logging.DEBUG, logger="telegram")
 
-    async def explode(question: str, k: int | None = None) -> None:
+    async def explode(question: str, k: int | None = None, **_: object) -> None:
         raise RuntimeError(f"engine exploded while calling {botapi.base_url}{TOKEN}/getMe")
 
     monkeypatch.setattr(bot_engine, "ask", explode)

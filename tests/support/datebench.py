@@ -78,8 +78,10 @@ def main(argv: list[str]) -> None:
         questions = squad_questions(Path(arg))
         theirs = sum(bool(dateparser_dates(q, as_of)) for q in questions)
         ours = sum(read_time(q, as_of).kind != "none" for q in questions)
-        print(f"{Path(arg).name}: {len(questions)} questions, time words found by"
-              f" dateparser {theirs}, isnad {ours}")
+        print(
+            f"{Path(arg).name}: {len(questions)} questions, time words found by"
+            f" dateparser {theirs}, isnad {ours}"
+        )
 
 
 if __name__ == "__main__":
