@@ -13,7 +13,6 @@ questions without their time words give the baseline.
 from __future__ import annotations
 
 import json
-import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,10 +21,9 @@ from typing import Literal
 
 from retrieval.embedding import Embedder, Progress
 from retrieval.engine import Engine, SearchConfig
-from retrieval.evaluation import EvalSet, build_corpus
+from retrieval.evaluation import EvalSet, build_corpus, throwaway_engine
 from retrieval.models import Answer
 from retrieval.newsdays import OUTLETS, NewsSetError, pick_articles, read_day
-from retrieval.store import CorpusStore
 from retrieval.timewords import TimeReading, in_window, read_time
 
 FORMAT = "isnad-time-questions-1"
@@ -208,19 +206,9 @@ async def evaluate_time(
     """Build a throwaway corpus of the days, ask every question; return figures, results
     and seconds."""
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="isnad-time-") as tmp:
-        store = await CorpusStore.open(Path(tmp) / "eval.db")
-        try:
-            engine = await Engine.open(
-                store,
-                embedder,
-                Path(tmp) / "index.faiss",
-                chunk_tokens=chunk_tokens,
-                chunk_overlap=chunk_overlap,
-                search=search,
-            )
-            await build_corpus(engine, dataset.corpus, progress)
-            results = await run_time_questions(engine, dataset)
-        finally:
-            await store.close()
+    async with throwaway_engine(
+        embedder, chunk_tokens=chunk_tokens, chunk_overlap=chunk_overlap, search=search
+    ) as engine:
+        await build_corpus(engine, dataset.corpus, progress)
+        results = await run_time_questions(engine, dataset)
     return summarise_time(results), results, time.perf_counter() - started
