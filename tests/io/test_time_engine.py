@@ -12,7 +12,7 @@ from bot.cli import answer_json
 from bot.telegram import formatting, texts
 from retrieval.answer import AnswerConfig
 from retrieval.engine import Engine, SearchConfig
-from retrieval.models import ArticleDraft
+from retrieval.models import ArticleDraft, TimeScope
 from retrieval.store import CorpusStore
 
 AS_OF = datetime(2015, 8, 3, 21, 0)  # a Monday evening
@@ -69,6 +69,10 @@ async def test_window_finds_in_window_reports_that_score_lower(tmp_path: Path) -
             datetime(2015, 8, 3),
         )
         assert answer.time.phrases == ("أمس",)
+        html = "\n".join(formatting.answer_messages(answer))
+        note = texts.TIME_WINDOW_NOTE.format(when=texts.TIME_DAY.format(day="2015-08-02"))
+        assert f"<i>{formatting.text(note)}</i>\n<b>{texts.ANSWER_HEADING}</b>" in html
+        assert formatting.text("(2015-08-02 22:40)") in html
     finally:
         await engine.close()
 
@@ -200,3 +204,21 @@ async def test_aware_times_compare_in_the_as_of_zone(tmp_path: Path) -> None:
         assert yesterday.time is not None and not yesterday.time.in_window
     finally:
         await engine.close()
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "said"),
+    [
+        (datetime(2015, 8, 2), datetime(2015, 8, 3), "يوم 2015-08-02"),
+        (datetime(2015, 8, 3), datetime(2015, 8, 3, 21, 0, 1), "يوم 2015-08-03"),
+        (datetime(2015, 7, 26), datetime(2015, 8, 2), "بين 2015-07-26 و 2015-08-01"),
+        (
+            datetime(2015, 8, 2, 21),
+            datetime(2015, 8, 3, 21, 0, 1),
+            "بين 2015-08-02 21:00 و 2015-08-03 21:00",
+        ),
+    ],
+)
+def test_window_said_in_words(start: datetime, end: datetime, said: str) -> None:
+    scope = TimeScope("window", ("x",), AS_OF, start, end)
+    assert texts.when(scope) == said
