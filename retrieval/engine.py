@@ -531,6 +531,38 @@ class Engine:
             answer = await self._compose(question, hits, hidden)
         return replace(answer, ms=(time.perf_counter() - start) * 1000)
 
+    async def search_as_asked(
+        self, question: str, k: int | None = None, *, as_of: datetime | None = None
+    ) -> list[Hit]:
+        """Search as ask does: within the question's time window (nothing when the
+        window holds no article), newest first for "latest"; else plain search."""
+        moment = as_of or datetime.now(UTC)
+        reading = read_time(question, moment)
+        if not await applies(self.store, reading, moment):
+            return await self.search(question, k)
+        k = k or self.search_config.top_k
+        text = _matching_words(question, reading)
+        return await self._timed_hits(text, reading, moment, k, frozenset()) or []
+
+    async def _timed_hits(
+        self,
+        text: str,
+        reading: TimeReading,
+        as_of: datetime,
+        k: int,
+        exclude: frozenset[int],
+    ) -> list[Hit] | None:
+        """Return the hits in the reading's window (None when it holds no article), the
+        newest first when "latest" was asked."""
+        if reading.kind == "latest":
+            return newest_first(await self.search(text, k, exclude=exclude), as_of)
+        articles = await window_articles(self.store, reading, as_of) - exclude
+        if not articles:
+            return None
+        within = frozenset(await self.store.chunks_of(articles))
+        hits = await self.search(text, k, exclude=exclude, within=within)
+        return newest_first(hits, as_of) if reading.latest else hits
+
     async def _ask_in_time(
         self,
         question: str,
@@ -550,20 +582,11 @@ class Engine:
             reading.start,
             reading.end,
         )
-        # The other words do the matching; an empty rest (only time words) keeps them.
-        text = reading.rest if reading.rest.strip(" ؟?!.") else question
-        if reading.kind == "latest":
-            hits = await self.search(text, k, exclude=exclude)
-            answer = await self._compose(text, newest_first(hits, as_of), hidden)
-            return replace(answer, question=question, time=scope)
-        articles = await window_articles(self.store, reading, as_of) - exclude
-        if articles:
-            within = frozenset(await self.store.chunks_of(articles))
-            hits = await self.search(text, k, exclude=exclude, within=within)
-            if reading.latest:
-                hits = newest_first(hits, as_of)
+        text = _matching_words(question, reading)
+        hits = await self._timed_hits(text, reading, as_of, k, exclude)
+        if hits is not None:
             answer = await self._compose(text, hits, hidden)
-            if answer.outcome != "declined":
+            if answer.outcome != "declined" or reading.kind == "latest":
                 return replace(answer, question=question, time=scope)
         # Nothing from the window on the subject: never quote older reports as if
         # they were new; name the newest ones on the subject, with their dates.
@@ -617,6 +640,12 @@ class Engine:
         """Return an article's chunk vectors as rows (none: zero rows of the model's width)."""
         rows = await self.store.article_vectors(article_id)
         return np.vstack(rows) if rows else np.zeros((0, self.embedder.dim), dtype=np.float32)
+
+
+def _matching_words(question: str, reading: TimeReading) -> str:
+    """Return the question's other words, which do the matching; a question of time
+    words alone keeps them all."""
+    return reading.rest if reading.rest.strip(" ؟?!.") else question
 
 
 async def rebuild_index(

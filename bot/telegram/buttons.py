@@ -90,7 +90,8 @@ async def show_more(
         return
     k = min(len(session.shown) + MORE_PAGE, MAX_SEARCH)
     async with typing(context.bot, place.chat_id, place.thread_id):
-        hits = await st.engine.search(session.question, k)
+        # Within the question's time window again, read as of now.
+        hits = await st.engine.search_as_asked(session.question, k, as_of=st.settings.moment())
     fresh = [h for h in hits if h.chunk.id not in session.shown][:MORE_PAGE]
     if not fresh:
         await query.answer(texts.NO_MORE_RESULTS)

@@ -222,3 +222,19 @@ async def test_aware_times_compare_in_the_as_of_zone(tmp_path: Path) -> None:
 def test_window_said_in_words(start: datetime, end: datetime, said: str) -> None:
     scope = TimeScope("window", ("x",), AS_OF, start, end)
     assert texts.when(scope) == said
+
+
+async def test_more_results_keep_to_the_window(tmp_path: Path) -> None:
+    engine = await _engine(
+        tmp_path, [_report("2015-08-02T22:40:00", 7)] + [_older(n) for n in range(4)]
+    )
+    try:
+        question = "كم عدد إصابات كورونا في الرياض أمس؟"
+        hits = await engine.search_as_asked(question, 10, as_of=AS_OF)
+        assert {h.article.url for h in hits} == {"https://x.test/7"}
+        later = datetime(2015, 8, 20, 12)  # yesterday now holds nothing
+        assert await engine.search_as_asked(question, 10, as_of=later) == []
+        plain = await engine.search_as_asked("كم عدد إصابات كورونا في الرياض؟", 10, as_of=AS_OF)
+        assert len({h.article.url for h in plain}) == 5
+    finally:
+        await engine.close()
