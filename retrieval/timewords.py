@@ -95,6 +95,14 @@ _NUMBER_WORDS = {
     "عشر": 10,
     "عشرة": 10,
 }
+# Ordinal days, as in "الثاني من أغسطس", "الحادي والعشرين من تموز".
+_UNITS = ("حادي", "ثاني", "ثالث", "رابع", "خامس", "سادس", "سابع", "ثامن", "تاسع")
+_ORDINALS: dict[str, int] = {"الأول": 1, "الاول": 1, "العاشر": 10, "العشرين": 20, "الثلاثين": 30}
+_ORDINALS.update({f"ال{u}": n for n, u in enumerate(_UNITS[1:], start=2)})
+_ORDINALS.update({f"ال{u} عشر": 10 + n for n, u in enumerate(_UNITS, start=1)})
+_ORDINALS.update({f"ال{u} والعشرين": 20 + n for n, u in enumerate(_UNITS, start=1)})
+_ORDINALS["الحادي والثلاثين"] = 31
+_ORDINAL = "(" + "|".join(sorted(_ORDINALS, key=len, reverse=True)) + ")"
 _COUNT = "(\\d{1,3}|" + "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True)) + ")"
 _PAST = f"(?:ال)?(?:ماضي{T}?|{A}خير{T}?|فائت{T}?|منصرم{T}?|سابق{T})"
 _AGO = "(?:منذ|قبل|من)"
@@ -235,8 +243,8 @@ class _Rules:
         self.dm = r(rf"{B}{p}{on}\s+(\d{{1,2}})/(\d{{1,2}}){E}(?![-/.]\d)")
         # 2 أغسطس (2015)، الثاني من آب، 3 من شهر تموز عام 2015.
         self.day_month = r(
-            rf"{B}{p}(?:(?:في|يوم|بتاريخ)\s+)?(\d{{1,2}})\s+(?:من\s+)?(?:شهر\s+)?{_MONTH}"
-            rf"(?:\s+(?:(?:عام|سن{T})\s+)?(\d{{4}}))?{E}"
+            rf"{B}{p}(?:(?:في|يوم|بتاريخ)\s+)?(?:(\d{{1,2}})\s+(?:من\s+)?|{_ORDINAL}\s+من\s+)"
+            rf"(?:شهر\s+)?{_MONTH}(?:\s+(?:(?:عام|سن{T})\s+)?(\d{{4}}))?{E}"
         )
         # شهر أغسطس (2015)، أغسطس 2015، في تموز الماضي.
         self.month = r(
@@ -310,10 +318,9 @@ class _Rules:
             if d := _past_date(int(m.group(2)), int(m.group(1)), today):
                 add(m, _day_window(d), capped=False)
         for m in self.day_month.finditer(text):
-            month, day = _MONTH_OF[m.group(2)], int(m.group(1))
-            found = (
-                _valid(int(m.group(3)), month, day) if m.group(3) else _past_date(month, day, today)
-            )
+            day = int(m.group(1)) if m.group(1) else _ORDINALS[m.group(2)]
+            month, year = _MONTH_OF[m.group(3)], m.group(4)
+            found = _valid(int(year), month, day) if year else _past_date(month, day, today)
             if found:
                 add(m, _day_window(found), capped=False)
         for m in self.month.finditer(text):
