@@ -115,6 +115,7 @@ def time_json(scope: TimeScope | None) -> dict[str, object] | None:
         "start": scope.start.isoformat(timespec="minutes") if scope.start else None,
         "end": scope.end.isoformat(timespec="minutes") if scope.end else None,
         "in_window": scope.in_window,
+        "elsewhere": scope.elsewhere,
     }
 
 

@@ -592,9 +592,10 @@ class Engine:
         # they were new; name the newest ones on the subject, with their dates.
         hits = await self.search(text, k, exclude=exclude)
         found = await self._compose(text, hits, hidden)
+        elsewhere = found.outcome != "declined"
         newest = (
             headlines(newest_reports(hits, as_of), self.composer.config.headlines)
-            if found.outcome != "declined"
+            if elsewhere
             else found.headlines
         )
         return Answer(
@@ -607,7 +608,7 @@ class Engine:
             headlines=newest,
             outcome="declined",
             decision=found.decision,
-            time=replace(scope, in_window=False),
+            time=replace(scope, in_window=False, elsewhere=elsewhere),
         )
 
     async def ask_within(

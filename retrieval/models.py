@@ -94,7 +94,8 @@ class TimeScope:
     kind "window": reports published in [start, end) (wall-clock time); "latest": the
     newest reports on the subject first. in_window False says no report from the
     window is on the subject: the answer then quotes nothing and its headlines are the
-    newest reports on the subject, from outside the window.
+    newest reports on the subject, from outside the window (elsewhere), or, when no
+    report anywhere is on it, the nearest headlines.
     """
 
     kind: Literal["window", "latest"]
@@ -103,6 +104,7 @@ class TimeScope:
     start: datetime | None = None
     end: datetime | None = None
     in_window: bool = True
+    elsewhere: bool = False  # not in_window, but the subject is reported at other times
 
 
 @dataclass(frozen=True)

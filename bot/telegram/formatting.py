@@ -148,7 +148,8 @@ def answer_messages(answer: Answer, note: str = "") -> list[str]:
             text(texts.TIME_NOTHING_IN_WINDOW.format(when=texts.when(answer.time))),
         ]
         if answer.headlines:
-            lines += ["", bold(texts.TIME_NEWEST_HEADING)]
+            newest = answer.time.elsewhere
+            lines += ["", bold(texts.TIME_NEWEST_HEADING if newest else texts.NEAREST_HEADLINES)]
             lines += [f"• {source_line(h)}" for h in answer.headlines]
         return finish("\n".join(lines))
     if not answer.answered and answer.outcome != "not_stated":

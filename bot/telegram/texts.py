@@ -155,7 +155,8 @@ def plain_answer(answer: Answer) -> str:
     if answer.time is not None and not answer.time.in_window:
         lines = [TIME_NOTHING_IN_WINDOW.format(when=when(answer.time))]
         if answer.headlines:
-            lines += ["", TIME_NEWEST_HEADING]
+            heading = TIME_NEWEST_HEADING if answer.time.elsewhere else NEAREST_HEADLINES
+            lines += ["", heading]
             lines += [citation_line(c) for c in answer.headlines]
         return "\n".join(lines) + "\n"
     if not answer.answered:

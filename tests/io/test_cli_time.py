@@ -42,6 +42,7 @@ def test_ask_as_of_restricts_to_the_window_and_dates_sources(
         "start": "2015-08-02T00:00",
         "end": "2015-08-03T00:00",
         "in_window": True,
+        "elsewhere": False,
     }
     # A day alone is asked at its end; the week before holds nothing.
     assert cli.main(["ask", "--as-of", "2015-08-03", "ما أخبار كورونا الأسبوع الماضي؟"]) == 0

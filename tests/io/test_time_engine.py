@@ -31,13 +31,18 @@ def _report(day: str, n: int, extra: str = "") -> ArticleDraft:
     )
 
 
-async def _engine(tmp_path: Path, drafts: list[ArticleDraft], candidates: int = 100) -> Engine:
+async def _engine(
+    tmp_path: Path,
+    drafts: list[ArticleDraft],
+    candidates: int = 100,
+    answer: AnswerConfig | None = None,
+) -> Engine:
     store = await CorpusStore.open(tmp_path / "c.db")
     engine = await Engine.open(
         store,
         HashingEmbedder(),
         tmp_path / "c.faiss",
-        answer=AnswerConfig(),
+        answer=answer or AnswerConfig(),
         search=SearchConfig(candidates=candidates, top_k=3),
     )
     results = await engine.ingest(drafts)
@@ -112,6 +117,7 @@ async def test_nothing_in_window_offers_the_newest_reports(tmp_path: Path) -> No
             "start": "2015-07-26T00:00",
             "end": "2015-08-02T00:00",
             "in_window": False,
+            "elsewhere": True,
         }
     finally:
         await engine.close()
@@ -236,5 +242,19 @@ async def test_more_results_keep_to_the_window(tmp_path: Path) -> None:
         assert await engine.search_as_asked(question, 10, as_of=later) == []
         plain = await engine.search_as_asked("كم عدد إصابات كورونا في الرياض؟", 10, as_of=AS_OF)
         assert len({h.article.url for h in plain}) == 5
+    finally:
+        await engine.close()
+
+
+async def test_nothing_on_the_subject_at_any_time_lists_the_nearest(tmp_path: Path) -> None:
+    # A threshold no passage reaches: declined in the window and at every other time.
+    strict = AnswerConfig(threshold=0.99)
+    engine = await _engine(tmp_path, [_report("2015-08-03T10:00:00", 1)], answer=strict)
+    try:
+        answer = await engine.ask("ما أفضل وصفة لتحضير الكنافة اليوم؟", as_of=AS_OF)
+        assert answer.time is not None and not answer.time.in_window
+        assert not answer.time.elsewhere and not answer.sentences
+        plain = texts.plain_answer(answer)
+        assert texts.NEAREST_HEADLINES in plain and texts.TIME_NEWEST_HEADING not in plain
     finally:
         await engine.close()
