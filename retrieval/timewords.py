@@ -16,9 +16,19 @@ from __future__ import annotations
 
 import calendar
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
+
+from retrieval.timenames import (
+    AMBIGUOUS_DAYS,
+    MONTH_OF,
+    NUMBER_WORDS,
+    ORDINALS,
+    WEEK_START,
+    WEEKDAYS,
+)
 
 TimeKind = Literal["none", "window", "latest"]
 
@@ -34,76 +44,18 @@ B = r"(?<![\w])"  # word start
 E = r"(?![\w])"  # word end
 PRE = "(?:[وف])?(?:[بل])?"  # و ف ب ل stuck to the next word (بالأمس، والأسبوع)
 
-MONTHS: dict[int, tuple[str, ...]] = {
-    1: ("يناير", "كانون الثاني"),
-    2: ("فبراير", "شباط"),
-    3: ("مارس", "آذار", "اذار"),
-    4: ("أبريل", "ابريل", "إبريل", "نيسان"),
-    5: ("مايو", "أيار", "ايار"),
-    6: ("يونيو", "يونيه", "حزيران"),
-    7: ("يوليو", "يوليه", "تموز"),
-    8: ("أغسطس", "اغسطس", "آب", "اب"),
-    9: ("سبتمبر", "أيلول", "ايلول"),
-    10: ("أكتوبر", "اكتوبر", "تشرين الأول", "تشرين الاول"),
-    11: ("نوفمبر", "تشرين الثاني"),
-    12: ("ديسمبر", "كانون الأول", "كانون الاول"),
-}
-_MONTH_OF = {name: n for n, names in MONTHS.items() for name in names}
-_MONTH = "(" + "|".join(sorted(_MONTH_OF, key=len, reverse=True)) + ")"
 
-# Python's weekday(): Monday 0 ... Sunday 6.
-WEEKDAYS = {
-    "الاثنين": 0,
-    "الإثنين": 0,
-    "الأثنين": 0,
-    "الثلاثاء": 1,
-    "الأربعاء": 2,
-    "الاربعاء": 2,
-    "الخميس": 3,
-    "الجمعة": 4,
-    "الجمعه": 4,
-    "السبت": 5,
-    "الأحد": 6,
-    "الاحد": 6,
-}
-_DAY_NAMES = "|".join(sorted(WEEKDAYS, key=len, reverse=True))
+def _alternation(names: Iterable[str]) -> str:
+    """Return a regex alternation of names, longest first (so "الحادي عشر" beats "الحادي")."""
+    return "|".join(sorted(names, key=len, reverse=True))
+
+
+_MONTH = f"({_alternation(MONTH_OF)})"
+_DAY_NAMES = _alternation(WEEKDAYS)
 _WEEKDAY = f"({_DAY_NAMES})"
-# الأحد is also "the one", الجمعة also the Friday prayer: alone they need يوم or الماضي.
-_AMBIGUOUS_DAYS = {"الأحد", "الاحد", "الجمعة", "الجمعه"}
-# The Saudi week starts on Sunday.
-WEEK_START = 6
+_ORDINAL = f"({_alternation(ORDINALS)})"
 
-_NUMBER_WORDS = {
-    "واحد": 1,
-    "ثلاث": 3,
-    "ثلاثة": 3,
-    "ثلاثه": 3,
-    "أربع": 4,
-    "اربع": 4,
-    "أربعة": 4,
-    "اربعة": 4,
-    "خمس": 5,
-    "خمسة": 5,
-    "ست": 6,
-    "ستة": 6,
-    "سبع": 7,
-    "سبعة": 7,
-    "ثماني": 8,
-    "ثمانية": 8,
-    "تسع": 9,
-    "تسعة": 9,
-    "عشر": 10,
-    "عشرة": 10,
-}
-# Ordinal days, as in "الثاني من أغسطس", "الحادي والعشرين من تموز".
-_UNITS = ("حادي", "ثاني", "ثالث", "رابع", "خامس", "سادس", "سابع", "ثامن", "تاسع")
-_ORDINALS: dict[str, int] = {"الأول": 1, "الاول": 1, "العاشر": 10, "العشرين": 20, "الثلاثين": 30}
-_ORDINALS.update({f"ال{u}": n for n, u in enumerate(_UNITS[1:], start=2)})
-_ORDINALS.update({f"ال{u} عشر": 10 + n for n, u in enumerate(_UNITS, start=1)})
-_ORDINALS.update({f"ال{u} والعشرين": 20 + n for n, u in enumerate(_UNITS, start=1)})
-_ORDINALS["الحادي والثلاثين"] = 31
-_ORDINAL = "(" + "|".join(sorted(_ORDINALS, key=len, reverse=True)) + ")"
-_COUNT = "(\\d{1,3}|" + "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True)) + ")"
+_COUNT = f"(\\d{{1,3}}|{_alternation(NUMBER_WORDS)})"
 _PAST = f"(?:ال)?(?:ماضي{T}?|{A}خير{T}?|فائت{T}?|منصرم{T}?|سابق{T})"
 _AGO = "(?:منذ|قبل|من)"
 _DAYS = f"(?:{A}يام|يوما|يوم)"
@@ -144,7 +96,7 @@ def _day(d: date) -> datetime:
 
 
 def _count(word: str) -> int:
-    return int(word) if word.isdigit() else _NUMBER_WORDS[word]
+    return int(word) if word.isdigit() else NUMBER_WORDS[word]
 
 
 def _dual_or_count(dual: str | None, count: str | None, one: int = 1) -> int:
@@ -318,15 +270,15 @@ class _Rules:
             if d := _past_date(int(m.group(2)), int(m.group(1)), today):
                 add(m, _day_window(d), capped=False)
         for m in self.day_month.finditer(text):
-            day = int(m.group(1)) if m.group(1) else _ORDINALS[m.group(2)]
-            month, year = _MONTH_OF[m.group(3)], m.group(4)
+            day = int(m.group(1)) if m.group(1) else ORDINALS[m.group(2)]
+            month, year = MONTH_OF[m.group(3)], m.group(4)
             found = _valid(int(year), month, day) if year else _past_date(month, day, today)
             if found:
                 add(m, _day_window(found), capped=False)
         for m in self.month.finditer(text):
             name = m.group(1) or m.group(3) or m.group(5)
             year_text = m.group(2) or m.group(4)
-            month = _MONTH_OF[name]
+            month = MONTH_OF[name]
             if year_text:
                 year = int(year_text)
             else:
@@ -336,7 +288,7 @@ class _Rules:
             add(m, _month_window(year, month), capped=False)
         for m in self.weekday.finditer(text):
             lead, name, past = m.group(1), m.group(2), m.group(3)
-            if name in _AMBIGUOUS_DAYS and not lead and not past:
+            if name in AMBIGUOUS_DAYS and not lead and not past:
                 continue
             back = (today.weekday() - WEEKDAYS[name]) % 7
             if past and back == 0:
