@@ -32,6 +32,8 @@ logger = logging.getLogger(__name__)
 
 # Which retrieval to run: both fused (what the bot uses), or one side alone (for eval).
 SearchMode = Literal["hybrid", "dense", "lexical"]
+# How deep each side reads when a search is restricted to some articles or sources.
+RESTRICTED_DEPTH = 20_000
 
 
 @dataclass(frozen=True)
@@ -395,17 +397,23 @@ class Engine:
         k: int | None = None,
         mode: SearchMode = "hybrid",
         exclude: frozenset[int] = frozenset(),
+        *,
+        within_articles: frozenset[int] | None = None,
+        sources: frozenset[str] | None = None,
     ) -> list[Hit]:
         """Return the best k chunks for the question: fused, or one side alone by mode.
 
         exclude names articles to search as if they were not there (evaluation asks
-        questions with their answering paragraphs left out this way).
+        questions with their answering paragraphs left out this way). within_articles
+        and sources keep only the passages of those articles, or of articles from those
+        sources (exact `source` values); both given, a passage must meet both.
         """
         cfg = self.search_config
         k = k or cfg.top_k
         hidden = await self.store.article_chunk_ids(exclude)
+        allowed = await self._allowed(within_articles, sources)
         qvec, dense, lexical = await self._candidates(
-            question, max(cfg.candidates, k), mode, hidden
+            question, max(cfg.candidates, k), mode, hidden, allowed
         )
         rerank = self._reranks(mode)
         fused = self._fuse(dense, lexical, max(k, cfg.rerank_depth) if rerank else k)
@@ -421,21 +429,50 @@ class Engine:
             )
         return hits[:k]
 
+    async def _allowed(
+        self, within_articles: frozenset[int] | None, sources: frozenset[str] | None
+    ) -> set[int] | None:
+        """Return the chunk ids a restricted search may return; None when unrestricted."""
+        allowed: set[int] | None = None
+        if within_articles is not None:
+            allowed = await self.store.article_chunk_ids(within_articles)
+        if sources is not None:
+            of_sources = await self.store.source_chunk_ids(sources)
+            allowed = of_sources if allowed is None else allowed & of_sources
+        return allowed
+
     async def _candidates(
-        self, question: str, depth: int, mode: SearchMode, hidden: set[int]
+        self,
+        question: str,
+        depth: int,
+        mode: SearchMode,
+        hidden: set[int],
+        allowed: set[int] | None = None,
     ) -> tuple[np.ndarray | None, list[tuple[int, float]], list[tuple[int, float]]]:
         """Return the query vector (None for lexical only) and the dense and lexical lists,
-        without the hidden chunks."""
+        without the hidden chunks and, when allowed is given, with only those."""
         qvec: np.ndarray | None = None
         dense: list[tuple[int, float]] = []
         lexical: list[tuple[int, float]] = []
+        if allowed is not None and not allowed:
+            return qvec, dense, lexical
+        fetch = depth + len(hidden)
+        if allowed is not None:
+            # Both sides rank the whole corpus: read deeper in proportion to the share
+            # kept, so that a small outlet or a few articles still fill the lists.
+            total = max(len(self.index), 1)
+            fetch = min(max(fetch, fetch * total // len(allowed)), RESTRICTED_DEPTH)
+
+        def keep(i: int) -> bool:
+            return i not in hidden and (allowed is None or i in allowed)
+
         if mode != "lexical":
             qvec = await asyncio.to_thread(self.embed_query, question)
-            dense = await asyncio.to_thread(self.index.search, qvec, depth + len(hidden))
-            dense = [d for d in dense if d[0] not in hidden][:depth]
+            dense = await asyncio.to_thread(self.index.search, qvec, fetch)
+            dense = [d for d in dense if keep(d[0])][:depth]
         if mode != "dense":
-            lexical = await self.store.lexical_search(search_terms(question), depth + len(hidden))
-            lexical = [x for x in lexical if x[0] not in hidden][:depth]
+            lexical = await self.store.lexical_search(search_terms(question), fetch)
+            lexical = [x for x in lexical if keep(x[0])][:depth]
         return qvec, dense, lexical
 
     def _reranks(self, mode: SearchMode) -> bool:
@@ -490,30 +527,32 @@ class Engine:
         return self.evidence.score(question, sentences)
 
     async def ask(
-        self, question: str, k: int | None = None, exclude: frozenset[int] = frozenset()
+        self,
+        question: str,
+        k: int | None = None,
+        exclude: frozenset[int] = frozenset(),
+        *,
+        within_articles: frozenset[int] | None = None,
+        sources: frozenset[str] | None = None,
     ) -> Answer:
         """Answer with quoted sentences and their sources, say the articles do not state
-        it, or decline."""
+        it, or decline.
+
+        within_articles and sources restrict the quotes to those articles, or to articles
+        from those sources (see `search`); nothing there means a declined answer.
+        """
         start = time.perf_counter()
-        hits = await self.search(question, k, exclude=exclude)
+        hits = await self.search(
+            question, k, exclude=exclude, within_articles=within_articles, sources=sources
+        )
         answer = await self._compose(question, hits, await self.store.article_chunk_ids(exclude))
         return replace(answer, ms=(time.perf_counter() - start) * 1000)
 
     async def ask_within(
         self, question: str, article_ids: Sequence[int], k: int | None = None
     ) -> Answer:
-        """Answer from these articles only (say, an alerted article and its story), or refuse.
-
-        The question is searched as usual, to the full candidate depth, and only the
-        passages of these articles are kept: a passage outside both candidate lists
-        would not have answered anyway.
-        """
-        start = time.perf_counter()
-        wanted = set(article_ids)
-        hits = await self.search(question, self.search_config.candidates)
-        hits = [h for h in hits if h.article.id in wanted][: k or self.search_config.top_k]
-        answer = await self._compose(question, hits)
-        return replace(answer, ms=(time.perf_counter() - start) * 1000)
+        """Answer from these articles only (say, an alerted article and its story), or refuse."""
+        return await self.ask(question, k, within_articles=frozenset(article_ids))
 
     async def _compose(
         self, question: str, hits: list[Hit], hidden: Collection[int] = ()
