@@ -34,19 +34,39 @@ _TIME = (
     "السبت الاحد الاثنين الثلاثاء الاربعاء الخميس الجمعه قبل بعد اخيرا مؤخرا"
 )
 _GENERIC = frozenset(light_stem(normalize(w)) for w in f"{_ASPECT} {_TIME}".split())
-_STOP = frozenset(STOPWORDS) | {"ماذا", "هو", "هي", "هل", "عن"}
+_STOP = frozenset(STOPWORDS) | frozenset(
+    normalize(w) for w in "ماذا هو هي هل عن فيها فيه منها منه عليها عليه لها له بها به".split()
+)
+# Question words a conjunction or preposition is often glued to: ومن، فكم، لأي، وبأي.
+_QUESTION = frozenset(
+    normalize(w) for w in "من ما ماذا كم متى اين كيف لماذا هل اي".split()
+)
 # A question of this many words or fewer may lean on the thread without a conjunction.
 MAX_FOLLOW_UP_WORDS = 8
 
 
 def _unglued(word: str) -> str:
     """Drop و or ف ("and", "so") and ل/ب ("for", "by") glued to a question or function word."""
+    if len(word) > 2 and word[0] in "وف" and (word[1:] in _STOP or is_generic(word[1:])):
+        return word[1:]  # وفي، وعند، ومن، وعدد
     for cut in (1, 2):
         rest = word[cut:]
-        if len(rest) >= 2 and all(c in "وفلب" for c in word[:cut]):
-            if rest in _STOP or light_stem(rest) in _GENERIC:
-                return rest
+        if len(rest) >= 2 and all(c in "وفلب" for c in word[:cut]) and rest in _QUESTION:
+            return rest  # لأي، وبأي
     return word
+
+
+def is_generic(word: str) -> bool:
+    """Tell whether a normalised word asks about an aspect of a story or a time.
+
+    A pronoun may be glued on, turning ة into ت: مسؤوليته is مسؤولية + ه.
+    """
+    shapes = {word}
+    for tail in ("هما", "هم", "ها", "ه"):
+        if word.endswith(tail) and len(word) - len(tail) >= 2:
+            base = word[: -len(tail)]
+            shapes |= {base, base[:-1] + "ه" if base.endswith("ت") else base}
+    return any(light_stem(s) in _GENERIC for s in shapes)
 
 
 _CLITICS = ("وال", "فال", "بال", "كال", "لل", "ال", "و", "ف", "ب", "ل")
@@ -105,7 +125,7 @@ def subject_words(question: str) -> list[str]:
         if not found:
             continue
         bare = _unglued(found[0])
-        if bare in _STOP or light_stem(bare) in _GENERIC:
+        if bare in _STOP or is_generic(bare):
             continue
         kept.append(token.strip("؟?!.،,:؛\"'«»()"))
     return [w for w in kept if w]
@@ -128,7 +148,7 @@ class Reading:
 
 def read_against(question: str, vocabulary: frozenset[str]) -> Reading:
     """Decide whether a question follows the thread whose story holds these stems."""
-    own = tuple(w for w in content_words(question) if light_stem(w) not in _GENERIC)
+    own = tuple(w for w in content_words(question) if not is_generic(w))
     new = tuple(w for w in own if not forms(w) & vocabulary)
     size = len(words(question))
     joined = starts_with_conjunction(question)
