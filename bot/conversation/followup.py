@@ -38,9 +38,7 @@ _STOP = frozenset(STOPWORDS) | frozenset(
     normalize(w) for w in "ماذا هو هي هل عن فيها فيه منها منه عليها عليه لها له بها به".split()
 )
 # Question words a conjunction or preposition is often glued to: ومن، فكم، لأي، وبأي.
-_QUESTION = frozenset(
-    normalize(w) for w in "من ما ماذا كم متى اين كيف لماذا هل اي".split()
-)
+_QUESTION = frozenset(normalize(w) for w in "من ما ماذا كم متى اين كيف لماذا هل اي".split())
 # A question of this many words or fewer may lean on the thread without a conjunction.
 MAX_FOLLOW_UP_WORDS = 8
 
@@ -104,6 +102,8 @@ def forms(word: str) -> set[str]:
         for _ in range(rounds):
             step = cut(step, affixes, front)
             out |= step
+    # A pronoun turns ة into ت: حجتها is حجة + ها.
+    out |= {w[:-1] + "ه" for w in list(out) if w.endswith("ت") and len(w) >= 3}
     out |= {w[0] + "".join(c for c in w[1:] if c not in "اوي") for w in list(out)}
     return {f for f in out if len(f) >= 3}
 

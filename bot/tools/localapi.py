@@ -242,8 +242,9 @@ class LocalBotApi:
     async def inline_answer(self, query_id: str, timeout: float = 10.0) -> ApiCall:
         """Wait for the bot's answerInlineQuery to that query; return it."""
         found = await self.wait_for(
-            lambda c: c.method == "answerInlineQuery"
-            and c.params.get("inline_query_id") == query_id,
+            lambda c: (
+                c.method == "answerInlineQuery" and c.params.get("inline_query_id") == query_id
+            ),
             timeout=timeout,
         )
         return found[0]
