@@ -34,6 +34,13 @@ _TIME = (
     "السبت الاحد الاثنين الثلاثاء الاربعاء الخميس الجمعه قبل بعد اخيرا مؤخرا"
 )
 _GENERIC = frozenset(light_stem(normalize(w)) for w in f"{_ASPECT} {_TIME}".split())
+_TIMES = frozenset(light_stem(normalize(w)) for w in _TIME.split())
+# Words of a question that only names an outlet or a time: "ماذا قالت…؟", "وماذا عن…؟".
+_ONLY_ASKING = frozenset(
+    light_stem(normalize(w))
+    for w in "قال قالت ذكر ذكرت نشر نشرت اورد اوردت كتب كتبت نقل نقلت يقول تقول حسب وفق"
+    " صحيفه جريده موقع وكاله".split()
+)
 _STOP = frozenset(STOPWORDS) | frozenset(
     normalize(w) for w in "ماذا هو هي هل عن فيها فيه منها منه عليها عليه لها له بها به".split()
 )
@@ -128,6 +135,24 @@ def subject_words(question: str) -> list[str]:
         if bare in _STOP or is_generic(bare):
             continue
         kept.append(token.strip("؟?!.،,:؛\"'«»()"))
+    return [w for w in kept if w]
+
+
+def asks_nothing_new(question: str) -> bool:
+    """Tell whether a question only names a time or asks what was said ("وماذا عن أمس؟",
+    "ماذا قالت…" once the outlet is taken out): it asks the thread's last question again."""
+    return all(
+        light_stem(w) in _TIMES or light_stem(w) in _ONLY_ASKING for w in content_words(question)
+    )
+
+
+def time_words(question: str) -> list[str]:
+    """Return the question's time words as written ("أمس", "الأسبوع الماضي")."""
+    kept = []
+    for token in question.split():
+        found = words(token)
+        if found and light_stem(_unglued(found[0])) in _TIMES:
+            kept.append(token.strip("؟?!.،,:؛\"'«»()"))
     return [w for w in kept if w]
 
 

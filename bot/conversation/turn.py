@@ -9,7 +9,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from bot.conversation.followup import read_against, subject_words, vocabulary_of
+from bot.conversation.followup import (
+    asks_nothing_new,
+    read_against,
+    subject_words,
+    time_words,
+    vocabulary_of,
+)
 from bot.conversation.outlets import find_outlet, match_sources
 from bot.conversation.threads import Thread, ThreadBook, scope
 from bot.telegram import texts
@@ -96,7 +102,13 @@ async def answer_turn(
     if thread is not None and (private or thread.pinned):
         follow = is_follow_up(thread, text, leads)
     kept_story = False
+    asked = question
     if thread is not None and follow:
+        if thread.question and asks_nothing_new(text):
+            # "ماذا قالت عكاظ؟"، "وماذا عن أمس؟": the last question again, from that
+            # outlet or for that time.
+            asked = thread.question
+            text = " ".join([thread.question, *time_words(text)])
         own = subject_words(text)
         query = " ".join([text, *(w for w in thread.subject.split() if w not in own)]).strip()
         if sources is not None:
@@ -120,7 +132,7 @@ async def answer_turn(
     kept: Thread | None = None
     followed = thread if kept_story else None
     if threads is not None and private:
-        kept = await _carry(threads, chat_id, question, text, answer, followed)
+        kept = await _carry(threads, chat_id, asked, text, answer, followed)
     elif threads is not None and thread is not None and follow:
         await threads.forget(chat_id)  # in a group, a button's thread holds for one question
     return Turn(answer, tuple(n for n in notes if n), query, kept, kept_story)

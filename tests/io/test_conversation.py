@@ -154,11 +154,17 @@ async def test_a_follow_up_is_read_against_the_thread_and_a_new_subject_starts_o
     assert {c.article_id for c in who.answer.citations} <= set(first.thread.articles)
     assert who.thread is not None and who.thread.title == story
 
-    # An outlet named alone is a follow-up too, its quotes from that outlet only.
+    # An outlet named alone asks the last question again, quoting that outlet only.
     said = await answer_turn(engine, repo.threads, 5, "ماذا قالت سبق؟", private=True)
     assert said.follow_up and said.notes == (texts.FOLLOW_UP.format(title=story),)
+    assert said.query == who.query
     assert said.answer is not None and said.answer.answered
     assert {c.article_id for c in said.answer.citations} == {by["www.sabq.org"]}
+    assert said.thread is not None and said.thread.question == WHO
+
+    # So does a time alone, with its time words.
+    when = await answer_turn(engine, repo.threads, 5, "وماذا عن أمس؟", private=True)
+    assert when.follow_up and when.query == "ومن نفذه؟ أمس الهجوم مركز الدرك تركيا"
 
     fresh = await answer_turn(engine, repo.threads, 5, "كم خسرت شركة موبايلي؟", private=True)
     assert not fresh.follow_up and fresh.notes == ()

@@ -8,10 +8,12 @@ from pathlib import Path
 import pytest
 
 from bot.conversation.followup import (
+    asks_nothing_new,
     forms,
     read_against,
     starts_with_conjunction,
     subject_words,
+    time_words,
     vocabulary_of,
 )
 from bot.conversation.outlets import find_outlet, match_sources, outlet_of_source
@@ -80,6 +82,14 @@ def test_subject_words_keep_the_named_things_as_written() -> None:
     assert subject_words("وكم عدد المصابين أمس؟") == []
     assert starts_with_conjunction("ومن نفذه؟") and starts_with_conjunction("فكم")
     assert not starts_with_conjunction("وزير الدفاع") and not starts_with_conjunction("")
+
+
+def test_a_question_naming_only_an_outlet_or_a_time_asks_nothing_new() -> None:
+    assert asks_nothing_new("ماذا") and asks_nothing_new("وماذا عن أمس؟")
+    assert asks_nothing_new("وماذا نشرت صحيفة")
+    assert not asks_nothing_new("ومن نفذه؟") and not asks_nothing_new("وماذا حدث أمس؟")
+    assert time_words("وماذا عن الأسبوع الماضي؟") == ["الأسبوع", "الماضي"]
+    assert time_words("ومن نفذه؟") == []
 
 
 def test_word_shapes_meet_across_affixes() -> None:
