@@ -34,6 +34,8 @@ logger = logging.getLogger(__name__)
 SearchMode = Literal["hybrid", "dense", "lexical"]
 # How deep each side reads when a search is restricted to some articles or sources.
 RESTRICTED_DEPTH = 20_000
+# Up to this many chunks, a restricted search scores each of them instead.
+EXACT_CHUNKS = 500
 
 
 @dataclass(frozen=True)
@@ -456,6 +458,8 @@ class Engine:
         lexical: list[tuple[int, float]] = []
         if allowed is not None and not allowed:
             return qvec, dense, lexical
+        if allowed is not None and len(allowed) <= EXACT_CHUNKS:
+            return await self._exact_candidates(question, depth, mode, allowed - hidden)
         fetch = depth + len(hidden)
         if allowed is not None:
             # Both sides rank the whole corpus: read deeper in proportion to the share
@@ -473,6 +477,25 @@ class Engine:
         if mode != "dense":
             lexical = await self.store.lexical_search(search_terms(question), fetch)
             lexical = [x for x in lexical if keep(x[0])][:depth]
+        return qvec, dense, lexical
+
+    async def _exact_candidates(
+        self, question: str, depth: int, mode: SearchMode, allowed: set[int]
+    ) -> tuple[np.ndarray | None, list[tuple[int, float]], list[tuple[int, float]]]:
+        """Score a few chunks (a thread's articles) directly, however deep they rank."""
+        qvec: np.ndarray | None = None
+        dense: list[tuple[int, float]] = []
+        lexical: list[tuple[int, float]] = []
+        if mode != "lexical":
+            qvec = await asyncio.to_thread(self.embed_query, question)
+            stored = await self.store.chunk_vectors(allowed)
+            # A vector of another size is the old model's, until a re-embed replaces it.
+            dense = sorted(
+                ((i, float(np.dot(qvec, v))) for i, v in stored.items() if v.shape == qvec.shape),
+                key=lambda d: -d[1],
+            )[:depth]
+        if mode != "dense":
+            lexical = await self.store.lexical_search(search_terms(question), depth, allowed)
         return qvec, dense, lexical
 
     def _reranks(self, mode: SearchMode) -> bool:

@@ -333,6 +333,17 @@ class CorpusStore:
             raise KeyError(chunk_id)
         return np.frombuffer(row[0], dtype=np.float32)
 
+    async def chunk_vectors(self, ids: Iterable[int]) -> dict[int, np.ndarray]:
+        """Return the stored vectors of these chunks, keyed by chunk id."""
+        wanted = sorted(set(ids))
+        if not wanted:
+            return {}
+        marks = ",".join("?" * len(wanted))
+        async with self.db.execute(
+            f"SELECT id, vector FROM chunks WHERE id IN ({marks})", wanted
+        ) as cur:
+            return {int(i): np.frombuffer(v, dtype=np.float32) for i, v in await cur.fetchall()}
+
     async def article_vectors(self, article_id: int) -> list[np.ndarray]:
         """Return the stored vectors of an article's chunks, in text order."""
         async with self.db.execute(
@@ -360,16 +371,23 @@ class CorpusStore:
             await self._writer.rollback()
             raise
 
-    async def lexical_search(self, terms: Sequence[str], limit: int) -> list[tuple[int, float]]:
-        """Return (chunk id, bm25) best first for any of the terms; bm25 is lower-better."""
+    async def lexical_search(
+        self, terms: Sequence[str], limit: int, within: Collection[int] | None = None
+    ) -> list[tuple[int, float]]:
+        """Return (chunk id, bm25) best first for any of the terms; bm25 is lower-better.
+
+        within keeps only those chunks (a few hundred at most: they are bound one by one).
+        """
         terms = [t.replace('"', "") for t in terms if t.replace('"', "")]
         if not terms:
             return []
         query = " OR ".join(f'"{t}"' for t in dict.fromkeys(terms))
+        kept = sorted(within) if within is not None else []
+        among = f" AND rowid IN ({','.join('?' * len(kept))})" if within is not None else ""
         async with self.db.execute(
             "SELECT rowid, bm25(chunks_fts) AS s FROM chunks_fts WHERE chunks_fts MATCH ?"
-            " ORDER BY s LIMIT ?",
-            (query, limit),
+            f"{among} ORDER BY s LIMIT ?",
+            (query, *kept, limit),
         ) as cur:
             return [(int(r[0]), float(r[1])) for r in await cur.fetchall()]
 

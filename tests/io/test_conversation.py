@@ -250,3 +250,17 @@ async def test_an_outlet_the_corpus_lacks_or_without_an_answer_is_said_plainly(
     # An outlet nobody knows is no outlet: the question is asked of all news.
     unknown = await answer_turn(engine, repo.threads, 6, "ماذا قالت صحيفة الغارديان؟", private=True)
     assert unknown.notes == () and unknown.query == "ماذا قالت صحيفة الغارديان؟"
+
+
+async def test_few_chunks_are_scored_directly_and_many_by_reading_deeper(
+    convo: tuple[Engine, BotRepository, Clock], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine, _, _ = convo
+    by = await ids(engine)
+    story = frozenset({by["عكاظ"], by["www.sabq.org"]})
+    exact = await engine.search(TOLL, 5, within_articles=story)
+    monkeypatch.setattr("retrieval.engine.EXACT_CHUNKS", 0)
+    deep = await engine.search(TOLL, 5, within_articles=story)
+    assert [h.chunk.id for h in exact] == [h.chunk.id for h in deep]
+    assert {h.article.id for h in exact} == story
+    assert [h.dense_score for h in exact] == pytest.approx([h.dense_score for h in deep])
