@@ -398,19 +398,28 @@ class Engine:
         k: int | None = None,
         mode: SearchMode = "hybrid",
         exclude: frozenset[int] = frozenset(),
+        *,
         within: frozenset[int] | None = None,
+        within_articles: frozenset[int] | None = None,
+        sources: frozenset[str] | None = None,
     ) -> list[Hit]:
         """Return the best k chunks for the question: fused, or one side alone by mode.
 
         exclude names articles to search as if they were not there (evaluation asks
-        questions with their answering paragraphs left out this way); within, when
-        given, names the only chunks searched (a time window's), on both sides.
+        questions with their answering paragraphs left out this way). within names the
+        only chunks searched (a time window's); within_articles and sources keep only the
+        passages of those articles, or of articles from those sources (exact `source`
+        values). Given together, a passage must meet all of them; both sides of the
+        search are restricted, so a passage ranked deep in the whole corpus is found.
         """
         cfg = self.search_config
         k = k or cfg.top_k
         hidden = await self.store.article_chunk_ids(exclude)
+        allowed = await self._allowed(within_articles, sources)
+        if within is not None:
+            allowed = within if allowed is None else allowed & within
         qvec, dense, lexical = await self._candidates(
-            question, max(cfg.candidates, k), mode, hidden, within
+            question, max(cfg.candidates, k), mode, hidden, allowed
         )
         rerank = self._reranks(mode)
         fused = self._fuse(dense, lexical, max(k, cfg.rerank_depth) if rerank else k)
@@ -425,6 +434,18 @@ class Engine:
                 cfg.sentence_lexical_weight,
             )
         return hits[:k]
+
+    async def _allowed(
+        self, within_articles: frozenset[int] | None, sources: frozenset[str] | None
+    ) -> frozenset[int] | None:
+        """Return the chunk ids a restricted search may return; None when unrestricted."""
+        allowed: frozenset[int] | None = None
+        if within_articles is not None:
+            allowed = frozenset(await self.store.article_chunk_ids(within_articles))
+        if sources is not None:
+            of_sources = frozenset(await self.store.source_chunk_ids(sources))
+            allowed = of_sources if allowed is None else allowed & of_sources
+        return allowed
 
     async def _candidates(
         self,
@@ -511,6 +532,8 @@ class Engine:
         exclude: frozenset[int] = frozenset(),
         *,
         as_of: datetime | None = None,
+        within_articles: frozenset[int] | None = None,
+        sources: frozenset[str] | None = None,
     ) -> Answer:
         """Answer with quoted sentences and their sources, say the articles do not state
         it, or decline.
@@ -519,14 +542,17 @@ class Engine:
         now, UTC; a naive as_of is wall-clock time): a window restricts the search to
         the articles published in it, "latest" puts the newest relevant reports first.
         A question without them takes exactly the path it took before time was read.
+        within_articles and sources restrict the quotes to those articles, or to articles
+        from those sources (see `search`); nothing there means a declined answer.
         """
         start = time.perf_counter()
         moment = as_of or datetime.now(UTC)
         reading = read_time(question, moment)
+        restrict = await self._allowed(within_articles, sources)
         if await applies(self.store, reading, moment):
-            answer = await self._ask_in_time(question, reading, moment, k, exclude)
+            answer = await self._ask_in_time(question, reading, moment, k, exclude, restrict)
         else:
-            hits = await self.search(question, k, exclude=exclude)
+            hits = await self.search(question, k, exclude=exclude, within=restrict)
             hidden = await self.store.article_chunk_ids(exclude)
             answer = await self._compose(question, hits, hidden)
         return replace(answer, ms=(time.perf_counter() - start) * 1000)
@@ -551,15 +577,20 @@ class Engine:
         as_of: datetime,
         k: int,
         exclude: frozenset[int],
+        restrict: frozenset[int] | None = None,
     ) -> list[Hit] | None:
         """Return the hits in the reading's window (None when it holds no article), the
-        newest first when "latest" was asked."""
+        newest first when "latest" was asked; restrict, when given, names the only
+        chunks searched besides."""
         if reading.kind == "latest":
-            return newest_first(await self.search(text, k, exclude=exclude), as_of)
+            hits = await self.search(text, k, exclude=exclude, within=restrict)
+            return newest_first(hits, as_of)
         articles = await window_articles(self.store, reading, as_of) - exclude
         if not articles:
             return None
         within = frozenset(await self.store.chunks_of(articles))
+        if restrict is not None:
+            within &= restrict
         hits = await self.search(text, k, exclude=exclude, within=within)
         return newest_first(hits, as_of) if reading.latest else hits
 
@@ -570,6 +601,7 @@ class Engine:
         as_of: datetime,
         k: int | None,
         exclude: frozenset[int],
+        restrict: frozenset[int] | None = None,
     ) -> Answer:
         """Answer from the window's reports (or the newest first); with none on the
         subject in the window, offer the newest reports on it instead."""
@@ -583,14 +615,14 @@ class Engine:
             reading.end,
         )
         text = _matching_words(question, reading)
-        hits = await self._timed_hits(text, reading, as_of, k, exclude)
+        hits = await self._timed_hits(text, reading, as_of, k, exclude, restrict)
         if hits is not None:
             answer = await self._compose(text, hits, hidden)
             if answer.outcome != "declined" or reading.kind == "latest":
                 return replace(answer, question=question, time=scope)
         # Nothing from the window on the subject: never quote older reports as if
         # they were new; name the newest ones on the subject, with their dates.
-        hits = await self.search(text, k, exclude=exclude)
+        hits = await self.search(text, k, exclude=exclude, within=restrict)
         found = await self._compose(text, hits, hidden)
         elsewhere = found.outcome != "declined"
         newest = (
@@ -614,18 +646,8 @@ class Engine:
     async def ask_within(
         self, question: str, article_ids: Sequence[int], k: int | None = None
     ) -> Answer:
-        """Answer from these articles only (say, an alerted article and its story), or refuse.
-
-        The question is searched as usual, to the full candidate depth, and only the
-        passages of these articles are kept: a passage outside both candidate lists
-        would not have answered anyway.
-        """
-        start = time.perf_counter()
-        wanted = set(article_ids)
-        hits = await self.search(question, self.search_config.candidates)
-        hits = [h for h in hits if h.article.id in wanted][: k or self.search_config.top_k]
-        answer = await self._compose(question, hits)
-        return replace(answer, ms=(time.perf_counter() - start) * 1000)
+        """Answer from these articles only (say, an alerted article and its story), or refuse."""
+        return await self.ask(question, k, within_articles=frozenset(article_ids))
 
     async def _compose(
         self, question: str, hits: list[Hit], hidden: Collection[int] = ()

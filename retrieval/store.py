@@ -295,6 +295,19 @@ class CorpusStore:
         ) as cur:
             return {int(r[0]) for r in await cur.fetchall()}
 
+    async def source_chunk_ids(self, sources: Iterable[str]) -> set[int]:
+        """Return the ids of every chunk of the articles from these sources (exact names)."""
+        names = sorted(set(sources))
+        if not names:
+            return set()
+        marks = ",".join("?" * len(names))
+        async with self.db.execute(
+            "SELECT c.id FROM chunks c JOIN articles a ON a.id = c.article_id"
+            f" WHERE a.source IN ({marks})",
+            names,
+        ) as cur:
+            return {int(r[0]) for r in await cur.fetchall()}
+
     async def vectors(self, batch: int = 10_000) -> tuple[np.ndarray, np.ndarray]:
         """Return (ids, vectors) of every chunk, as stored."""
         ids: list[int] = []

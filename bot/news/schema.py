@@ -67,6 +67,20 @@ BOT_STEPS: tuple[str, ...] = (
     );
     CREATE INDEX outbox_due ON outbox (status, next_attempt);
     """,
+    # Conversation threads: one per chat, forgotten 10 minutes after its last question.
+    """
+    CREATE TABLE conversation_threads (
+        chat_id INTEGER PRIMARY KEY,
+        question TEXT NOT NULL,  -- the last question of the thread; '' when a button began it
+        subject TEXT NOT NULL,  -- its subject words, as written, space-separated
+        articles TEXT NOT NULL,  -- cited article ids, best first, comma-separated
+        story_id INTEGER,  -- the story those articles tell, once stories are kept
+        title TEXT NOT NULL,  -- the story's headline, named in follow-up replies
+        pinned INTEGER NOT NULL DEFAULT 0,  -- 1: the next question is read against it
+        updated_at REAL NOT NULL  -- unix time of its last question or button
+    );
+    CREATE INDEX conversation_threads_updated ON conversation_threads (updated_at);
+    """,
 )
 
 

@@ -17,13 +17,14 @@ from telegram.ext import (
     filters,
 )
 
+from bot.conversation.followup import subject_words
 from bot.news import subscriptions
 from bot.news.poller import PollConfig, poll_once
 from bot.news.sender import ASK_PREFIX, AlertSender, move_chat
 from bot.telegram import formatting, texts
 from bot.telegram.commands import command_args
 from bot.telegram.delivery import NO_PREVIEW, reply
-from bot.telegram.state import BotContext, BotState, Focus, set_focus, state
+from bot.telegram.state import BotContext, BotState, state
 
 logger = logging.getLogger(__name__)
 
@@ -154,7 +155,7 @@ def unchanged(exc: BadRequest) -> bool:
 
 
 async def on_ask_button(update: Update, context: BotContext) -> None:
-    """Tell the reader they can ask about the alerted article now."""
+    """Begin a thread on the alerted article and tell the reader to ask about it now."""
     query = update.callback_query
     if query is None:
         return
@@ -164,7 +165,17 @@ async def on_ask_button(update: Update, context: BotContext) -> None:
     if article is None:
         await reply(update, context, formatting.plain_messages(texts.ARTICLE_GONE))
         return
-    set_focus(context, Focus(article.id, article.title.strip() or texts.UNTITLED))
+    chat = update.effective_chat
+    if chat is not None:
+        title = article.title.strip() or texts.UNTITLED
+        await state(context).repo.threads.keep(
+            chat.id,
+            question="",
+            subject=subject_words(article.title),
+            articles=[article.id],
+            title=title,
+            pinned=True,
+        )
     await reply(
         update,
         context,

@@ -201,6 +201,21 @@ ASK_ARTICLE = "يمكنك الآن أن تسأل عن هذا الخبر: «{titl
 ARTICLE_GONE = "هذا الخبر لم يعد في مجموعة الأخبار."
 FOCUS_NOT_ANSWERED = "الخبر «{title}» لا يجيب عن سؤالك؛ هذا ما وجدته في بقية الأخبار."
 
+# -- conversation and inline mode (bot/conversation, bot/telegram/inline.py) -----
+
+FOLLOW_UP = "متابعة لـ: {title}"
+OUTLET_NOT_IN_CORPUS = "لا توجد لديّ أخبار من {outlet}."
+OUTLET_SILENT = "لم أجد في أخبار {outlet} ما يجيب عن سؤالك."
+INLINE_HELP_TITLE = "اكتب سؤالك عن خبر بعد اسم البوت"
+INLINE_HELP_DESCRIPTION = "مثل: @{bot} {example}"
+INLINE_HELP_TEXT = (
+    "اسأل «إسناد» عن الأخبار في أي محادثة: اكتب @{bot} ثم سؤالك، مثل: «{example}»،"
+    " واختر الجواب لترسله بمصادره."
+)
+INLINE_TOO_SHORT = "السؤال قصير جداً؛ أكمل كتابته."
+INLINE_NO_ANSWER_TITLE = "لا أجد جواباً في الأخبار المتوفرة"
+INLINE_REFUSED_TITLE = "تعذّرت الإجابة الآن"
+
 
 # -- admin commands (bot/admin*.py) --------------------------------------------
 # Admin commands are not in COMMAND_DESCRIPTIONS: that menu is everyone's. They
