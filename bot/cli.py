@@ -341,10 +341,14 @@ async def cmd_eval(
 ) -> None:
     """Score retrieval and answers on a SQuAD-format or news question file, in a throwaway
     corpus."""
+    from retrieval.corroboration_eval import is_corroboration_set
     from retrieval.embedding_cache import CachedEmbedder
     from retrieval.evaluation import SYSTEMS, evaluate, load_squad, report_table
     from retrieval.newsdays import NewsSetError, is_news_questions, load_news_questions
 
+    if is_corroboration_set(path):
+        await eval_corroboration(settings, path, news_dir, as_json)
+        return
     chosen = [s.strip() for s in systems.split(",") if s.strip()]
     unknown = [s for s in chosen if s not in SYSTEMS]
     if unknown or not chosen:
@@ -397,6 +401,52 @@ async def cmd_eval(
                 }
                 fh.write(json.dumps(row, ensure_ascii=False) + "\n")
     print(json.dumps(report.to_json(), ensure_ascii=False) if as_json else report_table(report))
+
+
+async def eval_corroboration(settings: Settings, path: Path, news_dir: Path, as_json: bool) -> None:
+    """Print the corroboration figures of a news corroboration question file."""
+    from retrieval.corroboration_eval import (
+        evaluate_corroboration,
+        load_corroboration_set,
+        result_line,
+    )
+    from retrieval.embedding_cache import CachedEmbedder
+    from retrieval.newsdays import NewsSetError
+
+    try:
+        dataset = load_corroboration_set(path, news_dir)
+    except NewsSetError as exc:
+        raise CliError(str(exc)) from exc
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CliError(f"{path} is not a corroboration question file ({exc})") from exc
+    embedder = CachedEmbedder(
+        load_embedder(settings), settings.embedding_cache_dir / "embeddings.sqlite"
+    )
+    progress, close = progress_bar("embedding")
+    try:
+        figures, results = await evaluate_corroboration(
+            dataset,
+            embedder,
+            chunk_tokens=settings.chunk_tokens,
+            chunk_overlap=settings.chunk_overlap,
+            search=search_config(settings),
+            answer=answer_config(settings),
+            progress=progress,
+        )
+    finally:
+        close()
+        embedder.close()
+    if as_json:
+        print(json.dumps({"dataset": dataset.name, **figures}, ensure_ascii=False))
+        return
+    for r in results:
+        print(result_line(r))
+    print(
+        f"{dataset.name}: "
+        + ", ".join(
+            f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in figures.items()
+        )
+    )
 
 
 def cmd_fit_answerability(

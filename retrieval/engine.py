@@ -8,7 +8,7 @@ import sqlite3
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
@@ -19,6 +19,7 @@ from retrieval.answer import AnswerComposer, AnswerConfig
 from retrieval.answerability import AnswerabilityModel, TermStats
 from retrieval.arabic import search_terms
 from retrieval.chunker import Chunker
+from retrieval.corroboration import CorroborationConfig
 from retrieval.embedding import Embedder, Progress, TitledEmbedder
 from retrieval.evidence import SentenceEvidence
 from retrieval.fusion import Fused, blend, rrf
@@ -32,6 +33,8 @@ logger = logging.getLogger(__name__)
 
 # Which retrieval to run: both fused (what the bot uses), or one side alone (for eval).
 SearchMode = Literal["hybrid", "dense", "lexical"]
+# Article id -> story id for the given articles; an article left out is its own story.
+StoryLookup = Callable[[Sequence[int]], Awaitable[dict[int, int]]]
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,8 @@ class Engine:
         answer: AnswerConfig | None = None,
         sentence_cache: Path | None = None,
         answerability: AnswerabilityModel | None = None,
+        corroboration: CorroborationConfig | None = None,
+        stories: StoryLookup | None = None,
     ):
         self.store = store
         self.index = index
@@ -90,8 +95,15 @@ class Engine:
         self.index_path = index_path
         self.search_config = search or SearchConfig()
         self.composer = AnswerComposer(
-            answer, self.score_sentences, answerability or AnswerabilityModel.load()
+            answer,
+            self.score_sentences,
+            answerability or AnswerabilityModel.load(),
+            self.sentence_vectors,
+            corroboration,
         )
+        # Which story each article belongs to, for diversifying the quoted passages;
+        # None: every article is a story of its own (copies are still told apart).
+        self.stories = stories
         self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._query_lock = threading.Lock()
         self.evidence = SentenceEvidence(embedder, self.embed_query, sentence_cache)
@@ -115,6 +127,8 @@ class Engine:
         sentence_cache: Path | None = None,
         reembedding: bool = False,
         answerability: AnswerabilityModel | None = None,
+        corroboration: CorroborationConfig | None = None,
+        stories: StoryLookup | None = None,
     ) -> Engine:
         """Load the vector index, rebuilding it from stored vectors if it disagrees.
 
@@ -123,7 +137,8 @@ class Engine:
         reembedding says the caller is about to re-embed the corpus: stored vectors of
         another dimension (a model change) then give an empty index instead of an error.
         answerability decides answer or decline; None means the fitted weights shipped
-        in `retrieval/data/answerability.json`.
+        in `retrieval/data/answerability.json`. stories maps articles to their stories
+        (see `StoryLookup`); None treats every article as a story of its own.
         """
         model = await store.get_meta("model")
         if model is None:
@@ -164,6 +179,8 @@ class Engine:
             answer,
             sentence_cache,
             answerability,
+            corroboration,
+            stories,
         )
         if sentence_cache is not None:
             await engine.check_sentence_cache(ids)
@@ -489,14 +506,22 @@ class Engine:
         """Return the cosine of each (headline, sentence) to the question, for answers."""
         return self.evidence.score(question, sentences)
 
+    def sentence_vectors(self, sentences: list[tuple[str, str]]) -> np.ndarray:
+        """Return the vectors of (headline, sentence) pairs, for comparing sentences."""
+        return self.evidence.vectors(sentences)
+
     async def ask(
         self, question: str, k: int | None = None, exclude: frozenset[int] = frozenset()
     ) -> Answer:
         """Answer with quoted sentences and their sources, say the articles do not state
         it, or decline."""
         start = time.perf_counter()
-        hits = await self.search(question, k, exclude=exclude)
-        answer = await self._compose(question, hits, await self.store.article_chunk_ids(exclude))
+        k = k or self.search_config.top_k
+        # Deeper than shown: further passages are searched for outlets that corroborate.
+        depth = max(k, self.composer.corroborator.config.support)
+        ranked = await self.search(question, depth, exclude=exclude)
+        hidden = await self.store.article_chunk_ids(exclude)
+        answer = await self._compose(question, ranked[:k], hidden, ranked)
         return replace(answer, ms=(time.perf_counter() - start) * 1000)
 
     async def ask_within(
@@ -511,18 +536,30 @@ class Engine:
         start = time.perf_counter()
         wanted = set(article_ids)
         hits = await self.search(question, self.search_config.candidates)
-        hits = [h for h in hits if h.article.id in wanted][: k or self.search_config.top_k]
-        answer = await self._compose(question, hits)
+        ranked = [h for h in hits if h.article.id in wanted]
+        depth = max(k or self.search_config.top_k, self.composer.corroborator.config.support)
+        answer = await self._compose(
+            question, ranked[: k or self.search_config.top_k], support=ranked[:depth]
+        )
         return replace(answer, ms=(time.perf_counter() - start) * 1000)
 
     async def _compose(
-        self, question: str, hits: list[Hit], hidden: Collection[int] = ()
+        self,
+        question: str,
+        hits: list[Hit],
+        hidden: Collection[int] = (),
+        support: Sequence[Hit] = (),
     ) -> Answer:
-        """Weigh the hits with the corpus's term statistics (hidden chunks left out)."""
+        """Weigh the hits with the corpus's term statistics (hidden chunks left out);
+        support holds the deeper ranking searched for corroborating outlets."""
         counts, total = await self.store.term_counts(search_terms(question), hidden)
+        pool = list(support) or hits
+        stories: dict[int, int] = {}
+        if self.stories is not None and pool:
+            stories = await self.stories(list(dict.fromkeys(h.article.id for h in pool)))
         # Composing embeds candidate sentences: CPU work, off the event loop.
         return await asyncio.to_thread(
-            self.composer.compose, question, hits, TermStats(counts, total)
+            self.composer.compose, question, hits, TermStats(counts, total), pool, stories
         )
 
     async def article_vectors(self, article_id: int) -> np.ndarray:
