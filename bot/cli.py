@@ -77,13 +77,35 @@ def answer_json(answer: Answer) -> dict[str, object]:
             if answer.answered
             else ""
         ),
-        "sentences": [{"text": s.text, "citation": s.citation} for s in answer.sentences],
+        "sentences": [
+            {
+                "text": s.text,
+                "citation": s.citation,
+                "citations": list(s.citations),
+                "outlets": list(s.outlets),
+            }
+            for s in answer.sentences
+        ],
+        # Outlets give different figures for what was asked: each version, newest first.
+        "reports_differ": bool(answer.versions),
+        "versions": [
+            {
+                "figure": v.figure,
+                "text": v.sentence.text,
+                "citations": list(v.sentence.citations),
+                "outlets": list(v.sentence.outlets),
+                "published": v.published,
+            }
+            for v in answer.versions
+        ],
         "sources": [
             {
                 "n": c.n,
                 "article_id": c.article_id,
                 "title": c.title,
                 "source": c.source,
+                # The outlet the report counts for: the agency a reprint credits.
+                "outlet": c.outlet or c.source,
                 "published": c.published,
                 "url": c.url,
             }

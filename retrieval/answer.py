@@ -272,13 +272,20 @@ class AnswerComposer:
         pool: Sequence[Report],
         number: Callable[[Article], int],
     ) -> tuple[Version, ...]:
-        """Return the differing versions of the asked count, newest first (none: agreed)."""
-        quoted = Report.of(best.text, best.hit)
-        found = self.corroborator.differing(words(question), quoted, pool)
+        """Return the differing versions of the asked count in the best sentence and
+        other reports of it, newest first (none: they agree)."""
+        scorer = self.scorer
+
+        def relevance(reports: Sequence[Report]) -> list[float]:
+            return scorer(question, [r.pair for r in reports]) if scorer else [0.0] * len(reports)
+
+        found = self.corroborator.differing(
+            words(question), Report.of(best.text, best.hit), pool, relevance
+        )
         if not found:
             return ()
         out = []
-        for (noun, value), given in found.items():
+        for value, given in found.items():
             first = given[0]
             # Whoever retells the version's sentence reports the version too.
             others = [r for r in given[1:]] + [
@@ -289,6 +296,6 @@ class AnswerComposer:
             text = quote_span(first.text, question)
             sentence = self._sentence(text, first.hit, others, number)
             newest = max(r.hit.article.published for r in [first, *others])
-            out.append(Version(figure_label(first.text, noun, value), sentence, newest))
+            out.append(Version(figure_label(first.text, value), sentence, newest))
         out.sort(key=lambda v: v.published, reverse=True)
         return tuple(out)

@@ -24,13 +24,13 @@ from retrieval.sentences import split_sentences
 # Vectors of (headline, sentence) pairs, unit length, one row per pair.
 SentenceVectors = Callable[[list[tuple[str, str]]], np.ndarray]
 
-# A count: digits (thousands separators allowed), then the counted noun.
-_FIGURE = re.compile(r"(?<![\d.,])(\d+(?:[.,]\d+)?)\s+(?:من\s+)?([^\W\d_]{3,})")
+# A count: digits (thousands separators allowed, quotes around), then the counted noun.
+_FIGURE = re.compile(r"(?<![\d.,])(\d+(?:[.,]\d+)*)[\"”»)]?\s+(?:من\s+)?([^\W\d_]{3,})")
 # The same on display text: any digits, the noun with its diacritics.
 _FIGURE_SHOWN = re.compile(
-    r"(?<![\d.,])(\d+(?:[.,]\d+)?)\s+(?:من\s+)?([^\W\d_][\w\u064b-\u0652]{2,})"
+    r"(?<![\d.,])(\d+(?:[.,]\d+)*)[\"”»)]?\s+(?:من\s+)?([^\W\d_][\w\u064b-\u0652]{2,})"
 )
-_NUMBER = re.compile(r"(?<![\d.,])\d+(?:[.,]\d+)?")
+_NUMBER = re.compile(r"(?<![\d.,])\d+(?:[.,]\d+)*")
 # Words after a number that are not what is counted: units of time, money, scale.
 _NOT_COUNTED = frozenset(
     normalize(w)
@@ -39,14 +39,42 @@ _NOT_COUNTED = frozenset(
         " ساعة ساعات دقيقة دقائق ثانية ثوان شهر شهرا أشهر أسبوع أسابيع في من على إلى الى"
         " عن مع حتى بعد قبل منذ هـ م يناير فبراير مارس أبريل إبريل مايو يونيو يوليو أغسطس"
         " سبتمبر أكتوبر نوفمبر ديسمبر محرم صفر ربيع جمادى رجب شعبان رمضان شوال القعدة الحجة"
-        " بالمئة بالمائة المئة المائة في_المئة"
+        " بالمئة بالمائة المئة المائة"
     ).split()
 )
-# Counted nouns of people hurt or killed: a question about victims asks any of them.
-_VICTIMS = frozenset(
-    {"قتل", "شهد", "مصب", "جرح", "ضحي", "شخص", "وفي", "مصرع", "قتلي", "غرق", "مصبن"}
-)
-_WEAK = str.maketrans("", "", "اويىءه")
+# What happened to those counted, by the words that say it (normalised beginnings):
+# two counts of people are of one kind only when the same thing happened to them.
+_EVENTS = {
+    "death": (
+        "قتل",
+        "قتيل",
+        "مقتل",
+        "مصرع",
+        "حتف",
+        "وفاه",
+        "وفيات",
+        "توفي",
+        "ضحايا",
+        "ضحيه",
+        "استشهد",
+        "شهيد",
+        "شهدا",
+        "جثه",
+        "جثث",
+    ),
+    "injury": ("اصيب", "اصابه", "اصابات", "مصاب", "جريح", "جرحي", "جرح"),
+    "arrest": ("اعتقل", "معتقل", "اعتقال", "توقيف", "موقوف", "القبض", "قبض"),
+    "poisoning": ("تسمم", "مسمم"),
+    "rescue": ("انقاذ", "انقذ", "ناجين", "ناجون"),
+}
+_CLITICS = ("وال", "بال", "لل", "ال", "و", "ف", "ب", "ل")
+# A number after these counts part of a group ("بينهم 37 أجنبيا") or the group a part
+# belongs to ("14 من بين 22"): not the total asked for.
+_PART = re.compile(r"(?:بينهم|منهم|بينها|منها|من بين)\s*$")
+_NATIONALITY = re.compile(r"\w{2,}(?:يا|يين|يون)$")
+EVENT_BEFORE = 40  # characters before a number searched for what happened
+EVENT_AFTER = 80  # and after it
+_WEAK = str.maketrans("", "", "اويىء")
 
 
 def skeleton(word: str) -> str:
@@ -59,18 +87,75 @@ def skeleton(word: str) -> str:
     return (stem.translate(_WEAK) or stem)[:3]
 
 
+# Counted nouns that all mean people: "21 شخصاً" and "15 مصرياً" count the same dead.
+_PEOPLE = frozenset(
+    skeleton(w)
+    for w in (
+        "شخص أشخاص مواطن نسمة فرد قتيل ضحية مصاب جريح شهيد طفل رجل امرأة جندي عسكري مدني"
+        " لاجئ مهاجر راكب معتقل"
+    ).split()
+)
+
+
+def event_of(word: str) -> str | None:
+    """Return what a (normalised) word says happened to people, if anything."""
+    forms = [word] + [word[len(c) :] for c in _CLITICS if word.startswith(c)]
+    for event, beginnings in _EVENTS.items():
+        if any(f.startswith(b) for f in forms for b in beginnings):
+            return event
+    return None
+
+
 def _number(text: str) -> str:
     return text.replace(",", "")
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A count in a sentence: the number, the counted noun's skeleton, and the nearest
+    word that says what happened to those counted (None: nothing said)."""
+
+    number: str
+    noun: str
+    event: str | None
+    part: bool = False  # a part of a group, or the group a part belongs to
+    people: bool = False  # the noun means people (persons, citizens, the dead...)
+
+    @property
+    def counted(self) -> str:
+        """Return what is counted: people, or the noun's skeleton."""
+        return "people" if self.people else self.noun
+
+
+def read_figures(text: str) -> list[Figure]:
+    """Return the counts written in digits in text, in order."""
+    norm = normalize(text)
+    out = []
+    for match in _FIGURE.finditer(norm):
+        noun = match.group(2)
+        if noun in _NOT_COUNTED or light_stem(noun) in _NOT_COUNTED:
+            continue
+        start, end = match.start(1), match.end(1)
+        best: tuple[int, str] | None = None
+        for w in re.finditer(r"\w+", norm[max(0, start - EVENT_BEFORE) : end + EVENT_AFTER]):
+            event = event_of(w.group())
+            if event is None:
+                continue
+            at = max(0, start - EVENT_BEFORE) + w.start()
+            distance = start - at if at < start else at - end
+            if best is None or distance < best[0]:
+                best = (distance, event)
+        part = bool(_PART.search(norm[max(0, start - 12) : start]))
+        people = skeleton(noun) in _PEOPLE or bool(_NATIONALITY.match(noun))
+        out.append(Figure(_number(match.group(1)), skeleton(noun), best and best[1], part, people))
+    return out
 
 
 def figures(text: str) -> dict[str, set[str]]:
     """Return the counts in text: counted noun's skeleton -> the numbers given for it."""
     out: dict[str, set[str]] = {}
-    for match in _FIGURE.finditer(normalize(text)):
-        noun = match.group(2)
-        if noun in _NOT_COUNTED or light_stem(noun) in _NOT_COUNTED:
-            continue
-        out.setdefault(skeleton(noun), set()).add(_number(match.group(1)))
+    for f in read_figures(text):
+        out.setdefault(f.noun, set()).add(f.number)
     return out
 
 
@@ -104,8 +189,12 @@ class CorroborationConfig:
     passage_copy_jaccard: float = 0.6  # passages this alike are copies of one text
     same_overlap: float = 0.5  # same numbers, and this share of words...
     same_cosine: float = 0.85  # ...and vectors this close: the same fact retold
-    differ_overlap: float = 0.3  # different figures in sentences sharing this many words...
+    differ_overlap: float = 0.1  # different figures in sentences sharing this many words...
     differ_cosine: float = 0.75  # ...with vectors this close are versions of one report
+    # ...or vectors a little less close, in sentences sharing more words.
+    differ_cosine_shared: float = 0.70
+    differ_overlap_shared: float = 0.25
+    differ_relevance: float = 0.12  # ...and this close to the question as the quoted one
     per_story: int = 2  # articles of one story among the passages quoted from
     support: int = 20  # passages searched for corroborating sentences
 
@@ -199,23 +288,26 @@ class Corroborator:
         return out
 
     def differing(
-        self, question_words: Sequence[str], quoted: Report, pool: Sequence[Report]
-    ) -> dict[tuple[str, str], list[Report]]:
-        """Return the versions of the asked count: (noun, number) -> reports giving it.
+        self,
+        question_words: Sequence[str],
+        quoted: Report,
+        pool: Sequence[Report],
+        relevance: Callable[[Sequence[Report]], list[float]] | None = None,
+    ) -> dict[str, list[Report]]:
+        """Return the versions of the asked count: number -> reports giving it.
 
-        Only counts whose noun the question asks about (or victims, for a question
-        about victims) are compared, in sentences of other outlets' articles about the
-        same thing. Empty when every report agrees.
+        A count is asked when what happened to those counted is what the question
+        asks (killed, hurt, arrested...) or, failing that, when its counted noun is
+        the question's; the latter, with nothing said of what happened, must come in
+        sentences closer to each other. Only sentences of other articles about the
+        same thing are compared, and with relevance (cosines to the question, quoted
+        first) only those about as close to the question as the quoted one. Empty when
+        every report agrees.
         """
         if self.vectors is None:
             return {}
-        asked = {skeleton(w) for w in question_words}
-        victims = bool(asked & _VICTIMS)
-        mine = {
-            noun: nums
-            for noun, nums in figures(quoted.text).items()
-            if noun in asked or (victims and noun in _VICTIMS)
-        }
+        ask = _Asked.of(question_words)
+        mine = ask.counts(quoted.text)
         if not mine:
             return {}
         cfg = self.config
@@ -224,30 +316,71 @@ class Corroborator:
             for r in pool
             if r.hit.article.id != quoted.hit.article.id
             and r.text != quoted.text
-            and set(figures(r.text)) & set(mine)
+            and set(ask.counts(r.text)) & set(mine)
             and overlap(r.words, quoted.words) >= cfg.differ_overlap
         ]
-        close = [
-            r
-            for r, cos in zip(maybe, self._cosines(quoted, maybe), strict=True)
-            if cos >= cfg.differ_cosine
-        ]
-        for noun, nums in mine.items():
-            if len(nums) != 1:
-                continue  # the quoted sentence gives two counts of one kind: unclear
-            versions: dict[tuple[str, str], list[Report]] = {(noun, next(iter(nums))): [quoted]}
-            for r in close:
-                theirs = figures(r.text).get(noun, set())
-                if len(theirs) == 1:
-                    versions.setdefault((noun, next(iter(theirs))), []).append(r)
+        cosines = self._cosines(quoted, maybe)
+        if relevance is not None and maybe:
+            own_cos, *theirs_cos = relevance([quoted, *maybe])
+            floor = own_cos - cfg.differ_relevance
+            kept = [
+                (r, c) for r, c, q in zip(maybe, cosines, theirs_cos, strict=True) if q >= floor
+            ]
+            maybe, cosines = [r for r, _ in kept], [c for _, c in kept]
+        for key, own in mine.items():
+            versions: dict[str, list[Report]] = {own: [quoted]}
+            for r, cos in zip(maybe, cosines, strict=True):
+                theirs = ask.counts(r.text).get(key)
+                shared = overlap(r.words, quoted.words)
+                close = (cos >= cfg.differ_cosine and shared >= cfg.differ_overlap) or (
+                    cos >= cfg.differ_cosine_shared and shared >= cfg.differ_overlap_shared
+                )
+                if theirs and close:
+                    versions.setdefault(theirs, []).append(r)
             if len(versions) > 1:
                 return versions
         return {}
 
 
-def figure_label(text: str, noun: str, number: str) -> str:
+@dataclass(frozen=True)
+class _Asked:
+    """What a count question asks: the events and the counted nouns it names."""
+
+    events: frozenset[str]
+    nouns: frozenset[str]
+
+    @classmethod
+    def of(cls, question_words: Sequence[str]) -> _Asked:
+        events = frozenset(e for w in question_words if (e := event_of(w)))
+        return cls(events, frozenset(skeleton(w) for w in question_words))
+
+    def counts(self, text: str) -> dict[tuple[str, str], str]:
+        """Return the asked counts of a sentence: kind -> the one number it gives.
+
+        A kind given two numbers keeps the one whose noun the question names; when
+        that does not settle it, the sentence is unclear on that kind and left out.
+        """
+        found: dict[tuple[str, str], list[Figure]] = {}
+        for f in read_figures(text):
+            if f.part:
+                continue
+            if f.event in self.events:
+                found.setdefault(("event", f"{f.event} {f.counted}"), []).append(f)
+            elif f.noun in self.nouns:
+                found.setdefault(("noun", f.noun), []).append(f)
+        out = {}
+        for key, given in found.items():
+            numbers = {f.number for f in given}
+            if len(numbers) > 1:
+                numbers = {f.number for f in given if f.noun in self.nouns}
+            if len(numbers) == 1:
+                out[key] = next(iter(numbers))
+        return out
+
+
+def figure_label(text: str, number: str) -> str:
     """Return the count as the sentence writes it ("12 قتيلاً"), or the bare number."""
     for match in _FIGURE_SHOWN.finditer(text):
-        if _number(normalize(match.group(1))) == number and skeleton(match.group(2)) == noun:
+        if _number(normalize(match.group(1))) == number:
             return match.group(0)
     return number
