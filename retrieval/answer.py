@@ -16,6 +16,7 @@ from retrieval.corroboration import (
     diversify,
     figure_label,
     reports,
+    settle,
 )
 from retrieval.evidence import idf_overlaps
 from retrieval.models import Answer, AnswerSentence, Article, Citation, Hit, Version
@@ -224,6 +225,10 @@ class AnswerComposer:
         numeric = bool(_NUMERIC_QUESTION.search(" ".join(words(question))))
         if outcome == "answered" and numeric:
             versions = self._versions(question, ranked[0], everything, number)
+        if versions:
+            # The asked count is shown as versions only, never as one outlet's quote.
+            asked = self.corroborator.asked_counts
+            sentences = [s for s in sentences if not asked(words(question), s.text)]
         return Answer(
             question=question,
             answered=outcome == "answered",
@@ -282,20 +287,27 @@ class AnswerComposer:
         found = self.corroborator.differing(
             words(question), Report.of(best.text, best.hit), pool, relevance
         )
-        if not found:
-            return ()
-        out = []
-        for value, given in found.items():
-            first = given[0]
-            # Whoever retells the version's sentence reports the version too.
-            others = [r for r in given[1:]] + [
-                r
-                for r in self.corroborator.same(first, pool)
-                if all(r.hit.article.id != g.hit.article.id for g in given)
+        groups = settle(
+            [
+                # Whoever retells a version's sentence reports that version too.
+                given
+                + [
+                    r
+                    for r in self.corroborator.same(given[0], pool)
+                    if all(r.hit.article.id != g.hit.article.id for g in given)
+                ]
+                for given in found.values()
             ]
-            text = quote_span(first.text, question)
-            sentence = self._sentence(text, first.hit, others, number)
-            newest = max(r.hit.article.published for r in [first, *others])
+        )
+        kept = [(value, group) for value, group in zip(found, groups, strict=True) if group]
+        outlets = {outlet(r.hit.article) for _, group in kept for r in group}
+        if len(kept) < 2 or len(outlets) < 2:
+            return ()  # one outlet's own figures are not differing reports
+        out = []
+        for value, group in kept:
+            first, *others = group
+            sentence = self._sentence(quote_span(first.text, question), first.hit, others, number)
+            newest = max(r.hit.article.published for r in group)
             out.append(Version(figure_label(first.text, value), sentence, newest))
         out.sort(key=lambda v: v.published, reverse=True)
         return tuple(out)

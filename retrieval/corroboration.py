@@ -287,6 +287,10 @@ class Corroborator:
                 out.append(r)
         return out
 
+    def asked_counts(self, question_words: Sequence[str], text: str) -> bool:
+        """Tell whether a sentence gives a count of what the question asks."""
+        return bool(_Asked.of(question_words).counts(text))
+
     def differing(
         self,
         question_words: Sequence[str],
@@ -376,6 +380,45 @@ class _Asked:
             if len(numbers) == 1:
                 out[key] = next(iter(numbers))
         return out
+
+
+# A sentence that opens with "it had ..." or "it is recalled that ..." tells an
+# earlier report (a first toll), not the article's own latest figure.
+_EARLIER = re.compile(r"^\W*(?:و?كان(?:ت)?|و?سبق|و?يذكر|و?كما كان)\s")
+
+
+def earlier(text: str) -> bool:
+    """Tell whether a sentence recalls an earlier report rather than giving news."""
+    return bool(_EARLIER.match(normalize(text)))
+
+
+def settle(groups: list[list[Report]]) -> list[list[Report]]:
+    """Keep an article that gives several versions only in those it gives as its own.
+
+    An article that reports a new toll and recalls the first one ("وكانت الوزارة
+    أعلنت ... 15") is the new toll's report; the first toll keeps the outlets that
+    still give it as theirs. The groups stay in order (a group may be left empty),
+    and each group's first report is one given as its own when there is one.
+    """
+    where: dict[int, set[int]] = {}
+    for i, group in enumerate(groups):
+        for r in group:
+            where.setdefault(r.hit.article.id, set()).add(i)
+    drop: set[tuple[int, int]] = set()
+    for aid, found_in in where.items():
+        own = {
+            i
+            for i in found_in
+            if any(r.hit.article.id == aid and not earlier(r.text) for r in groups[i])
+        }
+        if len(found_in) > 1 and own and own != found_in:
+            drop |= {(i, aid) for i in found_in - own}
+    out = []
+    for i, group in enumerate(groups):
+        kept = [r for r in group if (i, r.hit.article.id) not in drop]
+        kept.sort(key=lambda r: earlier(r.text))  # stable: own reports first
+        out.append(kept)
+    return out
 
 
 def figure_label(text: str, number: str) -> str:

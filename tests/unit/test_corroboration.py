@@ -13,9 +13,12 @@ from bot.telegram.htmlsplit import RLM
 from retrieval.answer import AnswerComposer, AnswerConfig
 from retrieval.corroboration import (
     CorroborationConfig,
+    Report,
     diversify,
+    earlier,
     figure_label,
     figures,
+    settle,
     skeleton,
 )
 from retrieval.models import Answer, Article, Chunk, Hit
@@ -276,3 +279,24 @@ def test_many_outlets_and_versions_still_split_into_valid_messages() -> None:
     for m in messages:
         check_message(m)
     assert len(answer.citations) == 40 and answer.versions
+
+
+def test_an_article_recalling_a_first_toll_counts_for_its_own_newer_figure() -> None:
+    recalled = "وكانت وزارة الداخلية أعلنت أن 15 شخصا لقوا مصرعهم في غرق المركب."
+    newer, first, other = hit(1, "الرياض", NEWER), hit(2, "الرياض", recalled), hit(3, "سبق", TOLL)
+    both = Hit(first.chunk, newer.article, first.score, 1, 1, 0.8)  # article 1 recalls 15
+    fifteen = [Report.of(recalled, both), Report.of(TOLL, other)]
+    twenty_one = [Report.of(NEWER, newer)]
+    assert earlier(recalled) and not earlier(TOLL)
+    assert settle([twenty_one, fifteen]) == [twenty_one, [fifteen[1]]]
+    # An article that only recalls the first toll keeps it, after those giving it as theirs.
+    assert settle([fifteen]) == [[fifteen[1], fifteen[0]]]
+
+
+def test_one_outlets_own_figures_are_not_differing_reports() -> None:
+    hits = [
+        hit(1, "الرياض", TOLL, "2015-07-23T17:25:00"),
+        hit(2, "الرياض", NEWER, "2015-07-23T19:15:00"),
+    ]
+    answer = composer().compose(QUESTION, hits)
+    assert answer.answered and answer.versions == ()
