@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -97,13 +98,19 @@ _PEOPLE = frozenset(
 )
 
 
+_EVENT_WORD = re.compile(
+    "|".join(
+        rf"(?P<{event}>^(?:{'|'.join(_CLITICS)})?(?:{'|'.join(beginnings)}))"
+        for event, beginnings in _EVENTS.items()
+    )
+)
+
+
+@lru_cache(maxsize=65536)
 def event_of(word: str) -> str | None:
     """Return what a (normalised) word says happened to people, if anything."""
-    forms = [word] + [word[len(c) :] for c in _CLITICS if word.startswith(c)]
-    for event, beginnings in _EVENTS.items():
-        if any(f.startswith(b) for f in forms for b in beginnings):
-            return event
-    return None
+    match = _EVENT_WORD.match(word)
+    return match.lastgroup if match else None
 
 
 def _number(text: str) -> str:
@@ -127,7 +134,8 @@ class Figure:
         return "people" if self.people else self.noun
 
 
-def read_figures(text: str) -> list[Figure]:
+@lru_cache(maxsize=8192)
+def read_figures(text: str) -> tuple[Figure, ...]:
     """Return the counts written in digits in text, in order."""
     norm = normalize(text)
     out = []
@@ -148,7 +156,7 @@ def read_figures(text: str) -> list[Figure]:
         part = bool(_PART.search(norm[max(0, start - 12) : start]))
         people = skeleton(noun) in _PEOPLE or bool(_NATIONALITY.match(noun))
         out.append(Figure(_number(match.group(1)), skeleton(noun), best and best[1], part, people))
-    return out
+    return tuple(out)
 
 
 def figures(text: str) -> dict[str, set[str]]:
@@ -159,11 +167,13 @@ def figures(text: str) -> dict[str, set[str]]:
     return out
 
 
+@lru_cache(maxsize=8192)
 def numbers(text: str) -> frozenset[str]:
     """Return every number written in digits in text."""
     return frozenset(_number(n) for n in _NUMBER.findall(normalize(text)))
 
 
+@lru_cache(maxsize=8192)
 def fact_words(text: str) -> frozenset[str]:
     """Return the stemmed content words of text (numbers aside)."""
     return frozenset(
