@@ -240,8 +240,9 @@ def diversify(
     """Return up to n hits, best first, leaving out copies of a passage already taken and
     articles of a story that already has config.per_story articles taken.
 
-    Passages of one article are never copies of each other; stories maps an article id
-    to its story (an article missing from it is a story of its own).
+    A copy is a near-identical passage in another outlet (a reprint); two near-identical
+    passages of one outlet are an article and its update, and both stay. stories maps
+    an article id to its story (an article missing from it is a story of its own).
     """
     taken: list[tuple[Hit, frozenset[str]]] = []
     per_story: dict[int, set[int]] = {}
@@ -251,7 +252,8 @@ def diversify(
         terms = fact_words(hit.chunk.text)
         aid = hit.article.id
         if any(
-            h.article.id != aid and jaccard(terms, t) >= config.passage_copy_jaccard
+            h.article.source != hit.article.source
+            and jaccard(terms, t) >= config.passage_copy_jaccard
             for h, t in taken
         ):
             continue
