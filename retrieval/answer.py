@@ -245,14 +245,18 @@ class AnswerComposer:
         self, chosen: Sequence[_Candidate], pool: Sequence[Report]
     ) -> list[tuple[_Candidate, list[Report]]]:
         """Pair each chosen sentence with the reports of other articles that say the same;
-        a chosen sentence already among an earlier one's reports is dropped."""
+        a chosen sentence that reprints an earlier one in another outlet is dropped (one
+        outlet's own near-identical sentences, an article and its update, both stay)."""
         out: list[tuple[_Candidate, list[Report]]] = []
         covered: set[tuple[int, str]] = set()
         for cand in chosen:
             if (cand.hit.article.id, cand.text) in covered:
                 continue
             others = self.corroborator.same(Report.of(cand.text, cand.hit), pool)
-            covered |= {(r.hit.article.id, r.text) for r in others}
+            source = cand.hit.article.source
+            covered |= {
+                (r.hit.article.id, r.text) for r in others if r.hit.article.source != source
+            }
             out.append((cand, others))
         return out
 

@@ -300,3 +300,23 @@ def test_one_outlets_own_figures_are_not_differing_reports() -> None:
     ]
     answer = composer().compose(QUESTION, hits)
     assert answer.answered and answer.versions == ()
+
+
+def test_an_outlets_update_of_its_own_article_is_not_a_copy() -> None:
+    text = "أعلنت الوزارة افتتاح المعرض الدولي للكتاب في الرياض بمشاركة خمسمئة دار نشر."
+    hits = [hit(1, "الرياض", text), hit(2, "الرياض", text + " ويستمر المعرض عشرة أيام.")]
+    hits.append(hit(3, "عكاظ", "وخصص المنظمون قاعة للتوقيع يلتقي فيها القراء بالمؤلفين."))
+    assert [h.article.id for h in diversify(hits, 3, {}, CorroborationConfig())] == [1, 2, 3]
+
+
+def test_a_reprint_in_another_outlet_is_not_quoted_twice() -> None:
+    first = "أحيل 41 متهما إلى المحكمة الاتحادية العليا بتهمة تأسيس تنظيم سري."
+    reprint = "أحيل 41 متهما إلى المحكمة الاتحادية العليا بتهمة تأسيس تنظيم سري جديد."
+    question = "كم متهما أحيلوا إلى المحكمة الاتحادية العليا بتهمة تأسيس تنظيم؟"
+    both = AnswerComposer(AnswerConfig(keep_ratio=0.5), scorer, None, vectors)
+    other_outlet = both.compose(question, [hit(1, "الرياض", first), hit(2, "سبق", reprint)])
+    assert [(s.text, s.citations) for s in other_outlet.sentences] == [(first, (1, 2))]
+    # The same outlet's two articles: both sentences stay, each crediting the other.
+    same_outlet = both.compose(question, [hit(1, "الرياض", first), hit(2, "الرياض", reprint)])
+    assert [s.text for s in same_outlet.sentences] == [first, reprint]
+    assert same_outlet.sentences[0].outlets == ("الرياض",)
