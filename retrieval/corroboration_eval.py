@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import re
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,12 +25,11 @@ from pathlib import Path
 from retrieval.answer import AnswerConfig
 from retrieval.arabic import normalize
 from retrieval.embedding import Embedder, Progress
-from retrieval.engine import Engine, SearchConfig
-from retrieval.evaluation import EvalSet, build_corpus, clean_question
+from retrieval.engine import SearchConfig
+from retrieval.evaluation import EvalSet, build_corpus, clean_question, throwaway_engine
 from retrieval.models import Answer, AnswerSentence
 from retrieval.newsdays import OUTLETS, NewsSetError, pick_articles, read_day
 from retrieval.outlets import credited_agency
-from retrieval.store import CorpusStore
 
 FORMAT = "isnad-news-corroboration-1"
 
@@ -199,23 +197,16 @@ async def evaluate_corroboration(
     )
     outlet_of = {u: credited_agency(b) or o for _, b, o, u, _ in dataset.articles}
     results = []
-    with tempfile.TemporaryDirectory(prefix="isnad-corrob-") as tmp:
-        store = await CorpusStore.open(Path(tmp) / "eval.db")
-        try:
-            engine = await Engine.open(
-                store,
-                embedder,
-                Path(tmp) / "index.faiss",
-                chunk_tokens=chunk_tokens,
-                chunk_overlap=chunk_overlap,
-                search=search,
-                answer=answer,
-            )
-            await build_corpus(engine, as_set, progress)
-            for q in dataset.questions:
-                results.append(score(q, await engine.ask(q.text), outlet_of))
-        finally:
-            await store.close()
+    async with throwaway_engine(
+        embedder,
+        chunk_tokens=chunk_tokens,
+        chunk_overlap=chunk_overlap,
+        search=search,
+        answer=answer,
+    ) as engine:
+        await build_corpus(engine, as_set, progress)
+        for q in dataset.questions:
+            results.append(score(q, await engine.ask(q.text), outlet_of))
     out = figures(results)
     out["articles"] = len(dataset.articles)
     out["seconds"] = round(time.perf_counter() - start, 1)

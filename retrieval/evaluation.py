@@ -16,10 +16,11 @@ import math
 import re
 import tempfile
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from retrieval.answer import AnswerConfig
 from retrieval.answerability import AnswerabilityModel
@@ -345,6 +346,18 @@ def outcome_rates(prefix: str, results: Sequence[QuestionResult]) -> dict[str, f
     return out
 
 
+@asynccontextmanager
+async def throwaway_engine(embedder: Embedder, **options: Any) -> AsyncIterator[Engine]:
+    """Open an engine on a store and index in a temporary folder, removed afterwards;
+    options go to `Engine.open`."""
+    with tempfile.TemporaryDirectory(prefix="isnad-eval-") as tmp:
+        store = await CorpusStore.open(Path(tmp) / "eval.db")
+        try:
+            yield await Engine.open(store, embedder, Path(tmp) / "index.faiss", **options)
+        finally:
+            await store.close()
+
+
 async def evaluate(
     dataset: EvalSet,
     embedder: Embedder,
@@ -361,24 +374,17 @@ async def evaluate(
 ) -> EvalReport:
     """Build a throwaway corpus from the set, ask every question, and score the results."""
     start = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="isnad-eval-") as tmp:
-        store = await CorpusStore.open(Path(tmp) / "eval.db")
-        try:
-            engine = await Engine.open(
-                store,
-                embedder,
-                Path(tmp) / "index.faiss",
-                chunk_tokens=chunk_tokens,
-                chunk_overlap=chunk_overlap,
-                search=search,
-                answer=answer,
-                index_config=index,
-                answerability=answerability,
-            )
-            article_ids = await build_corpus(engine, dataset, progress)
-            results = await run_questions(engine, dataset, article_ids, systems, gold_removed)
-        finally:
-            await store.close()
+    async with throwaway_engine(
+        embedder,
+        chunk_tokens=chunk_tokens,
+        chunk_overlap=chunk_overlap,
+        search=search,
+        answer=answer,
+        index_config=index,
+        answerability=answerability,
+    ) as engine:
+        article_ids = await build_corpus(engine, dataset, progress)
+        results = await run_questions(engine, dataset, article_ids, systems, gold_removed)
     return summarise(dataset, article_ids, results, systems, time.perf_counter() - start)
 
 
