@@ -14,10 +14,10 @@ from retrieval.corroboration import (
     Report,
     SentenceVectors,
     diversify,
-    figure_label,
     reports,
     settle,
 )
+from retrieval.counts import figure_label
 from retrieval.evidence import idf_overlaps
 from retrieval.models import Answer, AnswerSentence, Article, Citation, Hit, Version
 from retrieval.outlets import outlet

@@ -11,16 +11,8 @@ from bot.telegram import formatting, texts
 from bot.telegram.formatting import FSI, PDI
 from bot.telegram.htmlsplit import RLM
 from retrieval.answer import AnswerComposer, AnswerConfig
-from retrieval.corroboration import (
-    CorroborationConfig,
-    Report,
-    diversify,
-    earlier,
-    figure_label,
-    figures,
-    settle,
-    skeleton,
-)
+from retrieval.corroboration import CorroborationConfig, Report, diversify, earlier, settle
+from retrieval.counts import figure_label, figures, skeleton
 from retrieval.models import Answer, Article, Chunk, Hit
 from retrieval.outlets import credited_agency, outlet
 
