@@ -459,7 +459,8 @@ async def eval_corroboration(settings: Settings, path: Path, news_dir: Path, as_
         close()
         embedder.close()
     if as_json:
-        print(json.dumps({"dataset": dataset.name, **figures}, ensure_ascii=False))
+        rounded = {k: round(v, 4) if isinstance(v, float) else v for k, v in figures.items()}
+        print(json.dumps({"dataset": dataset.name, **rounded}, ensure_ascii=False))
         return
     for r in results:
         print(result_line(r))
