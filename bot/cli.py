@@ -77,13 +77,35 @@ def answer_json(answer: Answer) -> dict[str, object]:
             if answer.answered
             else ""
         ),
-        "sentences": [{"text": s.text, "citation": s.citation} for s in answer.sentences],
+        "sentences": [
+            {
+                "text": s.text,
+                "citation": s.citation,
+                "citations": list(s.citations),
+                "outlets": list(s.outlets),
+            }
+            for s in answer.sentences
+        ],
+        # Outlets give different figures for what was asked: each version, newest first.
+        "reports_differ": bool(answer.versions),
+        "versions": [
+            {
+                "figure": v.figure,
+                "text": v.sentence.text,
+                "citations": list(v.sentence.citations),
+                "outlets": list(v.sentence.outlets),
+                "published": v.published,
+            }
+            for v in answer.versions
+        ],
         "sources": [
             {
                 "n": c.n,
                 "article_id": c.article_id,
                 "title": c.title,
                 "source": c.source,
+                # The outlet the report counts for: the agency a reprint credits.
+                "outlet": c.outlet or c.source,
                 "published": c.published,
                 "dated_at_ingest": c.dated_at_ingest,
                 "url": c.url,
@@ -363,6 +385,7 @@ async def cmd_eval(
 ) -> None:
     """Score retrieval and answers on a SQuAD-format or news question file, in a throwaway
     corpus."""
+    from retrieval.corroboration_eval import is_corroboration_set
     from retrieval.embedding_cache import CachedEmbedder
     from retrieval.evaluation import SYSTEMS, evaluate, load_squad, report_table
     from retrieval.newsdays import NewsSetError, is_news_questions, load_news_questions
@@ -370,6 +393,9 @@ async def cmd_eval(
 
     if is_time_questions(path):
         await cmd_eval_time(settings, path, news_dir, as_json)
+        return
+    if is_corroboration_set(path):
+        await eval_corroboration(settings, path, news_dir, as_json)
         return
     chosen = [s.strip() for s in systems.split(",") if s.strip()]
     unknown = [s for s in chosen if s not in SYSTEMS]
@@ -475,6 +501,53 @@ async def cmd_eval_time(settings: Settings, path: Path, news_dir: Path, as_json:
     for r in results:
         if not r.in_window:
             print(f"miss     {r.question.id} {r.outcome} quoted {', '.join(r.quoted) or '-'}")
+
+
+async def eval_corroboration(settings: Settings, path: Path, news_dir: Path, as_json: bool) -> None:
+    """Print the corroboration figures of a news corroboration question file."""
+    from retrieval.corroboration_eval import (
+        evaluate_corroboration,
+        load_corroboration_set,
+        result_line,
+    )
+    from retrieval.embedding_cache import CachedEmbedder
+    from retrieval.newsdays import NewsSetError
+
+    try:
+        dataset = load_corroboration_set(path, news_dir)
+    except NewsSetError as exc:
+        raise CliError(str(exc)) from exc
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CliError(f"{path} is not a corroboration question file ({exc})") from exc
+    embedder = CachedEmbedder(
+        load_embedder(settings), settings.embedding_cache_dir / "embeddings.sqlite"
+    )
+    progress, close = progress_bar("embedding")
+    try:
+        figures, results = await evaluate_corroboration(
+            dataset,
+            embedder,
+            chunk_tokens=settings.chunk_tokens,
+            chunk_overlap=settings.chunk_overlap,
+            search=search_config(settings),
+            answer=answer_config(settings),
+            progress=progress,
+        )
+    finally:
+        close()
+        embedder.close()
+    if as_json:
+        rounded = {k: round(v, 4) if isinstance(v, float) else v for k, v in figures.items()}
+        print(json.dumps({"dataset": dataset.name, **rounded}, ensure_ascii=False))
+        return
+    for r in results:
+        print(result_line(r))
+    print(
+        f"{dataset.name}: "
+        + ", ".join(
+            f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in figures.items()
+        )
+    )
 
 
 def cmd_fit_answerability(

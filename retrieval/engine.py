@@ -8,7 +8,7 @@ import sqlite3
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +20,7 @@ from retrieval.answer import AnswerComposer, AnswerConfig, headlines
 from retrieval.answerability import AnswerabilityModel, TermStats
 from retrieval.arabic import search_terms
 from retrieval.chunker import Chunker
+from retrieval.corroboration import CorroborationConfig
 from retrieval.embedding import Embedder, Progress, TitledEmbedder
 from retrieval.evidence import SentenceEvidence
 from retrieval.fusion import Fused, blend, rrf
@@ -35,6 +36,8 @@ logger = logging.getLogger(__name__)
 
 # Which retrieval to run: both fused (what the bot uses), or one side alone (for eval).
 SearchMode = Literal["hybrid", "dense", "lexical"]
+# Article id -> story id for the given articles; an article left out is its own story.
+StoryLookup = Callable[[Sequence[int]], Awaitable[dict[int, int]]]
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,8 @@ class Engine:
         answer: AnswerConfig | None = None,
         sentence_cache: Path | None = None,
         answerability: AnswerabilityModel | None = None,
+        corroboration: CorroborationConfig | None = None,
+        stories: StoryLookup | None = None,
     ):
         self.store = store
         self.index = index
@@ -93,8 +98,15 @@ class Engine:
         self.index_path = index_path
         self.search_config = search or SearchConfig()
         self.composer = AnswerComposer(
-            answer, self.score_sentences, answerability or AnswerabilityModel.load()
+            answer,
+            self.score_sentences,
+            answerability or AnswerabilityModel.load(),
+            self.sentence_vectors,
+            corroboration,
         )
+        # Which story each article belongs to, for diversifying the quoted passages;
+        # None: every article is a story of its own (copies are still told apart).
+        self.stories = stories
         self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._query_lock = threading.Lock()
         self.evidence = SentenceEvidence(embedder, self.embed_query, sentence_cache)
@@ -118,6 +130,8 @@ class Engine:
         sentence_cache: Path | None = None,
         reembedding: bool = False,
         answerability: AnswerabilityModel | None = None,
+        corroboration: CorroborationConfig | None = None,
+        stories: StoryLookup | None = None,
     ) -> Engine:
         """Load the vector index, rebuilding it from stored vectors if it disagrees.
 
@@ -126,7 +140,8 @@ class Engine:
         reembedding says the caller is about to re-embed the corpus: stored vectors of
         another dimension (a model change) then give an empty index instead of an error.
         answerability decides answer or decline; None means the fitted weights shipped
-        in `retrieval/data/answerability.json`.
+        in `retrieval/data/answerability.json`. stories maps articles to their stories
+        (see `StoryLookup`); None treats every article as a story of its own.
         """
         model = await store.get_meta("model")
         if model is None:
@@ -167,6 +182,8 @@ class Engine:
             answer,
             sentence_cache,
             answerability,
+            corroboration,
+            stories,
         )
         if sentence_cache is not None:
             await engine.check_sentence_cache(ids)
@@ -525,6 +542,10 @@ class Engine:
         """Return the cosine of each (headline, sentence) to the question, for answers."""
         return self.evidence.score(question, sentences)
 
+    def sentence_vectors(self, sentences: list[tuple[str, str]]) -> np.ndarray:
+        """Return the vectors of (headline, sentence) pairs, for comparing sentences."""
+        return self.evidence.vectors(sentences)
+
     async def ask(
         self,
         question: str,
@@ -552,9 +573,11 @@ class Engine:
         if await applies(self.store, reading, moment):
             answer = await self._ask_in_time(question, reading, moment, k, exclude, restrict)
         else:
-            hits = await self.search(question, k, exclude=exclude, within=restrict)
+            k = k or self.search_config.top_k
+            # Deeper than shown: further passages are searched for outlets that corroborate.
+            ranked = await self.search(question, self._depth(k), exclude=exclude, within=restrict)
             hidden = await self.store.article_chunk_ids(exclude)
-            answer = await self._compose(question, hits, hidden)
+            answer = await self._compose(question, ranked[:k], hidden, ranked)
         return replace(answer, ms=(time.perf_counter() - start) * 1000)
 
     async def search_as_asked(
@@ -568,7 +591,12 @@ class Engine:
             return await self.search(question, k)
         k = k or self.search_config.top_k
         text = _matching_words(question, reading)
-        return await self._timed_hits(text, reading, moment, k, frozenset()) or []
+        timed = await self._timed_hits(text, reading, moment, k, frozenset())
+        return timed[0] if timed else []
+
+    def _depth(self, k: int) -> int:
+        """How many passages an answer searches: the k shown and those that may corroborate."""
+        return max(k, self.composer.corroborator.config.support)
 
     async def _timed_hits(
         self,
@@ -578,21 +606,24 @@ class Engine:
         k: int,
         exclude: frozenset[int],
         restrict: frozenset[int] | None = None,
-    ) -> list[Hit] | None:
-        """Return the hits in the reading's window (None when it holds no article), the
-        newest first when "latest" was asked; restrict, when given, names the only
+    ) -> tuple[list[Hit], list[Hit]] | None:
+        """Return the k hits shown from the reading's window, the newest first when
+        "latest" was asked, and the deeper ranking searched for corroborating outlets
+        (None when the window holds no article); restrict, when given, names the only
         chunks searched besides."""
+        depth = self._depth(k)
         if reading.kind == "latest":
-            hits = await self.search(text, k, exclude=exclude, within=restrict)
-            return newest_first(hits, as_of)
+            ranked = await self.search(text, depth, exclude=exclude, within=restrict)
+            return newest_first(ranked[:k], as_of), ranked
         articles = await window_articles(self.store, reading, as_of) - exclude
         if not articles:
             return None
         within = frozenset(await self.store.chunks_of(articles))
         if restrict is not None:
             within &= restrict
-        hits = await self.search(text, k, exclude=exclude, within=within)
-        return newest_first(hits, as_of) if reading.latest else hits
+        ranked = await self.search(text, depth, exclude=exclude, within=within)
+        shown = ranked[:k]
+        return (newest_first(shown, as_of) if reading.latest else shown), ranked
 
     async def _ask_in_time(
         self,
@@ -615,9 +646,9 @@ class Engine:
             reading.end,
         )
         text = _matching_words(question, reading)
-        hits = await self._timed_hits(text, reading, as_of, k, exclude, restrict)
-        if hits is not None:
-            answer = await self._compose(text, hits, hidden)
+        timed = await self._timed_hits(text, reading, as_of, k, exclude, restrict)
+        if timed is not None:
+            answer = await self._compose(text, timed[0], hidden, timed[1])
             if answer.outcome != "declined" or reading.kind == "latest":
                 return replace(answer, question=question, time=scope)
         # Nothing from the window on the subject: never quote older reports as if
@@ -650,13 +681,24 @@ class Engine:
         return await self.ask(question, k, within_articles=frozenset(article_ids))
 
     async def _compose(
-        self, question: str, hits: list[Hit], hidden: Collection[int] = ()
+        self,
+        question: str,
+        hits: list[Hit],
+        hidden: Collection[int] = (),
+        support: Sequence[Hit] = (),
     ) -> Answer:
-        """Weigh the hits with the corpus's term statistics (hidden chunks left out)."""
+        """Weigh the hits with the corpus's term statistics (hidden chunks left out);
+        support holds the deeper ranking searched for corroborating outlets."""
         counts, total = await self.store.term_counts(search_terms(question), hidden)
+        # The shown hits lead the pool in their order (newest first for "latest").
+        shown = {h.chunk.id for h in hits}
+        pool = [*hits, *(h for h in support if h.chunk.id not in shown)]
+        stories: dict[int, int] = {}
+        if self.stories is not None and pool:
+            stories = await self.stories(list(dict.fromkeys(h.article.id for h in pool)))
         # Composing embeds candidate sentences: CPU work, off the event loop.
         return await asyncio.to_thread(
-            self.composer.compose, question, hits, TermStats(counts, total)
+            self.composer.compose, question, hits, TermStats(counts, total), pool, stories
         )
 
     async def article_vectors(self, article_id: int) -> np.ndarray:

@@ -232,7 +232,10 @@ async def build_corpus(
 def _result(
     q: EvalQuestion, answer: Answer, rankings: dict[str, tuple[int, ...]], removed: bool = False
 ) -> QuestionResult:
-    quoted = tuple(s.text for s in answer.sentences)
+    # Differing reports of the asked count are quoted as versions, not as sentences.
+    quoted = tuple(s.text for s in answer.sentences) + tuple(
+        v.sentence.text for v in answer.versions
+    )
     return QuestionResult(
         question=q,
         rankings=rankings,

@@ -85,6 +85,9 @@ class Citation:
     published: str
     url: str
     dated_at_ingest: bool = False  # published is the ingest time, not a stated date
+    # The outlet counted when reports are counted: the publisher, or the agency a
+    # reprint credits in its text (a wire copy in a paper counts as the agency's).
+    outlet: str = ""
 
 
 @dataclass(frozen=True)
@@ -109,11 +112,31 @@ class TimeScope:
 
 @dataclass(frozen=True)
 class AnswerSentence:
-    """A sentence quoted verbatim from a passage, with its citation marker."""
+    """A sentence quoted verbatim from a passage, with its citation marker.
+
+    citations holds the markers of every article that reports the same thing (the
+    quoted one first), outlets the distinct outlets among them.
+    """
 
     text: str
     citation: int
     chunk_id: int
+    citations: tuple[int, ...] = ()
+    outlets: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.citations:
+            object.__setattr__(self, "citations", (self.citation,))
+
+
+@dataclass(frozen=True)
+class Version:
+    """One of differing reports of the asked figure: its value, a sentence that gives it
+    (with every article that gives it) and the newest time it was reported."""
+
+    figure: str
+    sentence: AnswerSentence
+    published: str
 
 
 @dataclass(frozen=True)
@@ -136,6 +159,8 @@ class Answer:
     # What the question's time words asked for; None when it has none (or the corpus
     # holds no dated article, so time cannot narrow anything).
     time: TimeScope | None = None
+    # Outlets give different figures for what was asked: each version, newest first.
+    versions: tuple[Version, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.answered and self.outcome == "answered":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from retrieval.models import Answer, Citation, TimeScope
+from retrieval.models import Answer, AnswerSentence, Citation, TimeScope
 
 ANSWER_HEADING = "الجواب:"
 SOURCES_HEADING = "المصادر:"
@@ -15,6 +15,21 @@ NEAREST_HEADLINES = "أقرب العناوين إلى سؤالك:"
 UNKNOWN_DATE = "تاريخ غير معروف"
 UNKNOWN_SOURCE = "مصدر غير معروف"
 UNTITLED = "مقال بلا عنوان"
+REPORTS_DIFFER = "تختلف الروايات:"
+CREDITED = "(عن {agency})"
+LIST_JOIN = "، "
+_ARABIC_DIGITS = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
+
+
+def reported_by(outlets: int) -> str:
+    """Say how many outlets report a quote: «أورده مصدران», «أوردته ٣ مصادر»."""
+    n = str(outlets).translate(_ARABIC_DIGITS)
+    if outlets == 2:
+        return "أورده مصدران"
+    if 3 <= outlets <= 10:
+        return f"أوردته {n} مصادر"
+    return f"أوردته {n} مصدراً"
+
 
 # -- time words (docs/time.md) ------------------------------------------------
 TIME_WINDOW_NOTE = "من الأخبار المنشورة {when}:"
@@ -137,18 +152,44 @@ def stamp(published: str) -> str:
 
 
 def citation_line(c: Citation) -> str:
-    """Return one source as `[n] title - source - date - url`."""
-    parts = [c.title, c.source or UNKNOWN_SOURCE, c.published[:10] or UNKNOWN_DATE]
+    """Return one source as `[n] title - source - time - url`."""
+    parts = [
+        c.title,
+        c.source or UNKNOWN_SOURCE,
+        c.published[:16].replace("T", " ") or UNKNOWN_DATE,
+    ]
+    if c.outlet and c.outlet != c.source:
+        parts[1] += " " + CREDITED.format(agency=c.outlet)
     if c.url:
         parts.append(c.url)
     return f"[{c.n}] " + " - ".join(parts)
+
+
+def _quoted(s: AnswerSentence) -> str:
+    line = f"«{s.text}» " + "".join(f"[{n}]" for n in s.citations)
+    if len(s.outlets) > 1:
+        line += f" — {reported_by(len(s.outlets))}"
+    return line
+
+
+def _versions(answer: Answer) -> list[str]:
+    if not answer.versions:
+        return []
+    lines = [REPORTS_DIFFER]
+    for v in answer.versions:
+        marks = "".join(f"[{n}]" for n in v.sentence.citations)
+        outlets = LIST_JOIN.join(v.sentence.outlets)
+        lines.append(
+            f"- «{v.sentence.text}» {marks} — {outlets} — {v.published[:16].replace('T', ' ')}"
+        )
+    return lines
 
 
 def plain_answer(answer: Answer) -> str:
     """Lay out an answer as plain text for the terminal."""
     if answer.outcome == "not_stated":
         lines = [NOT_STATED, "", CLOSEST_HEADING]
-        lines += [f"«{s.text}» [{s.citation}]" for s in answer.sentences]
+        lines += [_quoted(s) for s in answer.sentences]
         lines += ["", SOURCES_HEADING]
         lines += [citation_line(c) for c in answer.citations]
         return "\n".join(lines) + "\n"
@@ -166,12 +207,14 @@ def plain_answer(answer: Answer) -> str:
             lines += [f"- {c.title} ({c.source or UNKNOWN_SOURCE})" for c in answer.headlines]
         return "\n".join(lines) + "\n"
     lines = [note] if (note := time_note(answer)) else []
-    lines += [ANSWER_HEADING]
+    lines += [ANSWER_HEADING, *_versions(answer)]
     # A time question's quotes carry their article's date and time.
     dates = {c.n: f" ({stamp(c.published)})" for c in answer.citations if c.published}
+    in_versions = {v.sentence.text for v in answer.versions}
     lines += [
-        f"«{s.text}» [{s.citation}]" + (dates.get(s.citation, "") if answer.time else "")
+        _quoted(s) + (dates.get(s.citation, "") if answer.time else "")
         for s in answer.sentences
+        if s.text not in in_versions
     ]
     lines += ["", SOURCES_HEADING]
     lines += [citation_line(c) for c in answer.citations]

@@ -59,6 +59,8 @@ def test_setup_then_ask_json(
             "decision",
             "answer",
             "sentences",
+            "reports_differ",
+            "versions",
             "sources",
             "passages",
             "time",
@@ -67,13 +69,19 @@ def test_setup_then_ask_json(
         assert obj["question"] == question and obj["answered"] is True
         assert obj["stated"] is True and obj["outcome"] == "answered"
         assert set(obj["decision"]) == {"answer_score", "topic_score", "features"}
-        assert obj["sentences"] and all(set(s) == {"text", "citation"} for s in obj["sentences"])
+        assert obj["sentences"] and all(
+            set(s) == {"text", "citation", "citations", "outlets"} for s in obj["sentences"]
+        )
+        # One seed article from one outlet: every quote is that outlet's alone, no versions.
+        assert all(s["outlets"] == ["مدونة هادي العبد الله"] for s in obj["sentences"])
+        assert obj["reports_differ"] is False and obj["versions"] == []
         assert obj["sources"][0]["title"] == "روسيا ترفض طلب تركي بخصوص مدينة إدلب وتركيا ترد"
         assert set(obj["sources"][0]) == {
             "n",
             "article_id",
             "title",
             "source",
+            "outlet",
             "published",
             "dated_at_ingest",
             "url",

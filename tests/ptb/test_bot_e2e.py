@@ -193,7 +193,11 @@ async def test_seed_question_is_answered_with_quote_link_and_buttons(
     assert call.params == {"chat_id": 21, "text": expected[0], **HTML, **reply_to(msg)}
     text = call.params["text"]
     assert text.startswith("<b>الجواب:</b>\n\u200f" + SEED_QUOTE + f" [{FSI}1{PDI}]\n")
-    assert f"\u200f[{FSI}1{PDI}] {SEED_LINK} — مدونة هادي العبد الله — {FSI}2019-09-02{PDI}" in text
+    # Sources are grouped by outlet: the outlet in bold, then its articles with their time.
+    assert (
+        f"<b>المصادر:</b>\n<b>مدونة هادي العبد الله</b>\n"
+        f"\u200f[{FSI}1{PDI}] {SEED_LINK} — {FSI}2019-09-02{PDI}"
+    ) in text
     assert "<blockquote expandable>" in text
     ((more, sources),) = markup["inline_keyboard"]
     assert more["text"] == "نتائج أخرى" and sources["text"] == "المصادر"
