@@ -145,7 +145,7 @@ async def test_latest_puts_the_newest_report_first(tmp_path: Path) -> None:
         assert formatting.text("(2015-08-03 20:00)") in html
         plain = texts.plain_answer(answer)
         assert plain.startswith(texts.TIME_LATEST_NOTE + "\n" + texts.ANSWER_HEADING + "\n«")
-        assert "[1] (2015-08-03 20:00)\n" in plain
+        assert "[1][2][3] (2015-08-03 20:00)\n" in plain
     finally:
         await engine.close()
 
