@@ -26,7 +26,15 @@ from retrieval.identity import canonical_url, content_hash
 from retrieval.index import IndexConfig, VectorIndex, open_index
 from retrieval.models import Answer, Article, ArticleDraft, ChunkSpan, Hit
 from retrieval.sentences import MAX_SENTENCE_CHARS, split_sentences
-from retrieval.store import CorpusStore
+from retrieval.store import CorpusStore, utc_now
+from retrieval.stories import (
+    StoryConfig,
+    StoryDecision,
+    StoryMatcher,
+    lead_vector,
+    parse_time,
+    window,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +70,8 @@ class IngestResult:
     chunks: int = 0
     duplicate_of: int | None = None
     reason: str = ""
+    story_id: int | None = None  # the story the article joined or started
+    copy_of: int | None = None  # the article whose text it reprints
 
 
 class EngineError(Exception):
@@ -82,8 +92,10 @@ class Engine:
         answer: AnswerConfig | None = None,
         sentence_cache: Path | None = None,
         answerability: AnswerabilityModel | None = None,
+        stories: StoryConfig | None = None,
     ):
         self.store = store
+        self.stories = StoryMatcher(stories)
         self.index = index
         self.embedder = embedder
         self.chunker = chunker
@@ -115,6 +127,7 @@ class Engine:
         sentence_cache: Path | None = None,
         reembedding: bool = False,
         answerability: AnswerabilityModel | None = None,
+        stories: StoryConfig | None = None,
     ) -> Engine:
         """Load the vector index, rebuilding it from stored vectors if it disagrees.
 
@@ -164,9 +177,13 @@ class Engine:
             answer,
             sentence_cache,
             answerability,
+            stories,
         )
         if sentence_cache is not None:
             await engine.check_sentence_cache(ids)
+        placed = await engine.place_unplaced()
+        if placed:
+            logger.info("placed %d articles stored before stories in their stories", placed)
         return engine
 
     async def check_sentence_cache(self, ids: np.ndarray, samples: int = 4) -> None:
@@ -266,9 +283,11 @@ class Engine:
         for slot, draft, spans in batch:
             vecs = vectors[offset : offset + len(spans)]
             offset += len(spans)
+            published = utc_now() if draft.dated_at_ingest else draft.published
+            story = await self.story_for(draft.title, draft.body, vecs, published)
             try:
                 article, chunks = await self.store.add_article(
-                    draft, spans, vecs, self.embedder.name
+                    draft, spans, vecs, self.embedder.name, story
                 )
             except sqlite3.IntegrityError:
                 # Another process stored the same text or URL since the check above.
@@ -278,8 +297,44 @@ class Engine:
             ids = np.array([c.id for c in chunks], dtype=np.int64)
             # Off the loop: adding can retrain the index as IVF, and waits for searches.
             await asyncio.to_thread(self.index.add, ids, vecs)
-            out.append((slot, IngestResult(draft, article, chunks=len(chunks))))
+            placed = await self.store.article_stories([article.id])
+            copies = await self.store.article_copies([article.id])
+            result = IngestResult(
+                draft,
+                article,
+                chunks=len(chunks),
+                story_id=placed.get(article.id),
+                copy_of=copies.get(article.id),
+            )
+            out.append((slot, result))
         return out
+
+    async def story_for(
+        self, title: str, body: str, vectors: np.ndarray, published: str
+    ) -> StoryDecision:
+        """Decide the story of an article about to be stored, among its window's articles."""
+        when = parse_time(published or utc_now())
+        start, end = window(when, self.stories.config)
+        members = await self.store.story_members(start, end)
+        lead = lead_vector(vectors) if len(vectors) else np.zeros(self.embedder.dim, np.float32)
+        return await asyncio.to_thread(self.stories.decide, title, body, lead, when, members)
+
+    async def place_unplaced(self) -> int:
+        """Give every stored article without a story its story, oldest first; return how many.
+
+        Articles stored before stories existed get theirs from their stored vectors: no
+        embedding. Each is placed as if it had just arrived, in publication order.
+        """
+        placed = 0
+        async with self.write_lock:
+            for article in await self.store.unplaced_articles():
+                vectors = np.asarray(await self.store.article_vectors(article.id))
+                story = await self.story_for(
+                    article.title, article.body, vectors, article.published
+                )
+                await self.store.place_in_story(article.id, story)
+                placed += 1
+        return placed
 
     async def delete_article(self, article_id: int) -> bool:
         """Remove an article from the database and the vector index."""

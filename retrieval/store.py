@@ -8,7 +8,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiosqlite
@@ -18,7 +18,9 @@ from retrieval.arabic import index_text
 from retrieval.dbhealth import DamagedDatabaseError, is_damage
 from retrieval.identity import canonical_url, content_hash
 from retrieval.models import Article, ArticleDraft, Chunk, ChunkSpan
+from retrieval.neardup import to_signed, to_unsigned
 from retrieval.schema import migrate
+from retrieval.stories import StoryDecision, StoryMember, parse_time
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +43,7 @@ class CorpusStats:
     sources: tuple[tuple[str, int], ...]
     newest_published: str
     newest_added: str
+    stories: int = 0
 
 
 def _article(row: Sequence[object]) -> Article:
@@ -130,8 +133,10 @@ class CorpusStore:
         spans: Sequence[ChunkSpan],
         vectors: np.ndarray,
         model: str,
+        story: StoryDecision | None = None,
     ) -> tuple[Article, list[Chunk]]:
-        """Store an article with its chunks, vectors and FTS rows in one transaction."""
+        """Store an article with its chunks, vectors and FTS rows in one transaction;
+        with story, its place in a story too."""
         if len(spans) != len(vectors):
             raise ValueError("one vector per chunk is needed")
         now = utc_now()
@@ -183,6 +188,8 @@ class CorpusStore:
                 chunks.append(
                     Chunk(chunk_id, article_id, span.order, span.start, span.end, span.text)
                 )
+            if story is not None:
+                await self._place(article_id, story, now)
             await self._writer.commit()
             self._count = None  # chunks added or removed: count again
             self._documents.clear()
@@ -204,12 +211,26 @@ class CorpusStore:
         return article, chunks
 
     async def delete_article(self, article_id: int) -> list[int]:
-        """Delete an article, its chunks and FTS rows; return the removed chunk ids."""
+        """Delete an article, its chunks and FTS rows; return the removed chunk ids.
+
+        Its story stays with the other articles (and goes when it was the last one);
+        its copies then name the oldest of them as the original.
+        """
         async with self._writer.execute(
             "SELECT id FROM chunks WHERE article_id = ?", (article_id,)
         ) as cur:
             ids = [int(r[0]) for r in await cur.fetchall()]
         try:
+            async with self._writer.execute(
+                "SELECT MIN(article_id) FROM article_stories WHERE copy_of = ?", (article_id,)
+            ) as cur:
+                row = await cur.fetchone()
+            if row and row[0] is not None:
+                await self._writer.execute(
+                    "UPDATE article_stories SET copy_of = CASE WHEN article_id = ? THEN NULL"
+                    " ELSE ? END WHERE copy_of = ?",
+                    (int(row[0]), int(row[0]), article_id),
+                )
             await self._writer.executemany(
                 "DELETE FROM chunks_fts WHERE rowid = ?", [(i,) for i in ids]
             )
@@ -260,6 +281,139 @@ class CorpusStore:
             " FROM chunks_fts f JOIN chunks c ON c.id = f.rowid JOIN articles a"
             " ON a.id = c.article_id WHERE chunks_fts MATCH ? ORDER BY a.id DESC LIMIT ?",
             (query, limit),
+        ) as cur:
+            return [_article(r) for r in await cur.fetchall()]
+
+    # -- stories ------------------------------------------------------------
+
+    async def _place(self, article_id: int, story: StoryDecision, now: str) -> None:
+        """Write an article's story row on the writer (the caller commits)."""
+        story_id = story.story_id
+        if story_id is not None:
+            async with self._writer.execute(
+                "SELECT 1 FROM stories WHERE id = ?", (story_id,)
+            ) as cur:
+                if await cur.fetchone() is None:
+                    story_id = None  # its articles were deleted since the decision
+        if story_id is None:
+            cur = await self._writer.execute("INSERT INTO stories (created_at) VALUES (?)", (now,))
+            story_id = int(cur.lastrowid or 0)
+        await self._writer.execute(
+            "INSERT OR REPLACE INTO article_stories"
+            " (article_id, story_id, copy_of, simhash, words, keys, cosine)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                article_id,
+                story_id,
+                story.copy_of if story.story_id == story_id else None,
+                to_signed(story.simhash),
+                story.words,
+                " ".join(sorted(story.keys)),
+                story.cosine,
+            ),
+        )
+
+    async def place_in_story(self, article_id: int, story: StoryDecision) -> None:
+        """Give a stored article its story (for articles stored before stories existed)."""
+        try:
+            await self._place(article_id, story, utc_now())
+            await self._writer.commit()
+        except BaseException:
+            await self._writer.rollback()
+            raise
+
+    async def story_members(self, start: datetime, end: datetime) -> list[StoryMember]:
+        """Return the articles in stories published from start to end, with lead vectors.
+
+        Dates are compared as text on their day first (stored dates come in several
+        ISO forms), then exactly.
+        """
+        first = start.date().isoformat()
+        last = (end.date() + timedelta(days=1)).isoformat()
+        async with self.db.execute(
+            "SELECT s.article_id, s.story_id, s.copy_of, a.published, s.simhash, s.words,"
+            " s.keys, c.vector FROM article_stories s JOIN articles a ON a.id = s.article_id"
+            " JOIN chunks c ON c.article_id = s.article_id AND c.ord = 0"
+            " WHERE a.published >= ? AND a.published < ?",
+            (first, last),
+        ) as cur:
+            rows = await cur.fetchall()
+        out = []
+        for r in rows:
+            when = parse_time(str(r[3]), start - timedelta(days=1))
+            if start <= when <= end:
+                out.append(
+                    StoryMember(
+                        int(r[0]),
+                        int(r[1]),
+                        int(r[2]) if r[2] is not None else None,
+                        when,
+                        to_unsigned(int(r[4])),
+                        int(r[5]),
+                        frozenset(str(r[6]).split()),
+                        np.frombuffer(r[7], dtype=np.float32),
+                    )
+                )
+        return out
+
+    async def article_stories(self, ids: Iterable[int]) -> dict[int, int]:
+        """Return the story id of each of these articles that has one."""
+        rows = await self._story_rows(ids)
+        return {a: s for a, s, _ in rows}
+
+    async def article_copies(self, ids: Iterable[int]) -> dict[int, int]:
+        """Return, for each of these articles that reprints another's text, the original's id."""
+        rows = await self._story_rows(ids)
+        return {a: c for a, _, c in rows if c is not None}
+
+    async def _story_rows(self, ids: Iterable[int]) -> list[tuple[int, int, int | None]]:
+        ids = sorted(set(ids))
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        async with self.db.execute(
+            f"SELECT article_id, story_id, copy_of FROM article_stories"
+            f" WHERE article_id IN ({marks})",
+            ids,
+        ) as cur:
+            return [
+                (int(a), int(s), int(c) if c is not None else None)
+                for a, s, c in await cur.fetchall()
+            ]
+
+    async def story_articles(self, story_id: int) -> list[Article]:
+        """Return a story's articles, oldest first."""
+        cols = ", ".join("a." + c.strip() for c in _ARTICLE_COLUMNS.split(","))
+        async with self.db.execute(
+            f"SELECT {cols} FROM article_stories s JOIN articles a ON a.id = s.article_id"
+            " WHERE s.story_id = ? ORDER BY a.published, a.id",
+            (story_id,),
+        ) as cur:
+            return [_article(r) for r in await cur.fetchall()]
+
+    async def story_sources(self, story_ids: Iterable[int]) -> dict[int, list[str]]:
+        """Return each story's outlets, in the order they first told it."""
+        ids = sorted(set(story_ids))
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        async with self.db.execute(
+            "SELECT s.story_id, a.source FROM article_stories s JOIN articles a"
+            f" ON a.id = s.article_id WHERE s.story_id IN ({marks}) ORDER BY a.published, a.id",
+            ids,
+        ) as cur:
+            out: dict[int, list[str]] = {i: [] for i in ids}
+            for story, source in await cur.fetchall():
+                if source not in out[int(story)]:
+                    out[int(story)].append(str(source))
+        return out
+
+    async def unplaced_articles(self) -> list[Article]:
+        """Return the articles with no story yet, in publication order."""
+        cols = ", ".join("a." + c.strip() for c in _ARTICLE_COLUMNS.split(","))
+        async with self.db.execute(
+            f"SELECT {cols} FROM articles a LEFT JOIN article_stories s"
+            " ON s.article_id = a.id WHERE s.article_id IS NULL ORDER BY a.published, a.id"
         ) as cur:
             return [_article(r) for r in await cur.fetchall()]
 
@@ -439,7 +593,8 @@ class CorpusStore:
         async with self.db.execute(
             "SELECT (SELECT COUNT(*) FROM articles), (SELECT COUNT(*) FROM chunks),"
             " (SELECT COALESCE(MAX(published), '') FROM articles),"
-            " (SELECT COALESCE(MAX(added_at), '') FROM articles)"
+            " (SELECT COALESCE(MAX(added_at), '') FROM articles),"
+            " (SELECT COUNT(*) FROM stories)"
         ) as cur:
             row = await cur.fetchone()
         assert row is not None
@@ -447,4 +602,4 @@ class CorpusStore:
             "SELECT source, COUNT(*) FROM articles GROUP BY source ORDER BY COUNT(*) DESC, source"
         ) as cur:
             sources = tuple((str(s), int(n)) for s, n in await cur.fetchall())
-        return CorpusStats(int(row[0]), int(row[1]), sources, str(row[2]), str(row[3]))
+        return CorpusStats(int(row[0]), int(row[1]), sources, str(row[2]), str(row[3]), int(row[4]))
