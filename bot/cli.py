@@ -399,6 +399,52 @@ async def cmd_eval(
     print(json.dumps(report.to_json(), ensure_ascii=False) if as_json else report_table(report))
 
 
+async def cmd_eval_stories(
+    settings: Settings, path: Path, news_dir: Path, others: int | None
+) -> None:
+    """Ingest the articles of a labelled pairs file in a throwaway corpus and print how
+    well the stories they get agree with the labels."""
+    import tempfile
+
+    from retrieval.embedding_cache import CachedEmbedder
+    from retrieval.engine import Engine
+    from retrieval.storyeval import StoryPairsError, load_story_pairs, report_lines, score_stories
+
+    try:
+        dataset = load_story_pairs(path, news_dir, others)
+    except StoryPairsError as exc:
+        raise CliError(str(exc)) from exc
+    embedder = CachedEmbedder(
+        load_embedder(settings), settings.embedding_cache_dir / "embeddings.sqlite"
+    )
+    progress, close = progress_bar("embedding")
+    try:
+        with tempfile.TemporaryDirectory(prefix="isnad-stories-") as tmp:
+            store = await CorpusStore.open(Path(tmp) / "corpus.db")
+            engine = await Engine.open(
+                store,
+                embedder,
+                Path(tmp) / "index.faiss",
+                chunk_tokens=settings.chunk_tokens,
+                chunk_overlap=settings.chunk_overlap,
+                max_sentence_chars=settings.max_sentence_chars,
+                max_chunks=settings.max_article_chunks,
+            )
+            try:
+                results = await engine.ingest(list(dataset.drafts), progress)
+                ids = {r.draft.url: r.article.id for r in results if r.article}
+                stories = await store.article_stories(ids.values())
+                copies = await store.article_copies(ids.values())
+            finally:
+                await engine.close()
+    finally:
+        close()
+        embedder.close()
+    story_of = {url: stories[i] for url, i in ids.items() if i in stories}
+    report = score_stories(dataset.pairs, story_of, articles=len(ids), copies=len(copies))
+    print("\n".join(report_lines(report)))
+
+
 def cmd_fit_answerability(
     settings: Settings,
     files: list[Path],
@@ -480,6 +526,17 @@ def parser() -> argparse.ArgumentParser:
         help="folder of news day zips, for news question files",
     )
     evl.add_argument("--features", type=Path, help="write each question's features (JSON lines)")
+    evs = sub.add_parser("eval-stories", help="measure story assignment on labelled article pairs")
+    evs.add_argument("file", type=Path, help="a pairs file, e.g. retrieval/data/story_pairs.json")
+    evs.add_argument(
+        "--news-dir",
+        type=Path,
+        default=Path("../shared/eval/news"),
+        help="folder of the news day zips the file names",
+    )
+    evs.add_argument(
+        "--others", type=int, default=None, help="other articles to ingest (the file says)"
+    )
     fit = sub.add_parser("fit-answerability", help="fit the answer-or-decline weights")
     fit.add_argument("files", nargs="+", type=Path, help="feature files from eval --features")
     fit.add_argument(
@@ -544,6 +601,8 @@ def dispatch(settings: Settings, args: argparse.Namespace) -> None:
                     features=args.features,
                 )
             )
+        case "eval-stories":
+            asyncio.run(cmd_eval_stories(settings, args.file, args.news_dir, args.others))
         case "fit-answerability":
             cmd_fit_answerability(
                 settings, args.files, args.out, args.floor, args.set_floor, args.folds
