@@ -408,6 +408,10 @@ class CorpusStore:
                     out[int(story)].append(str(source))
         return out
 
+    async def story_outlets(self, story_id: int) -> list[str]:
+        """Return one story's outlets, in the order they first told it."""
+        return (await self.story_sources([story_id])).get(story_id, [])
+
     async def unplaced_articles(self) -> list[Article]:
         """Return the articles with no story yet, in publication order."""
         cols = ", ".join("a." + c.strip() for c in _ARTICLE_COLUMNS.split(","))

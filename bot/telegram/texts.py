@@ -126,6 +126,9 @@ COMMAND_DESCRIPTIONS.setdefault("subscriptions", "اشتراكاتك في الت
 SUBSCRIBED_ALL = "اشتركت في تنبيهات كل الأخبار الجديدة. لإيقافها: /unsubscribe all"
 SUBSCRIBED_TOPIC = "اشتركت في تنبيهات الأخبار عن «{topic}». لإيقافها: /unsubscribe {topic}"
 ALREADY_ALL = "أنت مشترك من قبل في تنبيهات كل الأخبار."
+# Alerts come one per story unless a chat asks for every article (/subscribe كل).
+SUBSCRIBED_EVERY = "ستصلك تنبيهات بكل مقال جديد، لا بأول مقال من كل قصة فقط. للعودة: /subscribe قصص"
+SUBSCRIBED_STORIES = "ستصلك التنبيهات مرة لكل قصة، ويُحدَّث التنبيه بعدد المصادر التي تنقلها."
 ALREADY_TOPIC = "أنت مشترك من قبل في تنبيهات «{topic}»."
 UNSUBSCRIBED_ALL = "أوقفت كل التنبيهات في هذه المحادثة."
 UNSUBSCRIBED_TOPIC = "أوقفت تنبيهات «{topic}»."
@@ -138,6 +141,8 @@ ADMINS_ONLY = "في المجموعات يدير الاشتراكات مشرفو 
 TOPIC_TOO_LONG = "الموضوع طويل؛ اكتب كلمة أو بضع كلمات، مثل: /subscribe إدلب"
 ALERT_HEADING = "خبر جديد"
 ALERT_READ_MORE = "اقرأ الخبر كاملاً"
+ALERT_OUTLETS = "المصادر ({n}): {outlets}"
+LIST_SEP = "، "
 BUTTON_ASK_ARTICLE = "اسأل عن هذا الخبر"
 ASK_ARTICLE = "يمكنك الآن أن تسأل عن هذا الخبر: «{title}». اكتب سؤالك في رسالة."
 ARTICLE_GONE = "هذا الخبر لم يعد في مجموعة الأخبار."
