@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -55,7 +55,7 @@ class KeyedEmbedder(HashingEmbedder):
     the cosine between two articles by the keys they share. A text with no key gets a
     hashing vector."""
 
-    def __init__(self, keys: dict[str, Sequence[float]], dim: int = 8):
+    def __init__(self, keys: Mapping[str, Sequence[float]], dim: int = 8):
         super().__init__(dim)
         self.name = f"keyed-{dim}"
         self.keys = {k: np.asarray(v, dtype=np.float32) for k, v in keys.items()}
