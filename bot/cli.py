@@ -9,7 +9,7 @@ import logging
 import sqlite3
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -54,8 +54,9 @@ class CliError(Exception):
     """An error reported as one line on stderr with exit status 1."""
 
 
-def answer_json(answer: Answer) -> dict[str, object]:
-    """Return the JSON shape of `isnad ask --json` for one answer."""
+def answer_json(answer: Answer, stories: Mapping[int, int] | None = None) -> dict[str, object]:
+    """Return the JSON shape of `isnad ask --json` for one answer; stories gives each
+    source's story id (article id -> story id)."""
     return {
         "question": answer.question,
         "answered": answer.answered,
@@ -86,6 +87,7 @@ def answer_json(answer: Answer) -> dict[str, object]:
                 "source": c.source,
                 "published": c.published,
                 "url": c.url,
+                "story": (stories or {}).get(c.article_id),
             }
             for c in (answer.headlines if answer.outcome == "declined" else answer.citations)
         ],
@@ -178,7 +180,9 @@ async def cmd_ask(settings: Settings, questions: list[str], as_json: bool) -> No
         for question in _questions(questions):
             answer = await engine.ask(question)
             if as_json:
-                print(json.dumps(answer_json(answer), ensure_ascii=False), flush=True)
+                cited = [c.article_id for c in (*answer.citations, *answer.headlines)]
+                stories = await engine.store.article_stories(cited)
+                print(json.dumps(answer_json(answer, stories), ensure_ascii=False), flush=True)
             else:
                 print(texts.plain_answer(answer), flush=True)
     finally:
@@ -217,6 +221,7 @@ async def cmd_stats(settings: Settings) -> None:
     finally:
         await store.close()
     print(f"articles: {stats.articles}\nchunks: {stats.chunks}\nmodel: {model or '-'}")
+    print(f"stories: {stats.stories}")
     print(f"newest published: {stats.newest_published or '-'}")
     for source, n in stats.sources:
         print(f"source: {source or '-'}: {n}")

@@ -197,6 +197,7 @@ SOURCE_TELEGRAM = "Telegram"
 FIND_USAGE = "اكتب كلمات البحث بعد الأمر، مثل: /find إدلب"
 FIND_HEADING = "مقالات تطابق «{words}»:"
 FIND_LINE = "• رقم {id}: {title} — {source} — {date}"
+FIND_STORY = "قصة {story} — المصادر ({n}): {outlets}"
 FIND_NONE = "لا توجد مقالات تطابق «{words}»."
 FIND_MORE = "تظهر أول {n} نتيجة؛ زد كلمات البحث لتضييقها."
 
@@ -223,6 +224,7 @@ FEED_MISSING = "لا توجد خلاصة بهذا الرابط أو الرقم."
 
 STATS_HEADING = "إحصاءات «إسناد»:"
 STATS_CORPUS = "المقالات: {articles} — المقاطع: {chunks} — المصادر: {sources}"
+STATS_STORIES = "القصص: {stories}"
 STATS_FEEDS = "الخلاصات: {feeds} — المشتركون في التنبيهات: {subscribers}"
 STATS_QUESTIONS = (
     "الأسئلة اليوم: {today} (أُجيب {answered_today}) — الإجمالي: {total} (أُجيب {answered})"

@@ -67,13 +67,23 @@ def test_setup_then_ask_json(
         assert set(obj["decision"]) == {"answer_score", "topic_score", "features"}
         assert obj["sentences"] and all(set(s) == {"text", "citation"} for s in obj["sentences"])
         assert obj["sources"][0]["title"] == "روسيا ترفض طلب تركي بخصوص مدينة إدلب وتركيا ترد"
-        assert set(obj["sources"][0]) == {"n", "article_id", "title", "source", "published", "url"}
+        assert set(obj["sources"][0]) == {
+            "n",
+            "article_id",
+            "title",
+            "source",
+            "published",
+            "url",
+            "story",
+        }
+        assert isinstance(obj["sources"][0]["story"], int)
         assert set(obj["passages"][0]) == {"chunk_id", "article_id", "text", "score"}
         assert isinstance(obj["ms"], float)
 
     assert cli.main(["stats"]) == 0
     out = capsys.readouterr().out
     assert "articles: 1\n" in out and "source: مدونة هادي العبد الله: 1" in out
+    assert "stories: 1\n" in out
 
 
 def test_setup_re_embeds_a_corpus_of_another_model(
