@@ -24,7 +24,7 @@ OutletLookup = Callable[[int], Awaitable[list[str]]]
 # Later articles of a story update the alert already sent for this long after it.
 STORY_WINDOW = 72 * 3600.0
 
-_ROW = "id, chat_id, article_id, attempts, story_id, message_id, seen, shown"
+_COLUMNS = "id, chat_id, article_id, attempts, story_id, message_id, seen, shown"
 
 
 @dataclass(frozen=True)
@@ -168,7 +168,7 @@ async def due(
     """Return the oldest due pending alert of each chat, oldest first."""
     # One row per chat: a chat with a long queue must not starve the others.
     async with db.execute(
-        f"SELECT {_ROW} FROM outbox WHERE id IN"
+        f"SELECT {_COLUMNS} FROM outbox WHERE id IN"
         " (SELECT MIN(id) FROM outbox WHERE status = 'pending' AND next_attempt <= ?"
         " GROUP BY chat_id) ORDER BY id LIMIT ?",
         (time.time() if now is None else now, limit),
@@ -182,7 +182,7 @@ async def due_updates(
     """Return sent story alerts that lag behind their story and were last sent or edited
     at least interval seconds ago, oldest first."""
     async with db.execute(
-        f"SELECT {_ROW} FROM outbox WHERE status = 'sent' AND story_id IS NOT NULL"
+        f"SELECT {_COLUMNS} FROM outbox WHERE status = 'sent' AND story_id IS NOT NULL"
         " AND message_id IS NOT NULL AND seen > shown"
         " AND COALESCE(edited_unix, sent_unix, 0) <= ? ORDER BY id LIMIT ?",
         ((time.time() if now is None else now) - interval, limit),
