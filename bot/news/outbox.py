@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import aiosqlite
 
@@ -45,11 +46,13 @@ class OutboxRow:
     shown: int = 0
 
 
-def _outbox_row(r: Sequence[object]) -> OutboxRow:
+def _maybe(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def _outbox_row(r: Sequence[Any]) -> OutboxRow:
     return OutboxRow(
-        *(int(v) for v in r[:4]),  # type: ignore[call-overload]
-        *(int(v) if v is not None else None for v in r[4:6]),  # type: ignore[call-overload]
-        *(int(v) for v in r[6:8]),  # type: ignore[call-overload]
+        int(r[0]), int(r[1]), int(r[2]), int(r[3]), _maybe(r[4]), _maybe(r[5]), int(r[6]), int(r[7])
     )
 
 
