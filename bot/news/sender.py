@@ -197,10 +197,20 @@ class AlertSender:
                 sent += 1
         return sent
 
-    async def _story_outlets(self, row: outbox.OutboxRow) -> list[str]:
-        if row.story_id is None or self.outlets is None:
-            return []
-        return await self.outlets(row.story_id)
+    async def _message(self, row: outbox.OutboxRow, article: Article) -> dict[str, Any]:
+        """Return the alert's message for send or edit, and take the chat's turn."""
+        outlets = []
+        if row.story_id is not None and self.outlets is not None:
+            outlets = await self.outlets(row.story_id)
+        gap = self.group_interval if row.chat_id < 0 else self.chat_interval
+        self._next_chat[row.chat_id] = self.clock() + gap
+        return {
+            "chat_id": row.chat_id,
+            "text": alert_html(article, outlets),
+            "parse_mode": ParseMode.HTML,
+            "reply_markup": alert_markup(article.id),
+            "link_preview_options": NO_PREVIEW,
+        }
 
     async def _edit(self, row: outbox.OutboxRow) -> bool:
         """Bring a sent story alert up to date with its story's outlets; True when edited.
@@ -212,16 +222,9 @@ class AlertSender:
         if article is None or row.message_id is None:
             await self.repo.outbox.mark_edited(row.id, row.seen)  # nothing left to edit
             return False
-        gap = self.group_interval if row.chat_id < 0 else self.chat_interval
-        self._next_chat[row.chat_id] = self.clock() + gap
         try:
             await self.bot.edit_message_text(
-                chat_id=row.chat_id,
-                message_id=row.message_id,
-                text=alert_html(article, await self._story_outlets(row)),
-                parse_mode=ParseMode.HTML,
-                reply_markup=alert_markup(article.id),
-                link_preview_options=NO_PREVIEW,
+                message_id=row.message_id, **await self._message(row, article)
             )
         except RetryAfter as exc:
             wait = _seconds(exc)
@@ -249,16 +252,8 @@ class AlertSender:
         if article is None:
             await self.repo.outbox.give_up(row.id, "dropped", "article deleted")
             return False
-        gap = self.group_interval if row.chat_id < 0 else self.chat_interval
-        self._next_chat[row.chat_id] = self.clock() + gap
         try:
-            message = await self.bot.send_message(
-                chat_id=row.chat_id,
-                text=alert_html(article, await self._story_outlets(row)),
-                parse_mode=ParseMode.HTML,
-                reply_markup=alert_markup(article.id),
-                link_preview_options=NO_PREVIEW,
-            )
+            message = await self.bot.send_message(**await self._message(row, article))
         except RetryAfter as exc:
             wait = _seconds(exc)
             # Flood control is per bot: every chat waits, and the try does not count.

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from support.botapi import TOKEN, check_message
+from support.botapi import check_message
 from support.embedders import KeyedEmbedder
 from telegram import Bot
 
@@ -45,15 +45,6 @@ async def engine(tmp_path: Path) -> AsyncIterator[Engine]:
     await migrate_bot_tables(store.db)
     yield eng
     await eng.close()
-
-
-@pytest.fixture
-async def local_bot() -> AsyncIterator[tuple[LocalBotApi, Bot]]:
-    api = LocalBotApi(token=TOKEN)
-    await api.start()
-    async with Bot(TOKEN, base_url=api.base_url) as bot:
-        yield api, bot
-    await api.stop()
 
 
 async def arrive(engine: Engine, *drafts: ArticleDraft) -> int:
