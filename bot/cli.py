@@ -438,6 +438,12 @@ async def cmd_eval_stories(
             try:
                 results = await engine.ingest(list(dataset.drafts), progress)
                 ids = {r.draft.url: r.article.id for r in results if r.article}
+                # A duplicate (same text or URL as another draft) is that article.
+                for r in results:
+                    if r.article is None and r.reason == "duplicate":
+                        dup = r.duplicate_of or await store.find_duplicate(r.draft)
+                        if dup is not None:
+                            ids[r.draft.url] = dup
                 stories = await store.article_stories(ids.values())
                 copies = await store.article_copies(ids.values())
             finally:
@@ -446,7 +452,8 @@ async def cmd_eval_stories(
         close()
         embedder.close()
     story_of = {url: stories[i] for url, i in ids.items() if i in stories}
-    report = score_stories(dataset.pairs, story_of, articles=len(ids), copies=len(copies))
+    articles = len(set(ids.values()))
+    report = score_stories(dataset.pairs, story_of, articles=articles, copies=len(copies))
     print("\n".join(report_lines(report)))
 
 

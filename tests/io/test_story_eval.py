@@ -45,6 +45,14 @@ DAY = [
         "author": "",
         "content": "فاز الهلال على النصر في مباراة الديربي بهدفين نظيفين.",
     },
+    {  # the same text as the first under another address: a duplicate, not stored twice
+        "source": "sabq",
+        "url": "https://sabq.example/5",
+        "date_extracted": "2015-08-02 14:00:00",
+        "title": "سيول جازان",
+        "author": "",
+        "content": "أعلن الدفاع المدني في جازان وفاة 11 شخصا في سيول صامطة ونقل 45 أسرة.",
+    },
 ]
 
 
@@ -80,13 +88,14 @@ def test_pairs_scored_against_assigned_stories(
         pair(0, 2, False, "floods in two regions"),
         pair(0, 3, False, "flood vs match"),
         pair(2, 3, True, "a wrong label"),
+        pair(4, 1, True, "a duplicate is the article it repeats"),
     ]
     path = write(tmp_path / "pairs.json", pairs)
     assert cli.main(["eval-stories", str(path), "--news-dir", str(news)]) == 0
     assert capsys.readouterr().out.splitlines() == [
-        "pairs: 4 (same story: 2)",
-        "precision: 1.000 (1/1)",
-        "recall: 0.500 (1/2)",
+        "pairs: 5 (same story: 3)",
+        "precision: 1.000 (2/2)",
+        "recall: 0.667 (2/3)",
         "articles: 4  stories: 3  copies: 0",
         f"  apart: a wrong label ({DAY[2]['url']} {DAY[3]['url']})",
     ]
