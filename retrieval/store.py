@@ -361,6 +361,7 @@ class CorpusStore(StoryRows):
                 (model,),
             )
             await self._writer.commit()
+            self.forget_lead_vectors()  # stories compare the new vectors from now on
         except BaseException:
             await self._writer.rollback()
             raise

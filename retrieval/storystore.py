@@ -6,6 +6,7 @@ CorpusStore inherits these; they run on its reading connection and its writer.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import aiosqlite
@@ -30,6 +31,7 @@ class StoryRows:
 
     db: aiosqlite.Connection
     _writer: aiosqlite.Connection
+    _member_cache: dict[int, StoryMember]  # lead vectors, keys, hashes by article id
 
     async def _place(self, article_id: int, story: StoryDecision, now: str) -> None:
         """Write an article's story row on the writer (the caller commits)."""
@@ -71,35 +73,72 @@ class StoryRows:
         """Return the articles in stories published from start to end, with lead vectors.
 
         Dates are compared as text on their day first (stored dates come in several
-        ISO forms), then exactly.
+        ISO forms), then exactly. Lead vectors, keys and hashes are kept in memory
+        between calls (reading thousands of vectors per ingested article would cost as
+        much as embedding it); story and original are read afresh each time.
         """
         first = start.date().isoformat()
         last = (end.date() + timedelta(days=1)).isoformat()
         async with self.db.execute(
+            "SELECT s.article_id, s.story_id, s.copy_of, a.published FROM article_stories s"
+            " JOIN articles a ON a.id = s.article_id WHERE a.published >= ? AND a.published < ?",
+            (first, last),
+        ) as cur:
+            rows = [
+                (int(a), int(st), int(c) if c is not None else None, when)
+                for a, st, c, p in await cur.fetchall()
+                if start <= (when := parse_time(str(p), start - timedelta(days=1))) <= end
+            ]
+        cache = self._members()
+        missing = [a for a, _, _, _ in rows if a not in cache]
+        for n in range(0, len(missing), 500):
+            await self._cache_members(missing[n : n + 500], cache)
+        out = []
+        for article_id, story_id, copy_of, when in rows:
+            member = cache.get(article_id)
+            if member is None:
+                continue  # no chunk: nothing to compare with
+            if (member.story_id, member.copy_of, member.published) != (story_id, copy_of, when):
+                member = replace(member, story_id=story_id, copy_of=copy_of, published=when)
+                cache[article_id] = member
+            out.append(member)
+        if len(cache) > 4 * len(out) + 10_000:
+            keep = {m.article_id for m in out}
+            for article_id in [a for a in cache if a not in keep]:
+                del cache[article_id]
+        return out
+
+    def _members(self) -> dict[int, StoryMember]:
+        try:
+            return self._member_cache
+        except AttributeError:
+            self._member_cache = {}
+            return self._member_cache
+
+    def forget_lead_vectors(self) -> None:
+        """Drop the lead vectors kept in memory (the chunks were re-embedded)."""
+        self._members().clear()
+
+    async def _cache_members(self, ids: list[int], cache: dict[int, StoryMember]) -> None:
+        marks = ",".join("?" * len(ids))
+        async with self.db.execute(
             "SELECT s.article_id, s.story_id, s.copy_of, a.published, s.simhash, s.words,"
             " s.keys, c.vector FROM article_stories s JOIN articles a ON a.id = s.article_id"
             " JOIN chunks c ON c.article_id = s.article_id AND c.ord = 0"
-            " WHERE a.published >= ? AND a.published < ?",
-            (first, last),
+            f" WHERE s.article_id IN ({marks})",
+            ids,
         ) as cur:
-            rows = await cur.fetchall()
-        out = []
-        for r in rows:
-            when = parse_time(str(r[3]), start - timedelta(days=1))
-            if start <= when <= end:
-                out.append(
-                    StoryMember(
-                        int(r[0]),
-                        int(r[1]),
-                        int(r[2]) if r[2] is not None else None,
-                        when,
-                        to_unsigned(int(r[4])),
-                        int(r[5]),
-                        frozenset(str(r[6]).split()),
-                        np.frombuffer(r[7], dtype=np.float32),
-                    )
+            for r in await cur.fetchall():
+                cache[int(r[0])] = StoryMember(
+                    int(r[0]),
+                    int(r[1]),
+                    int(r[2]) if r[2] is not None else None,
+                    parse_time(str(r[3])),
+                    to_unsigned(int(r[4])),
+                    int(r[5]),
+                    frozenset(str(r[6]).split()),
+                    np.frombuffer(r[7], dtype=np.float32),
                 )
-        return out
 
     async def article_stories(self, ids: Iterable[int]) -> dict[int, int]:
         """Return the story id of each of these articles that has one."""
