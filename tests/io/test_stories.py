@@ -164,3 +164,18 @@ async def test_cosine_alone_does_not_join(tmp_path: Path) -> None:
     vecs = [np.vstack(await store.article_vectors(r.article.id))[0] for r in (a, b) if r.article]
     assert float(vecs[0] @ vecs[1]) > 0.5
     await engine.close()
+
+
+async def test_a_re_embed_replaces_the_vectors_stories_compare(tmp_path: Path) -> None:
+    engine = await open_engine(tmp_path)
+    first, _ = await engine.ingest(
+        [draft("سيول جازان", FLOOD, "واس", 10), draft("الديربي", MATCH, "الرياضي", 10)]
+    )
+    # Another model: the flood now lies on another axis. Compared with the old vectors
+    # (kept from the ingest above), the next article would start a story of its own.
+    moved = {**KEYS, "سيول": [0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0]}
+    engine.embedder = KeyedEmbedder(moved)
+    await engine.reembed()
+    (late,) = await engine.ingest([draft("وفاة 11", FLOOD_RETOLD, "عكاظ", 11)])
+    assert late.story_id == first.story_id
+    await engine.close()
