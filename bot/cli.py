@@ -9,7 +9,7 @@ import logging
 import sqlite3
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -54,8 +54,9 @@ class CliError(Exception):
     """An error reported as one line on stderr with exit status 1."""
 
 
-def answer_json(answer: Answer) -> dict[str, object]:
-    """Return the JSON shape of `isnad ask --json` for one answer."""
+def answer_json(answer: Answer, stories: Mapping[int, int] | None = None) -> dict[str, object]:
+    """Return the JSON shape of `isnad ask --json` for one answer; stories gives each
+    source's story id (article id -> story id)."""
     return {
         "question": answer.question,
         "answered": answer.answered,
@@ -109,6 +110,7 @@ def answer_json(answer: Answer) -> dict[str, object]:
                 "published": c.published,
                 "dated_at_ingest": c.dated_at_ingest,
                 "url": c.url,
+                "story": (stories or {}).get(c.article_id),
             }
             for c in (answer.headlines if answer.outcome == "declined" else answer.citations)
         ],
@@ -222,7 +224,9 @@ async def cmd_ask(settings: Settings, questions: list[str], as_json: bool, as_of
         for question in _questions(questions):
             answer = await engine.ask(question, as_of=moment)
             if as_json:
-                print(json.dumps(answer_json(answer), ensure_ascii=False), flush=True)
+                cited = [c.article_id for c in (*answer.citations, *answer.headlines)]
+                stories = await engine.store.article_stories(cited)
+                print(json.dumps(answer_json(answer, stories), ensure_ascii=False), flush=True)
             else:
                 print(texts.plain_answer(answer), flush=True)
     finally:
@@ -261,6 +265,7 @@ async def cmd_stats(settings: Settings) -> None:
     finally:
         await store.close()
     print(f"articles: {stats.articles}\nchunks: {stats.chunks}\nmodel: {model or '-'}")
+    print(f"stories: {stats.stories}")
     print(f"newest published: {stats.newest_published or '-'}")
     for source, n in stats.sources:
         print(f"source: {source or '-'}: {n}")
@@ -550,6 +555,59 @@ async def eval_corroboration(settings: Settings, path: Path, news_dir: Path, as_
     )
 
 
+async def cmd_eval_stories(
+    settings: Settings, path: Path, news_dir: Path, others: int | None
+) -> None:
+    """Ingest the articles of a labelled pairs file in a throwaway corpus and print how
+    well the stories they get agree with the labels."""
+    import tempfile
+
+    from retrieval.embedding_cache import CachedEmbedder
+    from retrieval.engine import Engine
+    from retrieval.storyeval import StoryPairsError, load_story_pairs, report_lines, score_stories
+
+    try:
+        dataset = load_story_pairs(path, news_dir, others)
+    except StoryPairsError as exc:
+        raise CliError(str(exc)) from exc
+    embedder = CachedEmbedder(
+        load_embedder(settings), settings.embedding_cache_dir / "embeddings.sqlite"
+    )
+    progress, close = progress_bar("embedding")
+    try:
+        with tempfile.TemporaryDirectory(prefix="isnad-stories-") as tmp:
+            store = await CorpusStore.open(Path(tmp) / "corpus.db")
+            engine = await Engine.open(
+                store,
+                embedder,
+                Path(tmp) / "index.faiss",
+                chunk_tokens=settings.chunk_tokens,
+                chunk_overlap=settings.chunk_overlap,
+                max_sentence_chars=settings.max_sentence_chars,
+                max_chunks=settings.max_article_chunks,
+            )
+            try:
+                results = await engine.ingest(list(dataset.drafts), progress)
+                ids = {r.draft.url: r.article.id for r in results if r.article}
+                # A duplicate (same text or URL as another draft) is that article.
+                for r in results:
+                    if r.article is None and r.reason == "duplicate":
+                        dup = r.duplicate_of or await store.find_duplicate(r.draft)
+                        if dup is not None:
+                            ids[r.draft.url] = dup
+                stories = await store.article_stories(ids.values())
+                copies = await store.article_copies(ids.values())
+            finally:
+                await engine.close()
+    finally:
+        close()
+        embedder.close()
+    story_of = {url: stories[i] for url, i in ids.items() if i in stories}
+    articles = len(set(ids.values()))
+    report = score_stories(dataset.pairs, story_of, articles=articles, copies=len(copies))
+    print("\n".join(report_lines(report)))
+
+
 def cmd_fit_answerability(
     settings: Settings,
     files: list[Path],
@@ -638,6 +696,17 @@ def parser() -> argparse.ArgumentParser:
         help="folder of news day zips, for news question files",
     )
     evl.add_argument("--features", type=Path, help="write each question's features (JSON lines)")
+    evs = sub.add_parser("eval-stories", help="measure story assignment on labelled article pairs")
+    evs.add_argument("file", type=Path, help="a pairs file, e.g. retrieval/data/story_pairs.json")
+    evs.add_argument(
+        "--news-dir",
+        type=Path,
+        default=Path("../shared/eval/news"),
+        help="folder of the news day zips the file names",
+    )
+    evs.add_argument(
+        "--others", type=int, default=None, help="other articles to ingest (the file says)"
+    )
     fit = sub.add_parser("fit-answerability", help="fit the answer-or-decline weights")
     fit.add_argument("files", nargs="+", type=Path, help="feature files from eval --features")
     fit.add_argument(
@@ -702,6 +771,8 @@ def dispatch(settings: Settings, args: argparse.Namespace) -> None:
                     features=args.features,
                 )
             )
+        case "eval-stories":
+            asyncio.run(cmd_eval_stories(settings, args.file, args.news_dir, args.others))
         case "fit-answerability":
             cmd_fit_answerability(
                 settings, args.files, args.out, args.floor, args.set_floor, args.folds

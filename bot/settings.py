@@ -110,6 +110,8 @@ class Settings(BaseSettings):
     # Feeds
     feeds: Annotated[list[str], NoDecode] = Field(default_factory=list)
     feed_poll_seconds: float = Field(300.0, gt=0)
+    # A story alert is edited with the story's new outlets at most this often.
+    story_update_seconds: float = Field(3600.0, ge=0)
     allow_private_urls: bool = False
 
     @field_validator("time_zone")

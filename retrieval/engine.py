@@ -8,7 +8,7 @@ import sqlite3
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,7 +28,15 @@ from retrieval.identity import canonical_url, content_hash
 from retrieval.index import IndexConfig, VectorIndex, open_index
 from retrieval.models import Answer, Article, ArticleDraft, ChunkSpan, Hit, TimeScope
 from retrieval.sentences import MAX_SENTENCE_CHARS, split_sentences
-from retrieval.store import CorpusStore
+from retrieval.store import CorpusStore, utc_now
+from retrieval.stories import (
+    StoryConfig,
+    StoryDecision,
+    StoryMatcher,
+    lead_vector,
+    parse_time,
+    window,
+)
 from retrieval.timesearch import applies, newest_first, newest_reports, window_articles
 from retrieval.timewords import TimeReading, read_time
 
@@ -36,8 +44,6 @@ logger = logging.getLogger(__name__)
 
 # Which retrieval to run: both fused (what the bot uses), or one side alone (for eval).
 SearchMode = Literal["hybrid", "dense", "lexical"]
-# Article id -> story id for the given articles; an article left out is its own story.
-StoryLookup = Callable[[Sequence[int]], Awaitable[dict[int, int]]]
 
 
 @dataclass(frozen=True)
@@ -68,6 +74,8 @@ class IngestResult:
     chunks: int = 0
     duplicate_of: int | None = None
     reason: str = ""
+    story_id: int | None = None  # the story the article joined or started
+    copy_of: int | None = None  # the article whose text it reprints
 
 
 class EngineError(Exception):
@@ -89,9 +97,10 @@ class Engine:
         sentence_cache: Path | None = None,
         answerability: AnswerabilityModel | None = None,
         corroboration: CorroborationConfig | None = None,
-        stories: StoryLookup | None = None,
+        stories: StoryConfig | None = None,
     ):
         self.store = store
+        self.stories = StoryMatcher(stories)
         self.index = index
         self.embedder = embedder
         self.chunker = chunker
@@ -104,9 +113,6 @@ class Engine:
             self.sentence_vectors,
             corroboration,
         )
-        # Which story each article belongs to, for diversifying the quoted passages;
-        # None: every article is a story of its own (copies are still told apart).
-        self.stories = stories
         self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._query_lock = threading.Lock()
         self.evidence = SentenceEvidence(embedder, self.embed_query, sentence_cache)
@@ -131,7 +137,7 @@ class Engine:
         reembedding: bool = False,
         answerability: AnswerabilityModel | None = None,
         corroboration: CorroborationConfig | None = None,
-        stories: StoryLookup | None = None,
+        stories: StoryConfig | None = None,
     ) -> Engine:
         """Load the vector index, rebuilding it from stored vectors if it disagrees.
 
@@ -140,8 +146,8 @@ class Engine:
         reembedding says the caller is about to re-embed the corpus: stored vectors of
         another dimension (a model change) then give an empty index instead of an error.
         answerability decides answer or decline; None means the fitted weights shipped
-        in `retrieval/data/answerability.json`. stories maps articles to their stories
-        (see `StoryLookup`); None treats every article as a story of its own.
+        in `retrieval/data/answerability.json`. stories tunes how articles join stories
+        at ingest (None: the defaults); answers diversify their passages by story.
         """
         model = await store.get_meta("model")
         if model is None:
@@ -187,6 +193,9 @@ class Engine:
         )
         if sentence_cache is not None:
             await engine.check_sentence_cache(ids)
+        placed = await engine.place_unplaced()
+        if placed:
+            logger.info("placed %d articles stored before stories in their stories", placed)
         return engine
 
     async def check_sentence_cache(self, ids: np.ndarray, samples: int = 4) -> None:
@@ -286,9 +295,11 @@ class Engine:
         for slot, draft, spans in batch:
             vecs = vectors[offset : offset + len(spans)]
             offset += len(spans)
+            published = utc_now() if draft.dated_at_ingest else draft.published
+            story = await self.story_for(draft.title, draft.body, vecs, published)
             try:
                 article, chunks = await self.store.add_article(
-                    draft, spans, vecs, self.embedder.name
+                    draft, spans, vecs, self.embedder.name, story
                 )
             except sqlite3.IntegrityError:
                 # Another process stored the same text or URL since the check above.
@@ -298,8 +309,44 @@ class Engine:
             ids = np.array([c.id for c in chunks], dtype=np.int64)
             # Off the loop: adding can retrain the index as IVF, and waits for searches.
             await asyncio.to_thread(self.index.add, ids, vecs)
-            out.append((slot, IngestResult(draft, article, chunks=len(chunks))))
+            placed = await self.store.article_stories([article.id])
+            copies = await self.store.article_copies([article.id])
+            result = IngestResult(
+                draft,
+                article,
+                chunks=len(chunks),
+                story_id=placed.get(article.id),
+                copy_of=copies.get(article.id),
+            )
+            out.append((slot, result))
         return out
+
+    async def story_for(
+        self, title: str, body: str, vectors: np.ndarray, published: str
+    ) -> StoryDecision:
+        """Decide the story of an article about to be stored, among its window's articles."""
+        when = parse_time(published or utc_now())
+        start, end = window(when, self.stories.config)
+        members = await self.store.story_members(start, end)
+        lead = lead_vector(vectors) if len(vectors) else np.zeros(self.embedder.dim, np.float32)
+        return await asyncio.to_thread(self.stories.decide, title, body, lead, when, members)
+
+    async def place_unplaced(self) -> int:
+        """Give every stored article without a story its story, oldest first; return how many.
+
+        Articles stored before stories existed get theirs from their stored vectors: no
+        embedding. Each is placed as if it had just arrived, in publication order.
+        """
+        placed = 0
+        async with self.write_lock:
+            for article in await self.store.unplaced_articles():
+                vectors = np.asarray(await self.store.article_vectors(article.id))
+                story = await self.story_for(
+                    article.title, article.body, vectors, article.published
+                )
+                await self.store.place_in_story(article.id, story)
+                placed += 1
+        return placed
 
     async def delete_article(self, article_id: int) -> bool:
         """Remove an article from the database and the vector index."""
@@ -693,9 +740,8 @@ class Engine:
         # The shown hits lead the pool in their order (newest first for "latest").
         shown = {h.chunk.id for h in hits}
         pool = [*hits, *(h for h in support if h.chunk.id not in shown)]
-        stories: dict[int, int] = {}
-        if self.stories is not None and pool:
-            stories = await self.stories(list(dict.fromkeys(h.article.id for h in pool)))
+        # Which story each article tells, to diversify the quoted passages.
+        stories = await self.store.article_stories(list(dict.fromkeys(h.article.id for h in pool)))
         # Composing embeds candidate sentences: CPU work, off the event loop.
         return await asyncio.to_thread(
             self.composer.compose, question, hits, TermStats(counts, total), pool, stories

@@ -42,6 +42,31 @@ CORPUS_STEPS: tuple[str, ...] = (
     """
     ALTER TABLE articles ADD COLUMN dated_at_ingest INTEGER NOT NULL DEFAULT 0;
     """,
+    # 3: stories. Every article joins one story (the same event told by several outlets);
+    # copy_of names the article whose text it reprints. A story whose last article is
+    # deleted goes with it. Ids are never reused: an alert names a story by its id.
+    """
+    CREATE TABLE stories (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE article_stories (
+        article_id INTEGER PRIMARY KEY REFERENCES articles (id) ON DELETE CASCADE,
+        story_id INTEGER NOT NULL REFERENCES stories (id),
+        copy_of INTEGER,  -- an article id; re-pointed when the original is deleted
+        simhash INTEGER NOT NULL,
+        words INTEGER NOT NULL,
+        keys TEXT NOT NULL,  -- names and numbers of the headline and lead, space-separated
+        cosine REAL NOT NULL DEFAULT 0
+    );
+    CREATE INDEX article_stories_story ON article_stories (story_id);
+    CREATE INDEX article_stories_copy ON article_stories (copy_of);
+    CREATE TRIGGER article_stories_gone AFTER DELETE ON article_stories
+    WHEN NOT EXISTS (SELECT 1 FROM article_stories WHERE story_id = OLD.story_id)
+    BEGIN
+        DELETE FROM stories WHERE id = OLD.story_id;
+    END;
+    """,
 )
 
 

@@ -20,12 +20,12 @@ from retrieval.dbhealth import DamagedDatabaseError, is_damage
 from retrieval.identity import canonical_url, content_hash
 from retrieval.models import Article, ArticleDraft, Chunk, ChunkSpan
 from retrieval.schema import migrate
+from retrieval.stories import StoryDecision
+from retrieval.storystore import ARTICLE_COLUMNS, StoryRows, article_row
 
 logger = logging.getLogger(__name__)
 
-_ARTICLE_COLUMNS = (
-    "id, title, body, source, url, published, content_hash, added_at, author, dated_at_ingest"
-)
+_ARTICLE_COLUMNS = ARTICLE_COLUMNS
 
 
 def utc_now() -> str:
@@ -42,10 +42,10 @@ class CorpusStats:
     sources: tuple[tuple[str, int], ...]
     newest_published: str
     newest_added: str
+    stories: int = 0
 
 
-def _article(row: Sequence[object]) -> Article:
-    return Article(*row[:-1], dated_at_ingest=bool(row[-1]))  # type: ignore[arg-type, misc]
+_article = article_row
 
 
 async def connect(path: Path) -> aiosqlite.Connection:
@@ -62,7 +62,7 @@ async def connect(path: Path) -> aiosqlite.Connection:
     return db
 
 
-class CorpusStore:
+class CorpusStore(StoryRows):
     """Articles, chunks with their float32 vectors, and lexical search over chunks.
 
     `db` is shared: other parts of the bot keep their tables in the same file
@@ -131,8 +131,10 @@ class CorpusStore:
         spans: Sequence[ChunkSpan],
         vectors: np.ndarray,
         model: str,
+        story: StoryDecision | None = None,
     ) -> tuple[Article, list[Chunk]]:
-        """Store an article with its chunks, vectors and FTS rows in one transaction."""
+        """Store an article with its chunks, vectors and FTS rows in one transaction;
+        with story, its place in a story too."""
         if len(spans) != len(vectors):
             raise ValueError("one vector per chunk is needed")
         now = utc_now()
@@ -186,6 +188,8 @@ class CorpusStore:
                 chunks.append(
                     Chunk(chunk_id, article_id, span.order, span.start, span.end, span.text)
                 )
+            if story is not None:
+                await self._place(article_id, story, now)
             await self._writer.commit()
             self._count = None  # chunks added or removed: count again
             self._documents.clear()
@@ -207,12 +211,26 @@ class CorpusStore:
         return article, chunks
 
     async def delete_article(self, article_id: int) -> list[int]:
-        """Delete an article, its chunks and FTS rows; return the removed chunk ids."""
+        """Delete an article, its chunks and FTS rows; return the removed chunk ids.
+
+        Its story stays with the other articles (and goes when it was the last one);
+        its copies then name the oldest of them as the original.
+        """
         async with self._writer.execute(
             "SELECT id FROM chunks WHERE article_id = ?", (article_id,)
         ) as cur:
             ids = [int(r[0]) for r in await cur.fetchall()]
         try:
+            async with self._writer.execute(
+                "SELECT MIN(article_id) FROM article_stories WHERE copy_of = ?", (article_id,)
+            ) as cur:
+                row = await cur.fetchone()
+            if row and row[0] is not None:
+                await self._writer.execute(
+                    "UPDATE article_stories SET copy_of = CASE WHEN article_id = ? THEN NULL"
+                    " ELSE ? END WHERE copy_of = ?",
+                    (int(row[0]), int(row[0]), article_id),
+                )
             await self._writer.executemany(
                 "DELETE FROM chunks_fts WHERE rowid = ?", [(i,) for i in ids]
             )
@@ -359,6 +377,7 @@ class CorpusStore:
                 (model,),
             )
             await self._writer.commit()
+            self.forget_lead_vectors()  # stories compare the new vectors from now on
         except BaseException:
             await self._writer.rollback()
             raise
@@ -494,7 +513,8 @@ class CorpusStore:
         async with self.db.execute(
             "SELECT (SELECT COUNT(*) FROM articles), (SELECT COUNT(*) FROM chunks),"
             " (SELECT COALESCE(MAX(published), '') FROM articles),"
-            " (SELECT COALESCE(MAX(added_at), '') FROM articles)"
+            " (SELECT COALESCE(MAX(added_at), '') FROM articles),"
+            " (SELECT COUNT(*) FROM stories)"
         ) as cur:
             row = await cur.fetchone()
         assert row is not None
@@ -502,4 +522,4 @@ class CorpusStore:
             "SELECT source, COUNT(*) FROM articles GROUP BY source ORDER BY COUNT(*) DESC, source"
         ) as cur:
             sources = tuple((str(s), int(n)) for s, n in await cur.fetchall())
-        return CorpusStats(int(row[0]), int(row[1]), sources, str(row[2]), str(row[3]))
+        return CorpusStats(int(row[0]), int(row[1]), sources, str(row[2]), str(row[3]), int(row[4]))

@@ -81,6 +81,24 @@ BOT_STEPS: tuple[str, ...] = (
     );
     CREATE INDEX conversation_threads_updated ON conversation_threads (updated_at);
     """,
+    # 3: alerts by story. A chat gets one alert per story (story_id set), whose message
+    # is edited as more outlets tell the story; a chat with an every_article subscription
+    # gets one per article as before (story_id NULL).
+    """
+    ALTER TABLE subscriptions ADD COLUMN every_article INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE outbox ADD COLUMN story_id INTEGER;
+    ALTER TABLE outbox ADD COLUMN message_id INTEGER;  -- Telegram's id of the sent alert
+    ALTER TABLE outbox ADD COLUMN sent_unix REAL;
+    -- Articles of the story noted for this chat, and how many the message shows: an
+    -- edit is due while seen > shown. An edit shows what it read, so a repeat is harmless.
+    ALTER TABLE outbox ADD COLUMN seen INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE outbox ADD COLUMN shown INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE outbox ADD COLUMN edited_unix REAL;
+    -- The guarantee of one alert per chat and story.
+    CREATE UNIQUE INDEX outbox_chat_story ON outbox (chat_id, story_id)
+        WHERE story_id IS NOT NULL;
+    CREATE INDEX outbox_updates ON outbox (status, seen, shown);
+    """,
 )
 
 

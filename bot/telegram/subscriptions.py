@@ -32,6 +32,9 @@ POLL_JOB = "feed-poll"
 UNSUB_PREFIX = "unsub:"
 MAX_TOPIC_CHARS = 80
 _ALL_WORDS = frozenset({"all", "الكل", "كل", "الجميع"})
+# First word of /subscribe: an alert per article, or (back to) one per story.
+_EVERY_WORDS = frozenset({"كل", "every"})
+_STORY_WORDS = frozenset({"قصص", "stories"})
 
 
 async def may_manage(update: Update, context: BotContext) -> bool:
@@ -57,18 +60,25 @@ async def subscribe_command(update: Update, context: BotContext) -> None:
         await reply(update, context, formatting.plain_messages(texts.ADMINS_ONLY))
         return
     assert update.effective_message is not None  # a command handler: there is one
-    topic = " ".join(command_args(update.effective_message).split())
+    words = command_args(update.effective_message).split()
+    every: bool | None = None
+    if words and words[0].lower() in _EVERY_WORDS | _STORY_WORDS:
+        every = words.pop(0).lower() in _EVERY_WORDS
+    topic = " ".join(words)
     if len(topic) > MAX_TOPIC_CHARS:
         await reply(update, context, formatting.plain_messages(texts.TOPIC_TOO_LONG))
         return
     if not subscriptions.topic_key(topic):
         topic = subscriptions.ALL_NEWS  # no words (or none at all): all news
-    new = await state(context).repo.subscriptions.subscribe(update.effective_chat.id, topic)
+    new = await state(context).repo.subscriptions.subscribe(update.effective_chat.id, topic, every)
     if topic:
         msg = texts.SUBSCRIBED_TOPIC if new else texts.ALREADY_TOPIC
     else:
         msg = texts.SUBSCRIBED_ALL if new else texts.ALREADY_ALL
-    await reply(update, context, formatting.plain_messages(msg.format(topic=topic)))
+    lines = [msg.format(topic=topic)]
+    if every is not None:
+        lines.append(texts.SUBSCRIBED_EVERY if every else texts.SUBSCRIBED_STORIES)
+    await reply(update, context, formatting.plain_messages("\n".join(lines)))
 
 
 async def unsubscribe_command(update: Update, context: BotContext) -> None:
@@ -239,7 +249,13 @@ async def start_background(application: Application) -> None:  # type: ignore[ty
     await st.repo.feeds.sync_settings_feeds(st.settings.feeds)
     # Articles noted but not yet queued (a stop between the two) are queued now.
     await st.repo.outbox.fan_out(st.engine.store.get_article, st.matcher.chats_for)
-    st.sender = AlertSender(application.bot, st.repo, st.engine.store.get_article)
+    st.sender = AlertSender(
+        application.bot,
+        st.repo,
+        st.engine.store.get_article,
+        outlets=st.engine.store.story_outlets,
+        update_interval=st.settings.story_update_seconds,
+    )
     st.sender_task = asyncio.create_task(st.sender.run(), name="isnad-alert-sender")
     jq = application.job_queue
     if jq is None:

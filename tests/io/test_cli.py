@@ -85,7 +85,9 @@ def test_setup_then_ask_json(
             "published",
             "dated_at_ingest",
             "url",
+            "story",
         }
+        assert isinstance(obj["sources"][0]["story"], int)
         # The seed states no date: it is dated with its ingest time, and says so.
         assert obj["sources"][0]["dated_at_ingest"] is True
         assert datetime.fromisoformat(obj["sources"][0]["published"]).year >= 2025
@@ -96,6 +98,7 @@ def test_setup_then_ask_json(
     assert cli.main(["stats"]) == 0
     out = capsys.readouterr().out
     assert "articles: 1\n" in out and "source: مدونة هادي العبد الله: 1" in out
+    assert "stories: 1\n" in out
 
 
 def test_setup_re_embeds_a_corpus_of_another_model(

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import pytest
 from support.embedders import HashingEmbedder
 
 from bot.cli import answer_json
@@ -102,14 +103,17 @@ async def test_ask_shows_differing_tolls_newest_first_in_json(tmp_path: Path) ->
         await engine.close()
 
 
-async def test_a_story_lookup_is_asked_for_the_ranked_articles(tmp_path: Path) -> None:
+async def test_a_story_lookup_is_asked_for_the_ranked_articles(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     asked: list[list[int]] = []
 
     async def one_story(ids: Sequence[int]) -> dict[int, int]:
         asked.append(list(ids))
         return {i: 1 for i in ids}  # every article one story
 
-    engine = await open_engine(tmp_path, stories=one_story)
+    engine = await open_engine(tmp_path)
+    monkeypatch.setattr(engine.store, "article_stories", one_story)
     try:
         answer = await engine.ask("كم متهما أحالت النيابة العامة إلى المحكمة الاتحادية العليا؟")
         # Asked once, for every article of the deeper ranking, each once.
