@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import aiosqlite
 
+from retrieval.store import CorpusStore
+
 THREAD_SECONDS = 600.0  # a follow-up must come within 10 minutes
 MAX_ARTICLES = 12  # article ids kept per thread
 
@@ -31,13 +33,17 @@ class Thread:
     updated_at: float = 0.0
 
 
-def scope(thread: Thread) -> frozenset[int]:
+async def scope(thread: Thread, store: CorpusStore) -> frozenset[int]:
     """Return the articles a follow-up is searched in: the thread's story.
 
-    Until stories are kept this is the articles the thread's answers cited; with
-    stories it becomes every article of the thread's story.
+    That is every article of the stories the thread's cited articles tell (an
+    article without a story stands for itself), so an outlet that told the story
+    after the first answer is searched too.
     """
-    return frozenset(thread.articles)
+    kept = set(thread.articles)
+    for story in set((await store.article_stories(thread.articles)).values()):
+        kept.update(a.id for a in await store.story_articles(story))
+    return frozenset(kept)
 
 
 class ThreadBook:

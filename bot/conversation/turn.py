@@ -118,7 +118,9 @@ async def answer_turn(
             answer = await engine.ask(query, sources=sources, as_of=as_of)
             kept_story = True
         else:
-            answer = await engine.ask(query, within_articles=scope(thread), as_of=as_of)
+            answer = await engine.ask(
+                query, within_articles=await scope(thread, engine.store), as_of=as_of
+            )
             kept_story = answer.answered
             if not kept_story:
                 # The story does not answer it: a question with words of its own is

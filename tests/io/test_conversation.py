@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from support.embedders import HashingEmbedder
 
-from bot.conversation.threads import THREAD_SECONDS, ThreadBook
+from bot.conversation.threads import THREAD_SECONDS, Thread, ThreadBook, scope
 from bot.conversation.turn import answer_turn
 from bot.database import BotRepository
 from bot.telegram import texts
@@ -267,3 +267,30 @@ async def test_a_restricted_search_ranks_the_kept_passages_as_the_whole_search_d
     assert {h.article.id for h in kept} == story
     order = [h.chunk.id for h in everything if h.article.id in story]
     assert [h.chunk.id for h in kept] == order[: len(kept)]
+
+
+async def test_a_follow_up_searches_every_article_of_the_threads_story(
+    convo: tuple[Engine, BotRepository, Clock], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine, _, _ = convo
+    by = await ids(engine)
+    okaz, sabq, riyadh = by["عكاظ"], by["www.sabq.org"], by["الرياض"]
+    stories = {okaz: 1, sabq: 1, riyadh: 2}
+
+    async def article_stories(articles: object) -> dict[int, int]:
+        return {a: stories[a] for a in articles if a in stories}  # type: ignore[attr-defined]
+
+    monkeypatch.setattr(engine.store, "article_stories", article_stories)
+    told = Thread(5, "من نفذ الهجوم؟", "الهجوم", (okaz,), "الهجوم على مركز الدرك")
+    real = await engine.store.get_articles([okaz, sabq])
+    monkeypatch.setattr(
+        engine.store, "story_articles", lambda story: _returns([real[okaz], real[sabq]])
+    )
+    assert await scope(told, engine.store) == {okaz, sabq}
+    # An article outside any story stands for itself.
+    monkeypatch.setattr(engine.store, "article_stories", lambda articles: _returns({}))
+    assert await scope(told, engine.store) == {okaz}
+
+
+async def _returns(value: object) -> object:
+    return value
