@@ -9,7 +9,8 @@ import logging
 import sqlite3
 import sys
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -41,6 +42,8 @@ from retrieval.dbhealth import (
     is_damage,
     is_disk_full,
 )
+from retrieval.embedding import Progress
+from retrieval.embedding_cache import CachedEmbedder
 from retrieval.engine import EngineError, rebuild_index
 from retrieval.intake import ArticleFileError, article_files, load_article_file
 from retrieval.modelfetch import ModelError, verify_model_dir
@@ -377,6 +380,20 @@ def cmd_bench(settings: Settings, eval_file: Path | None) -> None:
     print_figures("feeds and alerts", run_feed_bench(settings, embedder, eval_file=eval_file))
 
 
+@contextmanager
+def eval_embedder(settings: Settings) -> Iterator[tuple[CachedEmbedder, Progress | None]]:
+    """The model behind the shared embedding cache, with a progress bar, for evaluations."""
+    embedder = CachedEmbedder(
+        load_embedder(settings), settings.embedding_cache_dir / "embeddings.sqlite"
+    )
+    progress, close = progress_bar("embedding")
+    try:
+        yield embedder, progress
+    finally:
+        close()
+        embedder.close()
+
+
 async def cmd_eval(
     settings: Settings,
     path: Path,
@@ -391,7 +408,6 @@ async def cmd_eval(
     """Score retrieval and answers on a SQuAD-format or news question file, in a throwaway
     corpus."""
     from retrieval.corroboration_eval import is_corroboration_set
-    from retrieval.embedding_cache import CachedEmbedder
     from retrieval.evaluation import SYSTEMS, evaluate, load_squad, report_table
     from retrieval.newsdays import NewsSetError, is_news_questions, load_news_questions
     from retrieval.timeeval import is_time_questions
@@ -420,11 +436,7 @@ async def cmd_eval(
             features.open("a", encoding="utf-8").close()
         except OSError as exc:
             raise CliError(f"cannot write features to {features}: {exc.strerror}") from exc
-    embedder = CachedEmbedder(
-        load_embedder(settings), settings.embedding_cache_dir / "embeddings.sqlite"
-    )
-    progress, close = progress_bar("embedding")
-    try:
+    with eval_embedder(settings) as (embedder, progress):
         report = await evaluate(
             dataset,
             embedder,
@@ -437,9 +449,6 @@ async def cmd_eval(
             progress=progress,
             gold_removed=gold_removed,
         )
-    finally:
-        close()
-        embedder.close()
     if features is not None:
         with features.open("w", encoding="utf-8") as fh:
             for r in report.results:
@@ -458,7 +467,6 @@ async def cmd_eval(
 
 async def cmd_eval_time(settings: Settings, path: Path, news_dir: Path, as_json: bool) -> None:
     """Score time questions: the share whose quoted article falls in the asked window."""
-    from retrieval.embedding_cache import CachedEmbedder
     from retrieval.newsdays import NewsSetError
     from retrieval.timeeval import evaluate_time, load_time_questions
 
@@ -468,11 +476,7 @@ async def cmd_eval_time(settings: Settings, path: Path, news_dir: Path, as_json:
         raise CliError(str(exc)) from exc
     except (ValueError, KeyError, TypeError) as exc:
         raise CliError(f"{path} is not a time question file ({exc})") from exc
-    embedder = CachedEmbedder(
-        load_embedder(settings), settings.embedding_cache_dir / "embeddings.sqlite"
-    )
-    progress, close = progress_bar("embedding")
-    try:
+    with eval_embedder(settings) as (embedder, progress):
         figures, results, seconds = await evaluate_time(
             dataset,
             embedder,
@@ -481,9 +485,6 @@ async def cmd_eval_time(settings: Settings, path: Path, news_dir: Path, as_json:
             search=search_config(settings),
             progress=progress,
         )
-    finally:
-        close()
-        embedder.close()
     if as_json:
         out = {
             "dataset": dataset.name,
@@ -515,7 +516,6 @@ async def eval_corroboration(settings: Settings, path: Path, news_dir: Path, as_
         load_corroboration_set,
         result_line,
     )
-    from retrieval.embedding_cache import CachedEmbedder
     from retrieval.newsdays import NewsSetError
 
     try:
@@ -524,11 +524,7 @@ async def eval_corroboration(settings: Settings, path: Path, news_dir: Path, as_
         raise CliError(str(exc)) from exc
     except (ValueError, KeyError, TypeError) as exc:
         raise CliError(f"{path} is not a corroboration question file ({exc})") from exc
-    embedder = CachedEmbedder(
-        load_embedder(settings), settings.embedding_cache_dir / "embeddings.sqlite"
-    )
-    progress, close = progress_bar("embedding")
-    try:
+    with eval_embedder(settings) as (embedder, progress):
         figures, results = await evaluate_corroboration(
             dataset,
             embedder,
@@ -538,9 +534,6 @@ async def eval_corroboration(settings: Settings, path: Path, news_dir: Path, as_
             answer=answer_config(settings),
             progress=progress,
         )
-    finally:
-        close()
-        embedder.close()
     if as_json:
         rounded = {k: round(v, 4) if isinstance(v, float) else v for k, v in figures.items()}
         print(json.dumps({"dataset": dataset.name, **rounded}, ensure_ascii=False))
@@ -562,7 +555,6 @@ async def cmd_eval_stories(
     well the stories they get agree with the labels."""
     import tempfile
 
-    from retrieval.embedding_cache import CachedEmbedder
     from retrieval.engine import Engine
     from retrieval.storyeval import StoryPairsError, load_story_pairs, report_lines, score_stories
 
@@ -570,11 +562,7 @@ async def cmd_eval_stories(
         dataset = load_story_pairs(path, news_dir, others)
     except StoryPairsError as exc:
         raise CliError(str(exc)) from exc
-    embedder = CachedEmbedder(
-        load_embedder(settings), settings.embedding_cache_dir / "embeddings.sqlite"
-    )
-    progress, close = progress_bar("embedding")
-    try:
+    with eval_embedder(settings) as (embedder, progress):
         with tempfile.TemporaryDirectory(prefix="isnad-stories-") as tmp:
             store = await CorpusStore.open(Path(tmp) / "corpus.db")
             engine = await Engine.open(
@@ -599,9 +587,6 @@ async def cmd_eval_stories(
                 copies = await store.article_copies(ids.values())
             finally:
                 await engine.close()
-    finally:
-        close()
-        embedder.close()
     story_of = {url: stories[i] for url, i in ids.items() if i in stories}
     articles = len(set(ids.values()))
     report = score_stories(dataset.pairs, story_of, articles=articles, copies=len(copies))
