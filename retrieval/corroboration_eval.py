@@ -205,8 +205,9 @@ async def evaluate_corroboration(
         answer=answer,
     ) as engine:
         await build_corpus(engine, as_set, progress)
+        as_of = as_set.asked_at()  # asked on the last day of the reports
         for q in dataset.questions:
-            results.append(score(q, await engine.ask(q.text), outlet_of))
+            results.append(score(q, await engine.ask(q.text, as_of=as_of), outlet_of))
     out = figures(results)
     out["articles"] = len(dataset.articles)
     out["seconds"] = round(time.perf_counter() - start, 1)

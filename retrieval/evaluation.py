@@ -19,6 +19,7 @@ import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -64,6 +65,17 @@ class EvalSet:
     questions: tuple[EvalQuestion, ...]
     # Per paragraph (source, url, published) when the set has them (news days).
     origins: tuple[tuple[str, str, str], ...] = ()
+
+    def asked_at(self) -> datetime | None:
+        """Return the moment a news set's questions are asked: its newest report's
+        publication (time words read against it); None for a set without dates."""
+        dates = []
+        for _, _, published in self.origins:
+            try:
+                dates.append(datetime.fromisoformat(published.strip().replace(" ", "T", 1)))
+            except ValueError:
+                continue
+        return max(dates) if dates else None
 
     @property
     def answerable(self) -> list[EvalQuestion]:
@@ -282,17 +294,19 @@ async def run_questions(
     paragraphs that answer it.
     """
     results = []
+    as_of = dataset.asked_at()
     for q in dataset.questions:
         rankings: dict[str, tuple[int, ...]] = {}
         if q.paragraph is not None:
             for system in systems:
                 hits = await engine.search(q.text, RANK_DEPTH, mode=system)
                 rankings[system] = article_ranking(hits)
-        results.append(_result(q, await engine.ask(q.text), rankings))
+        results.append(_result(q, await engine.ask(q.text, as_of=as_of), rankings))
     if gold_removed:
         for qid, hidden in removal_sets(dataset, article_ids).items():
             q = next(x for x in dataset.questions if x.id == qid)
-            results.append(_result(q, await engine.ask(q.text, exclude=hidden), {}, True))
+            answer = await engine.ask(q.text, exclude=hidden, as_of=as_of)
+            results.append(_result(q, answer, {}, True))
     return results
 
 
