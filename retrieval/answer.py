@@ -312,9 +312,11 @@ class AnswerComposer:
             ]
         )
         kept = [(value, group) for value, group in zip(found, groups, strict=True) if group]
-        outlets = {outlet(r.hit.article) for _, group in kept for r in group}
-        if len(kept) < 2 or len(outlets) < 2:
+        told = [frozenset(outlet(r.hit.article) for r in group) for _, group in kept]
+        if len(kept) < 2 or len(frozenset().union(*told)) < 2:
             return ()  # one outlet's own figures are not differing reports
+        if len(set(told)) == 1:
+            return ()  # every outlet gives every figure: parts of one report, not versions
         out = []
         for value, group in kept:
             first, *others = group

@@ -312,3 +312,15 @@ def test_a_reprint_in_another_outlet_is_not_quoted_twice() -> None:
     same_outlet = both.compose(question, [hit(1, "الرياض", first), hit(2, "الرياض", reprint)])
     assert [s.text for s in same_outlet.sentences] == [first, reprint]
     assert same_outlet.sentences[0].outlets == ("الرياض",)
+
+
+def test_figures_every_outlet_gives_are_parts_of_one_report_not_versions() -> None:
+    # One wire text reprinted by three outlets gives 15 and 21 in its own sentences
+    # (say, 25 judges promoted to one rank and 100 to another): nobody disagrees.
+    both = TOLL + " " + NEWER
+    hits = [hit(1, "الاقتصادية", both), hit(2, "الرياض", both), hit(3, "سبق", both)]
+    answer = composer().compose(QUESTION, hits)
+    assert answer.answered and answer.versions == ()
+    # One outlet giving only one of them is a version of its own again.
+    split = composer().compose(QUESTION, [*hits[:2], hit(3, "سبق", NEWER)])
+    assert sorted(v.figure for v in split.versions) == ["15 شخصا", "21 شخصا"]
