@@ -45,6 +45,7 @@ from retrieval.engine import EngineError, rebuild_index
 from retrieval.intake import ArticleFileError, article_files, load_article_file
 from retrieval.modelfetch import ModelError, verify_model_dir
 from retrieval.models import Answer
+from retrieval.postgres import DatabaseUnreachableError, DatabaseUrlError
 from retrieval.store import CorpusStore
 
 logger = logging.getLogger(__name__)
@@ -588,6 +589,8 @@ def main(argv: list[str] | None = None) -> int:
         ConfigError,
         DamagedDatabaseError,
         DiskFullError,
+        DatabaseUrlError,
+        DatabaseUnreachableError,
     ) as exc:
         print(f"isnad: {exc}", file=sys.stderr)
         return 1

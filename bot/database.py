@@ -20,11 +20,12 @@ from bot.news.outbox import Outbox
 from bot.news.schema import BOT_STEPS, NewsCounters
 from bot.news.schema import COMPONENT as NEWS
 from bot.news.subscriptions import SubscriptionBook
+from retrieval.postgres import PgConnection
 from retrieval.schema import migrate
 from retrieval.store import connect
 
 
-async def migrate_bot_tables(db: aiosqlite.Connection) -> None:
+async def migrate_bot_tables(db: aiosqlite.Connection | PgConnection) -> None:
     """Create or upgrade every table of the bot's (news and admin) in the corpus file."""
     await migrate(db, BOT_STEPS, NEWS)
     await migrate(db, ADMIN_STEPS, ADMIN)
@@ -37,9 +38,12 @@ class BotRepository:
     subscriptions, counters, audit, questions); the SQL stays in each concern's module.
     """
 
-    def __init__(self, conn: aiosqlite.Connection, path: Path | None = None):
+    def __init__(
+        self, conn: aiosqlite.Connection | PgConnection, path: Path | None = None, url: str = ""
+    ):
         self.conn = conn
         self.path = path
+        self.url = url  # the PostgreSQL database, or "" for the file at path
         self.feeds = FeedStore(conn)
         self.outbox = Outbox(conn)
         self.subscriptions = SubscriptionBook(conn)
@@ -59,6 +63,22 @@ class BotRepository:
             await conn.close()
             raise
         return cls(conn, path)
+
+    @classmethod
+    async def open_url(cls, url: str) -> BotRepository:
+        """Connect to the PostgreSQL database at url and bring the bot's tables up to date."""
+        conn = await PgConnection.open(url)
+        try:
+            await migrate_bot_tables(conn)
+        except BaseException:
+            await conn.close()
+            raise
+        return cls(conn, None, url)
+
+    @classmethod
+    async def open_location(cls, url: str, path: Path) -> BotRepository:
+        """Open the PostgreSQL database at url, or the SQLite file at path when url is ""."""
+        return await (cls.open_url(url) if url else cls.open(path))
 
     async def commit(self) -> None:
         """Commit what the concerns left pending (the poller's counters)."""

@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from retrieval.postgres import is_postgres_url
+
 MODEL_NAME = "embeddinggemma-300m"
 
 
@@ -18,6 +20,9 @@ class Settings(BaseSettings):
 
     # Storage and model
     data_dir: Path = Path("data")
+    # postgresql://user:password@host/db puts every table there, for several replicas
+    # (docs/replicas.md); empty: the SQLite file in data_dir.
+    database_url: str = ""
     model_dir: Path = Field(default_factory=lambda: Path.home() / ".cache" / "isnad" / "models")
     mirror_dir: Path = Field(default_factory=lambda: Path.home() / ".cache" / "isnad" / "mirror")
     # Embeddings kept by `isnad eval` so that a re-run does not embed again.
@@ -79,6 +84,15 @@ class Settings(BaseSettings):
     feeds: Annotated[list[str], NoDecode] = Field(default_factory=list)
     feed_poll_seconds: float = Field(300.0, gt=0)
     allow_private_urls: bool = False
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        if value and not is_postgres_url(value):
+            raise ValueError(
+                "must start with postgresql:// (or be empty for the SQLite file in ISNAD_DATA_DIR)"
+            )
+        return value
 
     @field_validator("admin_ids", mode="before")
     @classmethod

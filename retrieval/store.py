@@ -1,4 +1,4 @@
-"""The corpus store: one SQLite file with articles, chunks, vectors and an FTS5 index."""
+"""The corpus store: articles, chunks, vectors and a lexical index, in SQLite or PostgreSQL."""
 
 from __future__ import annotations
 
@@ -16,8 +16,10 @@ import numpy as np
 
 from retrieval.arabic import index_text
 from retrieval.dbhealth import DamagedDatabaseError, is_damage
+from retrieval.fulltext import Fts5Text, FullText, PgText
 from retrieval.identity import canonical_url, content_hash
 from retrieval.models import Article, ArticleDraft, Chunk, ChunkSpan
+from retrieval.postgres import PgConnection, is_postgres
 from retrieval.schema import migrate
 
 logger = logging.getLogger(__name__)
@@ -67,6 +69,8 @@ class CorpusStore:
     `db` is shared: other parts of the bot keep their tables in the same file
     and commit on it. Corpus writes therefore go through a connection of their
     own, so that nobody's commit can land in the middle of adding an article.
+    Both are aiosqlite connections to a file, or `PgConnection`s to one PostgreSQL
+    database (`open_url`); the SQL is the same but for the lexical index (`fulltext`).
     """
 
     # How long a chunk count serves term statistics: a count a few seconds old (another
@@ -74,11 +78,18 @@ class CorpusStore:
     # chunks per question costs more than the rest of the decision.
     COUNT_SECONDS = 30.0
 
-    def __init__(self, db: aiosqlite.Connection, path: Path, writer: aiosqlite.Connection):
+    def __init__(
+        self,
+        db: aiosqlite.Connection | PgConnection,
+        path: Path,
+        writer: aiosqlite.Connection | PgConnection,
+        url: str = "",
+    ):
         self.db = db
         self.path = path
+        self.url = url  # the PostgreSQL database, or "" for the file at path
         self._writer = writer
-        self._vocab = False  # the TEMP fts5vocab table exists on db
+        self._text: FullText = PgText() if is_postgres(db) else Fts5Text()
         self._count: tuple[float, int] | None = None  # (monotonic time, chunks)
         # Chunks holding each term, as counted at a monotonic time; the same freshness.
         self._documents: OrderedDict[str, tuple[float, int]] = OrderedDict()
@@ -100,6 +111,23 @@ class CorpusStore:
                 raise DamagedDatabaseError(path, str(exc)) from exc
             raise
         return cls(db, path, writer)
+
+    @classmethod
+    async def open_url(cls, url: str) -> CorpusStore:
+        """Open (and create or migrate) the corpus in the PostgreSQL database at url."""
+        db = await PgConnection.open(url)
+        try:
+            await migrate(db)
+            writer = await PgConnection.open(url)
+        except BaseException:
+            await db.close()
+            raise
+        return cls(db, Path(), writer, url)
+
+    @classmethod
+    async def open_location(cls, url: str, path: Path) -> CorpusStore:
+        """Open the PostgreSQL database at url, or the SQLite file at path when url is ""."""
+        return await (cls.open_url(url) if url else cls.open(path))
 
     async def close(self) -> None:
         """Close both connections."""
@@ -140,7 +168,7 @@ class CorpusStore:
             cur = await self._writer.execute(
                 "INSERT INTO articles (title, body, source, url, canonical_url, published,"
                 " content_hash, added_at, author, dated_at_ingest)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (
                     draft.title,
                     draft.body,
@@ -154,12 +182,12 @@ class CorpusStore:
                     int(draft.dated_at_ingest),
                 ),
             )
-            article_id = int(cur.lastrowid or 0)
+            article_id = int((await cur.fetchone())[0])
             chunks = []
             for span, vec in zip(spans, vectors, strict=True):
                 cur = await self._writer.execute(
-                    "INSERT INTO chunks (article_id, ord, start, end, text, vector, model)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    'INSERT INTO chunks (article_id, ord, start, "end", text, vector, model)'
+                    " VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
                     (
                         article_id,
                         span.order,
@@ -170,15 +198,11 @@ class CorpusStore:
                         model,
                     ),
                 )
-                chunk_id = int(cur.lastrowid or 0)
-                await self._writer.execute(
-                    "INSERT INTO chunks_fts (rowid, norm) VALUES (?, ?)",
-                    (
-                        chunk_id,
-                        index_text(draft.title if span.order == 0 else "")
-                        + " "
-                        + index_text(span.text),
-                    ),
+                chunk_id = int((await cur.fetchone())[0])
+                await self._text.add(
+                    self._writer,
+                    chunk_id,
+                    index_text(draft.title if span.order == 0 else "") + " " + index_text(span.text),
                 )
                 chunks.append(
                     Chunk(chunk_id, article_id, span.order, span.start, span.end, span.text)
@@ -186,6 +210,7 @@ class CorpusStore:
             await self._writer.commit()
             self._count = None  # chunks added or removed: count again
             self._documents.clear()
+            self._text.forget()
         except BaseException:
             await self._writer.rollback()
             raise
@@ -210,14 +235,13 @@ class CorpusStore:
         ) as cur:
             ids = [int(r[0]) for r in await cur.fetchall()]
         try:
-            await self._writer.executemany(
-                "DELETE FROM chunks_fts WHERE rowid = ?", [(i,) for i in ids]
-            )
+            await self._text.remove(self._writer, ids)
             await self._writer.execute("DELETE FROM chunks WHERE article_id = ?", (article_id,))
             await self._writer.execute("DELETE FROM articles WHERE id = ?", (article_id,))
             await self._writer.commit()
             self._count = None  # chunks added or removed: count again
             self._documents.clear()
+            self._text.forget()
         except BaseException:
             await self._writer.rollback()
             raise
@@ -254,12 +278,11 @@ class CorpusStore:
         """Return articles whose chunks match all the given search terms."""
         if not terms:
             return []
-        query = " AND ".join(f'"{t}"' for t in terms)
         async with self.db.execute(
-            f"SELECT DISTINCT {', '.join('a.' + c.strip() for c in _ARTICLE_COLUMNS.split(','))}"
-            " FROM chunks_fts f JOIN chunks c ON c.id = f.rowid JOIN articles a"
-            " ON a.id = c.article_id WHERE chunks_fts MATCH ? ORDER BY a.id DESC LIMIT ?",
-            (query, limit),
+            f"SELECT {', '.join('a.' + c.strip() for c in _ARTICLE_COLUMNS.split(','))}"
+            " FROM articles a WHERE a.id IN (SELECT c.article_id FROM chunks c WHERE c.id IN"
+            f" ({self._text.matching_all()})) ORDER BY a.id DESC LIMIT ?",
+            (self._text.all_terms(terms), limit),
         ) as cur:
             return [_article(r) for r in await cur.fetchall()]
 
@@ -272,7 +295,7 @@ class CorpusStore:
             return {}
         marks = ",".join("?" * len(ids))
         async with self.db.execute(
-            f"SELECT id, article_id, ord, start, end, text FROM chunks WHERE id IN ({marks})", ids
+            f'SELECT id, article_id, ord, start, "end", text FROM chunks WHERE id IN ({marks})', ids
         ) as cur:
             return {int(r[0]): Chunk(*r) for r in await cur.fetchall()}
 
@@ -349,43 +372,19 @@ class CorpusStore:
 
     async def lexical_search(self, terms: Sequence[str], limit: int) -> list[tuple[int, float]]:
         """Return (chunk id, bm25) best first for any of the terms; bm25 is lower-better."""
-        terms = [t.replace('"', "") for t in terms if t.replace('"', "")]
-        if not terms:
-            return []
-        query = " OR ".join(f'"{t}"' for t in dict.fromkeys(terms))
-        async with self.db.execute(
-            "SELECT rowid, bm25(chunks_fts) AS s FROM chunks_fts WHERE chunks_fts MATCH ?"
-            " ORDER BY s LIMIT ?",
-            (query, limit),
-        ) as cur:
-            return [(int(r[0]), float(r[1])) for r in await cur.fetchall()]
+        return await self._text.search(self.db, terms, limit)
 
     async def term_counts(
         self, terms: Sequence[str], hidden: Collection[int] = ()
     ) -> tuple[dict[str, int], int]:
         """Return how many chunks hold each term, and how many chunks there are, leaving
         the hidden chunks out of both."""
-        # fts5vocab reads FTS5's own term index: no table of ours to keep in step. A
-        # TEMP table lives with the connection; IF NOT EXISTS, should a rollback drop it.
-        if not self._vocab:
-            await self.db.execute(
-                "CREATE VIRTUAL TABLE IF NOT EXISTS temp.chunks_vocab"
-                " USING fts5vocab(main, chunks_fts, row)"
-            )
-            self._vocab = True
         hidden_ids = sorted(hidden)
-        marks = ",".join("?" * len(hidden_ids))
         counts: dict[str, int] = {}
         for term in dict.fromkeys(t for t in terms if t):
             counts[term] = await self._term_documents(term)
             if hidden_ids and counts[term]:
-                async with self.db.execute(
-                    "SELECT COUNT(*) FROM chunks_fts WHERE chunks_fts MATCH ?"
-                    f" AND rowid IN ({marks})",
-                    ('"' + term.replace('"', "") + '"', *hidden_ids),
-                ) as cur:
-                    row = await cur.fetchone()
-                counts[term] -= int(row[0]) if row else 0
+                counts[term] -= await self._text.documents_among(self.db, term, hidden_ids)
         return counts, await self._chunk_count() - len(hidden_ids)
 
     async def _term_documents(self, term: str) -> int:
@@ -394,13 +393,9 @@ class CorpusStore:
         if known is not None and now - known[0] <= self.COUNT_SECONDS:
             self._documents.move_to_end(term)
             return known[1]
-        # fts5vocab counts by reading the term's whole posting list: a common term in
-        # a big corpus costs milliseconds, so counts are kept a while.
-        async with self.db.execute(
-            "SELECT doc FROM temp.chunks_vocab WHERE term = ?", (term,)
-        ) as cur:
-            row = await cur.fetchone()
-        self._documents[term] = (now, int(row[0]) if row else 0)
+        # Counting reads the term's whole posting list: a common term in a big corpus
+        # costs milliseconds, so counts are kept a while.
+        self._documents[term] = (now, await self._text.documents(self.db, term))
         if len(self._documents) > 20_000:
             self._documents.popitem(last=False)
         return self._documents[term][1]

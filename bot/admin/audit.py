@@ -41,7 +41,7 @@ async def record(
     """Write one audit row and return its id."""
     cur = await db.execute(
         "INSERT INTO admin_audit (at, user_id, user_name, chat_id, command, args, allowed, result)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         (
             utc_now(),
             user_id,
@@ -53,8 +53,9 @@ async def record(
             result[:MAX_RESULT],
         ),
     )
+    row = await cur.fetchone()
     await db.commit()
-    return int(cur.lastrowid or 0)
+    return int(row[0]) if row else 0
 
 
 async def set_result(db: aiosqlite.Connection, entry_id: int, result: str) -> None:

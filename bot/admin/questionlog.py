@@ -76,7 +76,9 @@ async def stats(
     )
     async with db.execute(
         "SELECT COUNT(*), COALESCE(SUM(answered), 0),"
-        " COALESCE(SUM(at >= ?), 0), COALESCE(SUM(answered AND at >= ?), 0) FROM questions",
+        " COALESCE(SUM(CASE WHEN at >= ? THEN 1 ELSE 0 END), 0),"
+        " COALESCE(SUM(CASE WHEN answered = 1 AND at >= ? THEN 1 ELSE 0 END), 0)"
+        " FROM questions",
         (midnight.isoformat(timespec="seconds"),) * 2,
     ) as cur:
         row = await cur.fetchone()

@@ -168,9 +168,10 @@ async def move_chat(db: aiosqlite.Connection, old: int, new: int) -> int:
     An article already queued for the new id stays queued once: the old row is dropped.
     """
     cur = await db.execute(
-        "UPDATE OR IGNORE outbox SET chat_id = ?, next_attempt = 0 WHERE chat_id = ?"
-        " AND status = 'pending'",
-        (new, old),
+        "UPDATE outbox SET chat_id = ?, next_attempt = 0 WHERE chat_id = ?"
+        " AND status = 'pending'"
+        " AND article_id NOT IN (SELECT article_id FROM outbox WHERE chat_id = ?)",
+        (new, old, new),
     )
     moved = cur.rowcount
     await db.execute(

@@ -123,8 +123,9 @@ async def move_chat(db: aiosqlite.Connection, old: int, new: int) -> int:
         (new, old),
     )
     cur = await db.execute(
-        "UPDATE OR IGNORE subscriptions SET chat_id = ? WHERE chat_id = ? AND active = 1",
-        (new, old),
+        "UPDATE subscriptions SET chat_id = ? WHERE chat_id = ? AND active = 1"
+        " AND topic_norm NOT IN (SELECT topic_norm FROM subscriptions WHERE chat_id = ?)",
+        (new, old, new),
     )
     moved = cur.rowcount
     await db.execute("UPDATE subscriptions SET active = 0 WHERE chat_id = ?", (old,))

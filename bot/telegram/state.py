@@ -77,7 +77,7 @@ class BotState:
             return
         engine = self._engine if isinstance(self._engine, Engine) else await self._engine()
         try:
-            repo = await BotRepository.open(engine.store.path)
+            repo = await BotRepository.open_location(engine.store.url, engine.store.path)
         except BaseException:
             if engine is not self._engine:
                 await engine.close()
