@@ -69,6 +69,8 @@ class BotRepository:
         """Connect to the PostgreSQL database at url and bring the bot's tables up to date."""
         conn = await PgConnection.open(url)
         try:
+            # The bot's tables refer to articles: PostgreSQL wants that table first.
+            await migrate(conn)
             await migrate_bot_tables(conn)
         except BaseException:
             await conn.close()

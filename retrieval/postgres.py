@@ -8,6 +8,12 @@ psycopg 3: placeholders and the few SQLite-only phrases are translated once per
 statement text, and transactions open the way Python's sqlite3 opens them (at the
 first write, not at a read), so a connection that only reads never sits idle in a
 transaction holding locks.
+
+Two differences are deliberate. A failed statement inside a transaction rolls the
+whole transaction back (PostgreSQL refuses every later statement of an aborted
+transaction; the callers roll back on errors anyway). And a connection lost to a
+server restart or a network cut is opened again at the next statement, so a replica
+heals by itself; the statement that met the cut fails, as any error would.
 """
 
 from __future__ import annotations
@@ -177,20 +183,44 @@ class PgConnection:
         """Run one statement; await the result or use it with `async with`."""
         return _Pending(self, sql, params)
 
+    async def _ready(self, write: bool) -> None:
+        """Reconnect after a lost connection; open a transaction before a write."""
+        if self.raw.closed or self.raw.broken:
+            import psycopg
+
+            self._in_transaction = False
+            self.raw = await psycopg.AsyncConnection.connect(
+                self.url, autocommit=True, connect_timeout=10
+            )
+        if write and not self._in_transaction:
+            await self.raw.execute("BEGIN")
+            self._in_transaction = True
+
+    async def _failed(self, exc: Exception) -> None:
+        """Leave no aborted transaction behind; raise IntegrityError as sqlite3 does."""
+        import psycopg
+
+        if self._in_transaction:
+            self._in_transaction = False
+            if not (self.raw.closed or self.raw.broken):
+                await self.raw.execute("ROLLBACK")
+        if isinstance(exc, psycopg.errors.IntegrityError):
+            raise sqlite3.IntegrityError(str(exc)) from exc
+        raise exc
+
     async def _run(self, sql: str, params: Sequence[Any] | None) -> PgCursor:
         import psycopg
 
         text = translate(sql)
         try:
-            if not self._in_transaction and _WRITE.match(text):
-                await self.raw.execute("BEGIN")
-                self._in_transaction = True
+            await self._ready(bool(_WRITE.match(text)))
             cur = await self.raw.execute(text, _params(params))
             rows = await cur.fetchall() if cur.description is not None else []
             lastrowid = int(rows[0][0]) if rows and "RETURNING" in text.upper() else None
             return PgCursor(rows, cur.rowcount, lastrowid)
-        except psycopg.errors.IntegrityError as exc:
-            raise sqlite3.IntegrityError(str(exc)) from exc
+        except psycopg.Error as exc:
+            await self._failed(exc)
+            raise  # unreachable: _failed raises
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> PgCursor:
         """Run one statement for each row of parameters; rowcount is the total."""
@@ -201,19 +231,27 @@ class PgConnection:
         if not batch:
             return PgCursor([], 0, None)
         try:
-            if not self._in_transaction:
-                await self.raw.execute("BEGIN")
-                self._in_transaction = True
+            await self._ready(True)
             async with self.raw.cursor() as cur:
                 await cur.executemany(text, batch)
                 return PgCursor([], cur.rowcount, None)
-        except psycopg.errors.IntegrityError as exc:
-            raise sqlite3.IntegrityError(str(exc)) from exc
+        except psycopg.Error as exc:
+            await self._failed(exc)
+            raise
 
     async def executescript(self, script: str) -> None:
         """Run statements separated by semicolons, as given (no placeholders)."""
+        import psycopg
+
         await self.commit()
-        await self.raw.execute(script.encode())
+        await self._ready(False)
+        try:
+            await self.raw.execute(script.encode())
+        except psycopg.Error:
+            # A script's own BEGIN leaves the transaction aborted on an error: end it.
+            if not (self.raw.closed or self.raw.broken):
+                await self.raw.execute("ROLLBACK")
+            raise
 
     async def commit(self) -> None:
         """Commit the open transaction, if any."""

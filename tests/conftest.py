@@ -102,21 +102,22 @@ async def seed_engine(tmp_path: Path) -> AsyncIterator[Engine]:
 
 
 @pytest.fixture
-async def engine(tmp_path: Path) -> AsyncIterator[Engine]:
-    """The seed and SECOND in a hashing-embedder engine, with the bot's own tables."""
-    eng = await open_test_engine(tmp_path)
+async def engine(tmp_path: Path, database_url: str) -> AsyncIterator[Engine]:
+    """The seed and SECOND in a hashing-embedder engine, with the bot's own tables, on
+    each backend in turn."""
+    eng = await open_test_engine(tmp_path, database_url)
     await migrate_bot_tables(eng.store.db)
     yield eng
     await eng.store.close()
 
 
 @pytest.fixture
-async def bot_engine(tmp_path: Path) -> AsyncIterator[Engine]:
-    """A hashing-embedder engine on a real SQLite file: the seed and one more article.
+async def bot_engine(tmp_path: Path, database_url: str) -> AsyncIterator[Engine]:
+    """A hashing-embedder engine on each backend in turn: the seed and one more article.
 
     The bot's tables are there too, so a test may use the store's connection for them.
     """
-    engine = await open_test_engine(tmp_path)
+    engine = await open_test_engine(tmp_path, database_url)
     await migrate_bot_tables(engine.store.db)
     yield engine
     await engine.store.close()

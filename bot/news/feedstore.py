@@ -84,8 +84,9 @@ async def remove_feed(db: aiosqlite.Connection, url_or_id: str) -> bool:
     """Remove a feed (by URL or id) and its seen entries; articles stay."""
     key = url_or_id.strip()
     cur = await db.execute(
-        "DELETE FROM feeds WHERE url = ? OR (? AND id = ?)",
-        (key, key.isdigit(), int(key) if key.isdigit() else -1),
+        # Ids are positive: -1 matches nothing when the key is no number.
+        "DELETE FROM feeds WHERE url = ? OR id = ?",
+        (key, int(key) if key.isdigit() else -1),
     )
     await db.commit()
     return cur.rowcount > 0
@@ -149,10 +150,11 @@ async def _keys_by_outcome(
     for i in range(0, len(keys), 500):
         part = keys[i : i + 500]
         marks = ",".join("?" * len(part))
+        same = "=" if ingesting else "<>"
         async with db.execute(
-            "SELECT entry_key FROM feed_entries WHERE feed_id = ? AND (outcome = ?) = ?"
+            f"SELECT entry_key FROM feed_entries WHERE feed_id = ? AND outcome {same} ?"
             f" AND entry_key IN ({marks})",
-            (feed_id, INGESTING, int(ingesting), *part),
+            (feed_id, INGESTING, *part),
         ) as cur:
             found.update(str(r[0]) for r in await cur.fetchall())
     return found

@@ -74,7 +74,7 @@ async def bump(db: aiosqlite.Connection, counts: dict[str, int]) -> None:
     """Add to the named stats counters (not committed: the caller's transaction)."""
     await db.executemany(
         "INSERT INTO news_counters (name, value) VALUES (?, ?)"
-        " ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
+        " ON CONFLICT(name) DO UPDATE SET value = news_counters.value + excluded.value",
         [(k, v) for k, v in counts.items() if v],
     )
 

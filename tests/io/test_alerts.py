@@ -151,7 +151,7 @@ async def test_restart_between_queue_and_delivery(
     await first.drain_once()  # one alert per chat goes; the second of each waits its turn
     assert len(api.requests("sendMessage")) == 2
     # "Crash": the process is gone; a new one opens the same file and a new sender.
-    store = await CorpusStore.open(tmp_path / "bot.db")
+    store = await CorpusStore.open_location(engine.store.url, tmp_path / "bot.db")
     try:
         await drain(
             AlertSender(bot, BotRepository(store.db), store.get_article, chat_interval=0.05)

@@ -223,6 +223,12 @@ async def test_cancel_reindex(
     )
     assert plain(final[0].params["text"]).endswith("بقي الفهرس الحالي كما هو.")
     assert engine.index is live
+
+    async def outcome_written() -> bool:
+        # The outcome is audited after the last edit is sent.
+        return (await audit_rows(ctx))[1].result != "started"
+
+    await until(outcome_written, what="the reindex outcome audited")
     rows = await audit_rows(ctx)
     assert [(r.command, r.result) for r in rows][:2] == [
         ("cancel", "nothing running"),
