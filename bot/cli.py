@@ -33,6 +33,7 @@ from bot.factory import (
 )
 from bot.settings import Settings
 from bot.telegram import texts
+from bot.transfer import TransferError, copy_to_postgres
 from retrieval.dbhealth import (
     DamagedDatabaseError,
     DiskFullError,
@@ -45,7 +46,7 @@ from retrieval.engine import EngineError, rebuild_index
 from retrieval.intake import ArticleFileError, article_files, load_article_file
 from retrieval.modelfetch import ModelError, verify_model_dir
 from retrieval.models import Answer
-from retrieval.postgres import DatabaseUnreachableError, DatabaseUrlError
+from retrieval.postgres import DatabaseUnreachableError, DatabaseUrlError, check_url, redact
 from retrieval.store import CorpusStore
 
 logger = logging.getLogger(__name__)
@@ -112,9 +113,15 @@ def _questions(args: list[str]) -> Iterable[str]:
         yield from args
 
 
+def require_corpus(settings: Settings) -> None:
+    """Say in one line that there is no corpus file yet (a PostgreSQL one is checked on open)."""
+    if not settings.database_url and not settings.db_path.exists():
+        raise CliError(f"no corpus at {settings.db_path}: run `isnad setup` first")
+
+
 async def _setup_state(settings: Settings) -> tuple[bool, bool]:
     """Tell (no model needed) whether seeds are missing and whether vectors are stale."""
-    store = await CorpusStore.open(settings.db_path)
+    store = await CorpusStore.open_location(settings.database_url, settings.db_path)
     try:
         model = await store.get_meta("model")
         stale = model is not None and model != embedder_name(settings)
@@ -136,7 +143,8 @@ async def cmd_setup(settings: Settings) -> None:
     fetch_model(settings)
     pending, stale = await _setup_state(settings)
     if not pending and not stale and settings.index_path.exists():
-        stderr_line(f"setup: up to date ({settings.db_path})")
+        where = redact(settings.database_url) if settings.database_url else settings.db_path
+        stderr_line(f"setup: up to date ({where})")
         return
     engine = await open_engine(settings, load_embedder(settings), reembedding=stale)
     try:
@@ -171,8 +179,7 @@ async def cmd_ingest(settings: Settings, paths: list[Path]) -> None:
 
 async def cmd_ask(settings: Settings, questions: list[str], as_json: bool) -> None:
     """Answer each question; the model is loaded once."""
-    if not settings.db_path.exists():
-        raise CliError(f"no corpus at {settings.db_path}: run `isnad setup` first")
+    require_corpus(settings)
     await check_corpus(settings)  # a damaged database fails now, not after the model loads
     engine = await open_engine(settings, load_embedder(settings))
     try:
@@ -188,11 +195,10 @@ async def cmd_ask(settings: Settings, questions: list[str], as_json: bool) -> No
 
 async def cmd_reindex(settings: Settings, fast: bool) -> None:
     """Rebuild the vector index from stored vectors, or re-embed every chunk."""
-    if not settings.db_path.exists():
-        raise CliError(f"no corpus at {settings.db_path}: run `isnad setup` first")
+    require_corpus(settings)
     if fast:
         # No model needed: the stored vectors are indexed as they are.
-        store = await CorpusStore.open(settings.db_path)
+        store = await CorpusStore.open_location(settings.database_url, settings.db_path)
         try:
             index = await rebuild_index(store, settings.index_path, index_config(settings))
         finally:
@@ -211,7 +217,7 @@ async def cmd_reindex(settings: Settings, fast: bool) -> None:
 
 async def cmd_stats(settings: Settings) -> None:
     """Print what the corpus holds."""
-    store = await CorpusStore.open(settings.db_path)
+    store = await CorpusStore.open_location(settings.database_url, settings.db_path)
     try:
         stats = await store.stats()
         model = await store.get_meta("model")
@@ -223,15 +229,26 @@ async def cmd_stats(settings: Settings) -> None:
         print(f"source: {source or '-'}: {n}")
 
 
+async def cmd_migrate(settings: Settings, url: str) -> None:
+    """Copy the SQLite file in ISNAD_DATA_DIR into the PostgreSQL database at url."""
+    check_url(url)
+    report = await copy_to_postgres(settings.db_path, url, stderr_line)
+    added = sum(t.added for t in report)
+    print(
+        f"migrated {settings.db_path} to {redact(url)}: {len(report)} tables,"
+        f" {sum(t.target for t in report)} rows checked, {added} copied now"
+    )
+
+
 async def cmd_check(settings: Settings) -> None:
     """Check the databases' integrity and the vector index against the corpus."""
     from retrieval.index import VectorIndex
 
-    if not settings.db_path.exists():
-        raise CliError(f"no corpus at {settings.db_path}: run `isnad setup` first")
+    require_corpus(settings)
     problems: list[str] = []
+    # PostgreSQL checks its own pages; `isnad check` checks the files here.
     for path in (settings.db_path, settings.sentences_path):
-        if path == settings.sentences_path and not path.exists():
+        if (path == settings.db_path and settings.database_url) or not path.exists():
             continue
         found = integrity_problems(path)
         problems += [f"{path}: {p}" for p in found]
@@ -239,7 +256,7 @@ async def cmd_check(settings: Settings) -> None:
     damaged = [p for p in problems if p.startswith(f"{settings.db_path}: ")]
     if damaged:
         raise DamagedDatabaseError(settings.db_path, damaged[0].split(": ", 1)[1])
-    store = await CorpusStore.open(settings.db_path)
+    store = await CorpusStore.open_location(settings.database_url, settings.db_path)
     try:
         ids, vectors = await store.vectors()
     finally:
@@ -260,6 +277,8 @@ async def cmd_check(settings: Settings) -> None:
 
 def cmd_backup(settings: Settings, dest: Path) -> None:
     """Copy the database with SQLite's online backup, safe while the bot runs."""
+    if settings.database_url:
+        raise CliError("the corpus is in PostgreSQL (ISNAD_DATABASE_URL): back it up with pg_dump")
     if not settings.db_path.exists():
         raise CliError(f"no corpus at {settings.db_path}: nothing to back up")
     if dest.is_dir():
@@ -455,6 +474,8 @@ def parser() -> argparse.ArgumentParser:
     rei = sub.add_parser("reindex", help="re-embed every chunk and swap the index in")
     rei.add_argument("--fast", action="store_true", help="rebuild from stored vectors only")
     sub.add_parser("stats", help="what the corpus holds")
+    mig = sub.add_parser("migrate", help="copy the SQLite corpus and tables into PostgreSQL")
+    mig.add_argument("--to", required=True, metavar="URL", help="postgresql://user@host/db")
     sub.add_parser("check", help="check the databases and the index against them")
     bak = sub.add_parser("backup", help="copy the database safely, even while the bot runs")
     bak.add_argument("path", type=Path, help="a new file, or a folder")
@@ -522,6 +543,8 @@ def dispatch(settings: Settings, args: argparse.Namespace) -> None:
             asyncio.run(cmd_reindex(settings, args.fast))
         case "stats":
             asyncio.run(cmd_stats(settings))
+        case "migrate":
+            asyncio.run(cmd_migrate(settings, args.to))
         case "check":
             asyncio.run(cmd_check(settings))
         case "backup":
@@ -591,6 +614,7 @@ def main(argv: list[str] | None = None) -> int:
         DiskFullError,
         DatabaseUrlError,
         DatabaseUnreachableError,
+        TransferError,
     ) as exc:
         print(f"isnad: {exc}", file=sys.stderr)
         return 1

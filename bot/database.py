@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import aiosqlite
-
 from bot.admin.audit import AuditLog
 from bot.admin.questionlog import QuestionTable
 from bot.admin.schema import ADMIN_STEPS
@@ -20,12 +18,12 @@ from bot.news.outbox import Outbox
 from bot.news.schema import BOT_STEPS, NewsCounters
 from bot.news.schema import COMPONENT as NEWS
 from bot.news.subscriptions import SubscriptionBook
-from retrieval.postgres import PgConnection
+from retrieval.postgres import Database, PgConnection
 from retrieval.schema import migrate
 from retrieval.store import connect
 
 
-async def migrate_bot_tables(db: aiosqlite.Connection | PgConnection) -> None:
+async def migrate_bot_tables(db: Database) -> None:
     """Create or upgrade every table of the bot's (news and admin) in the corpus file."""
     await migrate(db, BOT_STEPS, NEWS)
     await migrate(db, ADMIN_STEPS, ADMIN)
@@ -38,9 +36,7 @@ class BotRepository:
     subscriptions, counters, audit, questions); the SQL stays in each concern's module.
     """
 
-    def __init__(
-        self, conn: aiosqlite.Connection | PgConnection, path: Path | None = None, url: str = ""
-    ):
+    def __init__(self, conn: Database, path: Path | None = None, url: str = ""):
         self.conn = conn
         self.path = path
         self.url = url  # the PostgreSQL database, or "" for the file at path

@@ -63,7 +63,9 @@ class FullText(Protocol):
         """Drop chunks from the index (in the caller's transaction)."""
         ...
 
-    async def search(self, db: Connection, terms: Sequence[str], limit: int) -> list[tuple[int, float]]:
+    async def search(
+        self, db: Connection, terms: Sequence[str], limit: int
+    ) -> list[tuple[int, float]]:
         """Return (chunk id, bm25) best first for chunks holding any term."""
         ...
 

@@ -23,8 +23,10 @@ import sqlite3
 from collections.abc import Generator, Iterable, Sequence
 from functools import lru_cache
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeAlias
 from urllib.parse import urlsplit
+
+import aiosqlite
 
 SCHEMES = ("postgresql", "postgres")
 
@@ -268,6 +270,10 @@ class PgConnection:
     async def close(self) -> None:
         """Close the connection (an open transaction is rolled back by the server)."""
         await self.raw.close()
+
+
+# What the table modules are handed: either backend's connection, the same calls on both.
+Database: TypeAlias = "aiosqlite.Connection | PgConnection"
 
 
 def is_postgres(conn: object) -> bool:

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Sequence
 
-import zlib
-
-import aiosqlite
-
-from retrieval.postgres import PgConnection, is_postgres, pg_ddl
+from retrieval.postgres import Database, PgConnection, is_postgres, pg_ddl
 
 # Each step moves the corpus schema up one version; never edit a shipped step.
 CORPUS_STEPS: tuple[str, ...] = (
@@ -94,15 +91,13 @@ PG_CORPUS_STEPS: tuple[str, ...] = (
 )
 
 
-def steps_for(
-    db: aiosqlite.Connection | PgConnection, sqlite: Sequence[str], postgres: Sequence[str]
-) -> Sequence[str]:
+def steps_for(db: Database, sqlite: Sequence[str], postgres: Sequence[str]) -> Sequence[str]:
     """Return the steps written for db's backend."""
     return postgres if is_postgres(db) else sqlite
 
 
 async def migrate(
-    db: aiosqlite.Connection | PgConnection,
+    db: Database,
     steps: Sequence[str] | None = None,
     component: str = "corpus",
 ) -> int:
@@ -126,9 +121,7 @@ async def migrate(
         await db.execute("SELECT pg_advisory_unlock(?)", (key,))
 
 
-async def _migrate(
-    db: aiosqlite.Connection | PgConnection, steps: Sequence[str], component: str
-) -> int:
+async def _migrate(db: Database, steps: Sequence[str], component: str) -> int:
     await db.execute(
         "CREATE TABLE IF NOT EXISTS schema_version (component TEXT PRIMARY KEY, version INTEGER)"
     )

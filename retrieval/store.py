@@ -19,7 +19,7 @@ from retrieval.dbhealth import DamagedDatabaseError, is_damage
 from retrieval.fulltext import Fts5Text, FullText, PgText
 from retrieval.identity import canonical_url, content_hash
 from retrieval.models import Article, ArticleDraft, Chunk, ChunkSpan
-from retrieval.postgres import PgConnection, is_postgres
+from retrieval.postgres import Database, PgConnection, is_postgres
 from retrieval.schema import migrate
 
 logger = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ def _article(row: Sequence[object]) -> Article:
     return Article(*row[:-1], dated_at_ingest=bool(row[-1]))  # type: ignore[arg-type, misc]
 
 
-async def connect(path: Path) -> aiosqlite.Connection:
+async def connect(path: Path) -> Database:
     """Open a connection in WAL mode that waits for a busy writer instead of failing."""
     db = await aiosqlite.connect(path)
     try:
@@ -80,9 +80,9 @@ class CorpusStore:
 
     def __init__(
         self,
-        db: aiosqlite.Connection | PgConnection,
+        db: Database,
         path: Path,
-        writer: aiosqlite.Connection | PgConnection,
+        writer: Database,
         url: str = "",
     ):
         self.db = db
@@ -182,7 +182,9 @@ class CorpusStore:
                     int(draft.dated_at_ingest),
                 ),
             )
-            article_id = int((await cur.fetchone())[0])
+            row = await cur.fetchone()
+            assert row is not None  # RETURNING gives the new row
+            article_id = int(row[0])
             chunks = []
             for span, vec in zip(spans, vectors, strict=True):
                 cur = await self._writer.execute(
@@ -198,11 +200,15 @@ class CorpusStore:
                         model,
                     ),
                 )
-                chunk_id = int((await cur.fetchone())[0])
+                row = await cur.fetchone()
+                assert row is not None
+                chunk_id = int(row[0])
                 await self._text.add(
                     self._writer,
                     chunk_id,
-                    index_text(draft.title if span.order == 0 else "") + " " + index_text(span.text),
+                    index_text(draft.title if span.order == 0 else "")
+                    + " "
+                    + index_text(span.text),
                 )
                 chunks.append(
                     Chunk(chunk_id, article_id, span.order, span.start, span.end, span.text)

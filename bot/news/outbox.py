@@ -7,10 +7,9 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-import aiosqlite
-
 from retrieval.models import Article
 from retrieval.neardup import simhash, to_signed
+from retrieval.postgres import Database
 from retrieval.store import utc_now
 
 logger = logging.getLogger(__name__)
@@ -31,7 +30,7 @@ class OutboxRow:
 
 
 async def record_articles(
-    db: aiosqlite.Connection,
+    db: Database,
     articles: Sequence[Article],
     *,
     alert: bool,
@@ -57,7 +56,7 @@ async def record_articles(
     await db.commit()
 
 
-async def unnoted(db: aiosqlite.Connection, article_ids: Sequence[int]) -> set[int]:
+async def unnoted(db: Database, article_ids: Sequence[int]) -> set[int]:
     """Return which of the articles have no news row (never noted for alerts)."""
     ids = sorted(set(article_ids))
     if not ids:
@@ -70,7 +69,7 @@ async def unnoted(db: aiosqlite.Connection, article_ids: Sequence[int]) -> set[i
     return set(ids) - noted
 
 
-async def fan_out(db: aiosqlite.Connection, article: ArticleLookup, match: Matcher) -> int:
+async def fan_out(db: Database, article: ArticleLookup, match: Matcher) -> int:
     """Queue alerts for noted articles not yet fanned out; return how many rows were queued.
 
     The outbox rows and the article's fanned_out flag land in one transaction, and
@@ -101,9 +100,7 @@ async def fan_out(db: aiosqlite.Connection, article: ArticleLookup, match: Match
     return queued
 
 
-async def due(
-    db: aiosqlite.Connection, limit: int = 500, now: float | None = None
-) -> list[OutboxRow]:
+async def due(db: Database, limit: int = 500, now: float | None = None) -> list[OutboxRow]:
     """Return the oldest due pending alert of each chat, oldest first."""
     # One row per chat: a chat with a long queue must not starve the others.
     async with db.execute(
@@ -115,14 +112,14 @@ async def due(
         return [OutboxRow(*map(int, r)) for r in await cur.fetchall()]
 
 
-async def next_due_time(db: aiosqlite.Connection) -> float | None:
+async def next_due_time(db: Database) -> float | None:
     """Return when the earliest pending alert falls due (unix time), or None."""
     async with db.execute("SELECT MIN(next_attempt) FROM outbox WHERE status = 'pending'") as cur:
         row = await cur.fetchone()
     return float(row[0]) if row and row[0] is not None else None
 
 
-async def mark_sent(db: aiosqlite.Connection, row_id: int) -> None:
+async def mark_sent(db: Database, row_id: int) -> None:
     """Record a delivered alert."""
     await db.execute(
         "UPDATE outbox SET status = 'sent', attempts = attempts + 1, sent_at = ? WHERE id = ?",
@@ -132,7 +129,7 @@ async def mark_sent(db: aiosqlite.Connection, row_id: int) -> None:
 
 
 async def postpone(
-    db: aiosqlite.Connection, row_id: int, delay: float, error: str, *, count: bool = True
+    db: Database, row_id: int, delay: float, error: str, *, count: bool = True
 ) -> None:
     """Try an alert again after delay seconds; count the attempt unless told not to."""
     await db.execute(
@@ -142,7 +139,7 @@ async def postpone(
     await db.commit()
 
 
-async def give_up(db: aiosqlite.Connection, row_id: int, status: str, error: str) -> None:
+async def give_up(db: Database, row_id: int, status: str, error: str) -> None:
     """Mark an alert failed or dropped; it will not be tried again."""
     await db.execute(
         "UPDATE outbox SET status = ?, last_error = ?, attempts = attempts + 1 WHERE id = ?",
@@ -151,7 +148,7 @@ async def give_up(db: aiosqlite.Connection, row_id: int, status: str, error: str
     await db.commit()
 
 
-async def drop_chat(db: aiosqlite.Connection, chat_id: int, error: str) -> int:
+async def drop_chat(db: Database, chat_id: int, error: str) -> int:
     """Drop every pending alert of a chat; return how many."""
     cur = await db.execute(
         "UPDATE outbox SET status = 'dropped', last_error = ? WHERE chat_id = ?"
@@ -162,7 +159,7 @@ async def drop_chat(db: aiosqlite.Connection, chat_id: int, error: str) -> int:
     return cur.rowcount
 
 
-async def move_chat(db: aiosqlite.Connection, old: int, new: int) -> int:
+async def move_chat(db: Database, old: int, new: int) -> int:
     """Readdress a chat's pending alerts to its new id; return how many were moved.
 
     An article already queued for the new id stays queued once: the old row is dropped.
@@ -183,7 +180,7 @@ async def move_chat(db: aiosqlite.Connection, old: int, new: int) -> int:
     return moved
 
 
-async def status_counts(db: aiosqlite.Connection) -> dict[str, int]:
+async def status_counts(db: Database) -> dict[str, int]:
     """Return how many alerts are in each status."""
     async with db.execute("SELECT status, COUNT(*) FROM outbox GROUP BY status") as cur:
         return {str(s): int(n) for s, n in await cur.fetchall()}
@@ -192,7 +189,7 @@ async def status_counts(db: aiosqlite.Connection) -> dict[str, int]:
 class Outbox:
     """The noted news articles and the alerts queued for chats, on the bot's one connection."""
 
-    def __init__(self, db: aiosqlite.Connection):
+    def __init__(self, db: Database):
         self._db = db
 
     async def record_articles(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import aiosqlite
+from retrieval.postgres import Database
 
 COMPONENT = "bot"
 
@@ -70,7 +70,7 @@ BOT_STEPS: tuple[str, ...] = (
 )
 
 
-async def bump(db: aiosqlite.Connection, counts: dict[str, int]) -> None:
+async def bump(db: Database, counts: dict[str, int]) -> None:
     """Add to the named stats counters (not committed: the caller's transaction)."""
     await db.executemany(
         "INSERT INTO news_counters (name, value) VALUES (?, ?)"
@@ -79,7 +79,7 @@ async def bump(db: aiosqlite.Connection, counts: dict[str, int]) -> None:
     )
 
 
-async def counters(db: aiosqlite.Connection) -> dict[str, int]:
+async def counters(db: Database) -> dict[str, int]:
     """Return every stats counter of feeds and alerts."""
     async with db.execute("SELECT name, value FROM news_counters ORDER BY name") as cur:
         return {str(n): int(v) for n, v in await cur.fetchall()}
@@ -88,7 +88,7 @@ async def counters(db: aiosqlite.Connection) -> dict[str, int]:
 class NewsCounters:
     """The news pipeline's running counters, on the bot's one connection."""
 
-    def __init__(self, db: aiosqlite.Connection):
+    def __init__(self, db: Database):
         self._db = db
 
     async def bump(self, counts: dict[str, int]) -> None:

@@ -7,12 +7,12 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-import aiosqlite
 import numpy as np
 
 from retrieval.arabic import STOPWORDS, light_stem, words
 from retrieval.engine import Engine
 from retrieval.models import Article
+from retrieval.postgres import Database
 from retrieval.store import utc_now
 
 logger = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ def _row(r: Any) -> Subscription:
 _COLUMNS = "id, chat_id, topic, topic_norm, active, created_at"
 
 
-async def subscribe(db: aiosqlite.Connection, chat_id: int, topic: str = ALL_NEWS) -> bool:
+async def subscribe(db: Database, chat_id: int, topic: str = ALL_NEWS) -> bool:
     """Subscribe a chat to a topic; return False when it already was."""
     key = topic_key(topic)
     async with db.execute(
@@ -75,7 +75,7 @@ async def subscribe(db: aiosqlite.Connection, chat_id: int, topic: str = ALL_NEW
     return True
 
 
-async def unsubscribe(db: aiosqlite.Connection, chat_id: int, topic: str = ALL_NEWS) -> bool:
+async def unsubscribe(db: Database, chat_id: int, topic: str = ALL_NEWS) -> bool:
     """Stop one of a chat's subscriptions; return False when there was none."""
     cur = await db.execute(
         "UPDATE subscriptions SET active = 0 WHERE chat_id = ? AND topic_norm = ? AND active = 1",
@@ -85,9 +85,7 @@ async def unsubscribe(db: aiosqlite.Connection, chat_id: int, topic: str = ALL_N
     return cur.rowcount > 0
 
 
-async def unsubscribe_id(
-    db: aiosqlite.Connection, chat_id: int, sub_id: int
-) -> Subscription | None:
+async def unsubscribe_id(db: Database, chat_id: int, sub_id: int) -> Subscription | None:
     """Stop a subscription by id if it belongs to the chat; return it, or None."""
     cur = await db.execute(
         "UPDATE subscriptions SET active = 0 WHERE id = ? AND chat_id = ? AND active = 1",
@@ -101,7 +99,7 @@ async def unsubscribe_id(
     return _row(row) if row else None
 
 
-async def deactivate_chat(db: aiosqlite.Connection, chat_id: int) -> int:
+async def deactivate_chat(db: Database, chat_id: int) -> int:
     """Stop every subscription of a chat (it blocked the bot or is gone); return how many."""
     cur = await db.execute(
         "UPDATE subscriptions SET active = 0 WHERE chat_id = ? AND active = 1", (chat_id,)
@@ -110,7 +108,7 @@ async def deactivate_chat(db: aiosqlite.Connection, chat_id: int) -> int:
     return cur.rowcount
 
 
-async def move_chat(db: aiosqlite.Connection, old: int, new: int) -> int:
+async def move_chat(db: Database, old: int, new: int) -> int:
     """Carry a chat's subscriptions to the id Telegram gave it (group -> supergroup).
 
     A topic the new id already has (say, subscribed again after the upgrade) is kept
@@ -133,7 +131,7 @@ async def move_chat(db: aiosqlite.Connection, old: int, new: int) -> int:
     return moved
 
 
-async def list_subscriptions(db: aiosqlite.Connection, chat_id: int) -> list[Subscription]:
+async def list_subscriptions(db: Database, chat_id: int) -> list[Subscription]:
     """Return a chat's active subscriptions, oldest first."""
     async with db.execute(
         f"SELECT {_COLUMNS} FROM subscriptions WHERE chat_id = ? AND active = 1 ORDER BY id",
@@ -142,7 +140,7 @@ async def list_subscriptions(db: aiosqlite.Connection, chat_id: int) -> list[Sub
         return [_row(r) for r in await cur.fetchall()]
 
 
-async def active_subscriptions(db: aiosqlite.Connection) -> list[Subscription]:
+async def active_subscriptions(db: Database) -> list[Subscription]:
     """Return every active subscription."""
     async with db.execute(
         f"SELECT {_COLUMNS} FROM subscriptions WHERE active = 1 ORDER BY id"
@@ -150,7 +148,7 @@ async def active_subscriptions(db: aiosqlite.Connection) -> list[Subscription]:
         return [_row(r) for r in await cur.fetchall()]
 
 
-async def count_subscribers(db: aiosqlite.Connection) -> int:
+async def count_subscribers(db: Database) -> int:
     """Return how many chats have at least one active subscription."""
     async with db.execute(
         "SELECT COUNT(DISTINCT chat_id) FROM subscriptions WHERE active = 1"
@@ -162,7 +160,7 @@ async def count_subscribers(db: aiosqlite.Connection) -> int:
 class SubscriptionBook:
     """The chats' topic subscriptions, on the bot's one connection."""
 
-    def __init__(self, db: aiosqlite.Connection):
+    def __init__(self, db: Database):
         self._db = db
 
     async def subscribe(self, chat_id: int, topic: str = ALL_NEWS) -> bool:

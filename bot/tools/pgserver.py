@@ -106,7 +106,14 @@ class PgServer:
     def stop(self) -> None:
         """Stop the server at once and delete its folder."""
         try:
-            self._run(str(self.binaries / "pg_ctl"), "-D", str(self.root / "data"), "-m", "immediate", "stop")
+            self._run(
+                str(self.binaries / "pg_ctl"),
+                "-D",
+                str(self.root / "data"),
+                "-m",
+                "immediate",
+                "stop",
+            )
         except subprocess.CalledProcessError:
             pass
         shutil.rmtree(self.root, ignore_errors=True)

@@ -66,7 +66,9 @@ async def test_question_text_kept_only_when_allowed(tmp_path: Path, database_url
     await admin_db.close()
 
 
-async def test_question_stats_today_total_and_percentiles(tmp_path: Path, database_url: str) -> None:
+async def test_question_stats_today_total_and_percentiles(
+    tmp_path: Path, database_url: str
+) -> None:
     admin_db = await BotRepository.open_location(database_url, tmp_path / "q.db")
     db = admin_db.conn
     rows = [("2026-01-01T10:00:00+00:00", i % 4 != 0, float(i)) for i in range(1, 101)]
