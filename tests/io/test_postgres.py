@@ -1,4 +1,4 @@
-"""The two backends side by side: same schema versions, same lexical ranking, same counts."""
+"""PostgreSQL beside SQLite: same schema versions, same lexical ranking, same counts, migrate."""
 
 from __future__ import annotations
 
