@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from retrieval.models import Article
 from retrieval.neardup import simhash, to_signed
-from retrieval.postgres import Database
+from retrieval.postgres import Database, is_postgres
 from retrieval.store import utc_now
 
 logger = logging.getLogger(__name__)
@@ -112,6 +112,83 @@ async def due(db: Database, limit: int = 500, now: float | None = None) -> list[
         return [OutboxRow(*map(int, r)) for r in await cur.fetchall()]
 
 
+def _claim_sql(db: Database) -> str:
+    # The oldest due row of each chat with nothing in flight, so a chat gets one alert
+    # at a time however many senders run. On PostgreSQL, rows another sender is
+    # claiming this instant are skipped rather than waited for; the outer WHERE is
+    # checked again on the row as committed, so a row is never claimed twice.
+    lock = " FOR UPDATE SKIP LOCKED" if is_postgres(db) else ""
+    return (
+        "UPDATE outbox SET claimed_by = ?, claimed_until = ? WHERE id IN"
+        " (SELECT id FROM outbox WHERE id IN"
+        " (SELECT MIN(id) FROM outbox WHERE status = 'pending' AND next_attempt <= ?"
+        " AND chat_id NOT IN (SELECT chat_id FROM outbox WHERE status = 'pending'"
+        " AND claimed_until >= ?) GROUP BY chat_id)"
+        f" ORDER BY id LIMIT ?{lock})"
+        " AND status = 'pending' AND claimed_until < ?"
+        " RETURNING id, chat_id, article_id, attempts"
+    )
+
+
+async def claim(
+    db: Database, holder: str, lease: float, limit: int = 500, now: float | None = None
+) -> list[OutboxRow]:
+    """Claim the due rows (one per chat) for holder until lease seconds from now.
+
+    A claim that is not settled (sent, postponed, given up, released) lapses with
+    its lease, so the rows of a sender that died go to another within lease seconds.
+    """
+    at = time.time() if now is None else now
+    async with db.execute(_claim_sql(db), (holder, at + lease, at, at, limit, at)) as cur:
+        rows = sorted((OutboxRow(*map(int, r)) for r in await cur.fetchall()), key=lambda r: r.id)
+    await db.commit()
+    return rows
+
+
+async def release(db: Database, row_ids: Sequence[int]) -> None:
+    """Give claimed rows back untouched (their chat's turn had not come)."""
+    await db.executemany(
+        "UPDATE outbox SET claimed_until = 0 WHERE id = ?", [(i,) for i in row_ids]
+    )
+    await db.commit()
+
+
+async def space_chat(db: Database, chat_id: int, until: float) -> None:
+    """Hold a chat's pending alerts until a unix time (its pacing, for every sender)."""
+    await db.execute(
+        "UPDATE outbox SET next_attempt = ? WHERE chat_id = ? AND status = 'pending'"
+        " AND next_attempt < ?",
+        (until, chat_id, until),
+    )
+    await db.commit()
+
+
+async def take_slot(db: Database, interval: float, now: float | None = None) -> float:
+    """Reserve the next sending slot of all senders together; return its unix time.
+
+    One row holds when the next message may go: each sender moves it on by interval
+    and waits for the slot it got, so the bot stays within Telegram's overall rate
+    however many replicas send.
+    """
+    at = time.time() if now is None else now
+    async with db.execute(
+        "UPDATE send_pace SET next_at = CASE WHEN next_at > ? THEN next_at ELSE ? END + ?"
+        " WHERE name = 'alerts' RETURNING next_at",
+        (at, at, interval),
+    ) as cur:
+        row = await cur.fetchone()
+    await db.commit()
+    return float(row[0]) - interval if row else at
+
+
+async def hold_all(db: Database, until: float) -> None:
+    """Hold every sender until a unix time (Telegram's flood control is per bot)."""
+    await db.execute(
+        "UPDATE send_pace SET next_at = ? WHERE name = 'alerts' AND next_at < ?", (until, until)
+    )
+    await db.commit()
+
+
 async def next_due_time(db: Database) -> float | None:
     """Return when the earliest pending alert falls due (unix time), or None."""
     async with db.execute("SELECT MIN(next_attempt) FROM outbox WHERE status = 'pending'") as cur:
@@ -133,7 +210,8 @@ async def postpone(
 ) -> None:
     """Try an alert again after delay seconds; count the attempt unless told not to."""
     await db.execute(
-        "UPDATE outbox SET next_attempt = ?, last_error = ?, attempts = attempts + ? WHERE id = ?",
+        "UPDATE outbox SET next_attempt = ?, last_error = ?, attempts = attempts + ?,"
+        " claimed_until = 0 WHERE id = ?",
         (time.time() + delay, error[:500], int(count), row_id),
     )
     await db.commit()
@@ -165,7 +243,7 @@ async def move_chat(db: Database, old: int, new: int) -> int:
     An article already queued for the new id stays queued once: the old row is dropped.
     """
     cur = await db.execute(
-        "UPDATE outbox SET chat_id = ?, next_attempt = 0 WHERE chat_id = ?"
+        "UPDATE outbox SET chat_id = ?, next_attempt = 0, claimed_until = 0 WHERE chat_id = ?"
         " AND status = 'pending'"
         " AND article_id NOT IN (SELECT article_id FROM outbox WHERE chat_id = ?)",
         (new, old, new),
@@ -214,6 +292,28 @@ class Outbox:
     async def due(self, limit: int = 500, now: float | None = None) -> list[OutboxRow]:
         """Return the rows due now; see `due`."""
         return await due(self._db, limit, now)
+
+    async def claim(
+        self, holder: str, lease: float, limit: int = 500, now: float | None = None
+    ) -> list[OutboxRow]:
+        """Claim due rows for a lease; see `claim`."""
+        return await claim(self._db, holder, lease, limit, now)
+
+    async def release(self, row_ids: Sequence[int]) -> None:
+        """Give claimed rows back; see `release`."""
+        await release(self._db, row_ids)
+
+    async def space_chat(self, chat_id: int, until: float) -> None:
+        """Hold a chat's pending rows until a unix time; see `space_chat`."""
+        await space_chat(self._db, chat_id, until)
+
+    async def take_slot(self, interval: float, now: float | None = None) -> float:
+        """Reserve the next sending slot of all senders; see `take_slot`."""
+        return await take_slot(self._db, interval, now)
+
+    async def hold_all(self, until: float) -> None:
+        """Hold every sender until a unix time; see `hold_all`."""
+        await hold_all(self._db, until)
 
     async def next_due_time(self) -> float | None:
         """Return when the next pending row is due, if any."""

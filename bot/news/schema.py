@@ -67,6 +67,14 @@ BOT_STEPS: tuple[str, ...] = (
     );
     CREATE INDEX outbox_due ON outbox (status, next_attempt);
     """,
+    # 2: several senders (replicas) share the outbox: a row is claimed by one for a
+    # lease, which lapses if its holder dies; one row paces every sender together.
+    """
+    ALTER TABLE outbox ADD COLUMN claimed_by TEXT NOT NULL DEFAULT '';
+    ALTER TABLE outbox ADD COLUMN claimed_until REAL NOT NULL DEFAULT 0;
+    CREATE TABLE send_pace (name TEXT PRIMARY KEY, next_at REAL NOT NULL);
+    INSERT INTO send_pace (name, next_at) VALUES ('alerts', 0);
+    """,
 )
 
 

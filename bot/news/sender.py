@@ -1,5 +1,10 @@
 """Deliver queued alerts to Telegram within its limits, resuming after any restart.
 
+Several senders (one per replica) share one outbox: each claims rows for a lease,
+one per chat at a time, so every alert goes out through exactly one of them; a
+sender that dies leaves its claims to lapse, and another picks the rows up. The
+overall rate and each chat's pacing are kept in the database, for all of them.
+
 Delivery is at least once with a minimal window: a row is marked sent in its own
 commit right after Telegram accepts the message, so only a crash in those few
 milliseconds (or a TimedOut whose message did arrive) can send one alert twice.
@@ -11,7 +16,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
 import time
+import uuid
 import warnings
 from collections.abc import Callable
 from datetime import timedelta
@@ -115,6 +123,8 @@ class AlertSender:
         max_backoff: float = 600.0,
         idle_wait: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
+        lease: float = 60.0,
+        batch: int = 500,
     ):
         self.bot = bot
         self.repo = repo
@@ -127,6 +137,10 @@ class AlertSender:
         self.max_backoff = max_backoff
         self.idle_wait = idle_wait
         self.clock = clock
+        # Longer than one send with its timeouts: a live holder never loses its claim.
+        self.lease = lease
+        self.batch = batch  # rows claimed at a time
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.sent = 0
         self._next_global = 0.0
         self._next_chat: dict[int, float] = {}
@@ -173,16 +187,28 @@ class AlertSender:
         """Send every due alert whose chat may receive one now; return how many were sent."""
         sent = 0
         busy: set[int] = set()
-        for row in await self.repo.outbox.due():
-            now = self.clock()
-            if row.chat_id in busy or self._next_chat.get(row.chat_id, 0.0) > now:
-                continue  # this chat's turn comes later; others go first
-            busy.add(row.chat_id)
-            if self._next_global > now:
-                await asyncio.sleep(self._next_global - now)
-            self._next_global = max(self._next_global, self.clock()) + self.interval
-            if await self._deliver(row):
-                sent += 1
+        rows = await self.repo.outbox.claim(self.holder, self.lease, self.batch)
+        unsettled = {row.id for row in rows}
+        try:
+            for row in rows:
+                now = self.clock()
+                if row.chat_id in busy or self._next_chat.get(row.chat_id, 0.0) > now:
+                    continue  # this chat's turn comes later; others go first
+                busy.add(row.chat_id)
+                if self._next_global > now:
+                    await asyncio.sleep(self._next_global - now)
+                self._next_global = max(self._next_global, self.clock()) + self.interval
+                # The slot shared with the other senders: Telegram's limit is per bot.
+                slot = await self.repo.outbox.take_slot(self.interval)
+                if slot > time.time():
+                    await asyncio.sleep(slot - time.time())
+                unsettled.discard(row.id)
+                if await self._deliver(row):
+                    sent += 1
+        finally:
+            if unsettled:  # skipped, or stopped: let any sender have them at once
+                with contextlib.suppress(Exception):
+                    await self.repo.outbox.release(sorted(unsettled))
         return sent
 
     async def _deliver(self, row: outbox.OutboxRow) -> bool:
@@ -204,6 +230,7 @@ class AlertSender:
             wait = _seconds(exc)
             # Flood control is per bot: every chat waits, and the try does not count.
             self._next_global = self.clock() + wait
+            await self.repo.outbox.hold_all(time.time() + wait)
             await self.repo.outbox.postpone(row.id, wait, f"RetryAfter {wait:g}", count=False)
             logger.warning("Telegram asks to wait %g s before the next alert", wait)
             return False
@@ -238,6 +265,7 @@ class AlertSender:
         # Marked at once, in its own commit: the only window for a repeat.
         await self.repo.outbox.mark_sent(row.id)
         self.sent += 1
+        await self.repo.outbox.space_chat(row.chat_id, time.time() + gap)
         return True
 
     async def _chat_gone(self, row: outbox.OutboxRow, exc: TelegramError) -> None:
