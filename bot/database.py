@@ -7,6 +7,8 @@ commit from here in between would commit half an article.
 
 from __future__ import annotations
 
+import logging
+import zlib
 from pathlib import Path
 
 from bot.admin.audit import AuditLog
@@ -22,11 +24,50 @@ from retrieval.postgres import Database, PgConnection
 from retrieval.schema import migrate
 from retrieval.store import connect
 
+logger = logging.getLogger(__name__)
+
 
 async def migrate_bot_tables(db: Database) -> None:
     """Create or upgrade every table of the bot's (news and admin) in the corpus file."""
     await migrate(db, BOT_STEPS, NEWS)
     await migrate(db, ADMIN_STEPS, ADMIN)
+
+
+class Leadership:
+    """Whether this replica holds a job only one may do at a time (the feed poller).
+
+    On PostgreSQL a session advisory lock on a connection of its own: held until
+    that connection ends, so when the holder dies the server frees it and the next
+    replica to ask (at its next poll tick) takes over. On SQLite there is one machine
+    and one bot, which always holds it.
+    """
+
+    def __init__(self, url: str, name: str):
+        self.url = url
+        self.name = name
+        self._key = zlib.crc32(b"isnad leader " + name.encode())
+        self._conn: PgConnection | None = None
+
+    async def held(self) -> bool:
+        """Take the job if nobody holds it; tell whether this replica holds it now."""
+        if not self.url:
+            return True
+        try:
+            if self._conn is None:
+                self._conn = await PgConnection.open(self.url)
+            # Asked again while held, the lock is granted again (the server counts).
+            async with self._conn.execute("SELECT pg_try_advisory_lock(?)", (self._key,)) as cur:
+                row = await cur.fetchone()
+        except Exception:
+            logger.warning("cannot ask who runs the %s", self.name, exc_info=True)
+            return False
+        return bool(row and row[0])
+
+    async def close(self) -> None:
+        """Let another replica have the job."""
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            await conn.close()
 
 
 class BotRepository:
@@ -46,6 +87,7 @@ class BotRepository:
         self.counters = NewsCounters(conn)
         self.audit = AuditLog(conn)
         self.questions = QuestionTable(conn)
+        self.poller = Leadership(url, "feed poller")
 
     @classmethod
     async def open(cls, path: Path) -> BotRepository:
@@ -83,5 +125,6 @@ class BotRepository:
         await self.conn.commit()
 
     async def close(self) -> None:
-        """Close the connection."""
+        """Close the connection, and give up the poller if held."""
+        await self.poller.close()
         await self.conn.close()

@@ -110,18 +110,19 @@ async def _copy_fulltext(source: sqlite3.Connection, target: PgConnection) -> tu
 
 
 async def _advance_identities(target: PgConnection, tables: list[str]) -> None:
-    """Move each id sequence past the copied ids, so new rows do not collide with them."""
+    """Move each identity past the copied values, so new rows do not collide with them."""
     for table in tables:
         async with target.execute(
-            "SELECT pg_get_serial_sequence(?, 'id') FROM information_schema.columns"
-            " WHERE table_name = ? AND column_name = 'id' AND is_identity = 'YES'",
-            (_quote(table), table),
+            "SELECT column_name FROM information_schema.columns"
+            " WHERE table_name = ? AND is_identity = 'YES'",
+            (table,),
         ) as cur:
-            row = await cur.fetchone()
-        if row and row[0]:
+            columns = [str(r[0]) for r in await cur.fetchall()]
+        for column in columns:
             await target.execute(
-                f"SELECT setval(?, COALESCE((SELECT MAX(id) FROM {_quote(table)}), 0) + 1, false)",
-                (row[0],),
+                f"SELECT setval(pg_get_serial_sequence(?, ?),"
+                f" COALESCE((SELECT MAX({_quote(column)}) FROM {_quote(table)}), 0) + 1, false)",
+                (_quote(table), column),
             )
 
 

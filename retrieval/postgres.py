@@ -241,6 +241,10 @@ class PgConnection:
             await self._failed(exc)
             raise
 
+    async def begin(self) -> None:
+        """Open a transaction now (before a read or a lock that must be inside it)."""
+        await self._ready(True)
+
     async def executescript(self, script: str) -> None:
         """Run statements separated by semicolons, as given (no placeholders)."""
         import psycopg
@@ -274,6 +278,10 @@ class PgConnection:
 
 # What the table modules are handed: either backend's connection, the same calls on both.
 Database: TypeAlias = "aiosqlite.Connection | PgConnection"
+
+
+# The channel on which corpus writers announce a commit to the chunks.
+CHANGES_CHANNEL = "isnad_chunks"
 
 
 def is_postgres(conn: object) -> bool:

@@ -19,7 +19,7 @@ from retrieval.dbhealth import DamagedDatabaseError, is_damage
 from retrieval.fulltext import Fts5Text, FullText, PgText
 from retrieval.identity import canonical_url, content_hash
 from retrieval.models import Article, ArticleDraft, Chunk, ChunkSpan
-from retrieval.postgres import Database, PgConnection, is_postgres
+from retrieval.postgres import CHANGES_CHANNEL, Database, PgConnection, is_postgres
 from retrieval.schema import migrate
 
 logger = logging.getLogger(__name__)
@@ -27,6 +27,12 @@ logger = logging.getLogger(__name__)
 _ARTICLE_COLUMNS = (
     "id, title, body, source, url, published, content_hash, added_at, author, dated_at_ingest"
 )
+
+
+# Corpus writers on PostgreSQL take turns on this lock, so the change log's sequence
+# numbers are handed out in commit order and a follower never skips past a change
+# that commits late.
+CHANGE_LOCK = 0x15AD_C0DE
 
 
 def utc_now() -> str:
@@ -165,6 +171,7 @@ class CorpusStore:
         now = utc_now()
         published = now if draft.dated_at_ingest else draft.published
         try:
+            await self._begin_change()
             cur = await self._writer.execute(
                 "INSERT INTO articles (title, body, source, url, canonical_url, published,"
                 " content_hash, added_at, author, dated_at_ingest)"
@@ -213,6 +220,7 @@ class CorpusStore:
                 chunks.append(
                     Chunk(chunk_id, article_id, span.order, span.start, span.end, span.text)
                 )
+            await self._log_changes([(c.id, "add") for c in chunks])
             await self._writer.commit()
             self._count = None  # chunks added or removed: count again
             self._documents.clear()
@@ -241,9 +249,11 @@ class CorpusStore:
         ) as cur:
             ids = [int(r[0]) for r in await cur.fetchall()]
         try:
+            await self._begin_change()
             await self._text.remove(self._writer, ids)
             await self._writer.execute("DELETE FROM chunks WHERE article_id = ?", (article_id,))
             await self._writer.execute("DELETE FROM articles WHERE id = ?", (article_id,))
+            await self._log_changes([(i, "remove") for i in ids])
             await self._writer.commit()
             self._count = None  # chunks added or removed: count again
             self._documents.clear()
@@ -357,8 +367,13 @@ class CorpusStore:
             return [np.frombuffer(r[0], dtype=np.float32) for r in await cur.fetchall()]
 
     async def replace_vectors(self, ids: Sequence[int], vectors: np.ndarray, model: str) -> None:
-        """Store new vectors for these chunks and record the model, in one transaction."""
+        """Store new vectors for these chunks and record the model, in one transaction.
+
+        The change log gets one 'reindex' row: followers rebuild their index from the
+        stored vectors and swap it in whole when they see it.
+        """
         try:
+            await self._begin_change()
             await self._writer.executemany(
                 "UPDATE chunks SET vector = ?, model = ? WHERE id = ?",
                 [
@@ -371,6 +386,7 @@ class CorpusStore:
                 " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                 (model,),
             )
+            await self._log_changes([(0, "reindex")])
             await self._writer.commit()
         except BaseException:
             await self._writer.rollback()
@@ -413,6 +429,52 @@ class CorpusStore:
                 row = await cur.fetchone()
             self._count = (now, int(row[0]) if row else 0)
         return self._count[1]
+
+    # -- the change log -------------------------------------------------------
+
+    async def _begin_change(self) -> None:
+        if isinstance(self._writer, PgConnection):
+            await self._writer.begin()
+            await self._writer.execute("SELECT pg_advisory_xact_lock(?)", (CHANGE_LOCK,))
+
+    async def _log_changes(self, rows: Sequence[tuple[int, str]]) -> None:
+        await self._writer.executemany(
+            "INSERT INTO chunk_changes (chunk_id, op) VALUES (?, ?)", list(rows)
+        )
+        if isinstance(self._writer, PgConnection):
+            # Delivered at commit: followers wake without polling.
+            await self._writer.execute("SELECT pg_notify(?, '')", (CHANGES_CHANNEL,))
+
+    async def last_change(self) -> int:
+        """Return the sequence number of the newest change to the chunks (0 if none)."""
+        async with self.db.execute("SELECT COALESCE(MAX(seq), 0) FROM chunk_changes") as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    async def changes_since(self, seq: int, limit: int = 5000) -> list[tuple[int, int, str]]:
+        """Return (seq, chunk id, op) of the changes after seq, oldest first."""
+        async with self.db.execute(
+            "SELECT seq, chunk_id, op FROM chunk_changes WHERE seq > ? ORDER BY seq LIMIT ?",
+            (seq, limit),
+        ) as cur:
+            return [(int(s), int(c), str(o)) for s, c, o in await cur.fetchall()]
+
+    async def vectors_of(self, ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """Return (ids, vectors) of those of these chunks still stored, by id."""
+        found: list[tuple[int, bytes]] = []
+        for first in range(0, len(ids), 500):
+            part = list(ids[first : first + 500])
+            marks = ",".join("?" * len(part))
+            async with self.db.execute(
+                f"SELECT id, vector FROM chunks WHERE id IN ({marks}) ORDER BY id", part
+            ) as cur:
+                found += [(int(i), bytes(v)) for i, v in await cur.fetchall()]
+        if not found:
+            return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
+        return (
+            np.asarray([i for i, _ in found], dtype=np.int64),
+            np.vstack([np.frombuffer(v, dtype=np.float32) for _, v in found]),
+        )
 
     # -- meta ---------------------------------------------------------------
 

@@ -26,6 +26,7 @@ from bot.settings import Settings
 from bot.telegram.ratelimit import RateLimiter
 from bot.telegram.sessions import SessionStore
 from retrieval.engine import Engine
+from retrieval.follower import IndexFollower
 
 FOCUS_KEY = "focus"  # in chat_data: the article the chat's next question is about
 
@@ -68,6 +69,8 @@ class BotState:
         self.reindex_batch = BATCH
         self.sender: AlertSender | None = None
         self.sender_task: asyncio.Task[None] | None = None
+        self.follower: IndexFollower | None = None
+        self.follower_task: asyncio.Task[None] | None = None
         self._engine = engine
         self._resources: Resources | None = None
 

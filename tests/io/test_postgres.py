@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -11,13 +12,18 @@ import numpy as np
 import pytest
 from support.articles import filler
 from support.botapi import open_test_engine
+from support.embedders import HashingEmbedder
+from support.waiting import until
 
 from bot.admin import audit
 from bot.database import BotRepository
 from bot.news import feedstore
 from bot.news.subscriptions import subscribe
 from bot.transfer import TransferError, copy_to_postgres
+from retrieval.answer import AnswerConfig
 from retrieval.arabic import search_terms
+from retrieval.engine import Engine
+from retrieval.follower import IndexFollower
 from retrieval.fulltext import tokens, tsvector_text
 from retrieval.models import ArticleDraft, ChunkSpan
 from retrieval.postgres import DialectError, PgConnection, pg_ddl, translate
@@ -255,3 +261,76 @@ def test_migrate_without_a_corpus_is_one_line(tmp_path: Path, pg_url: str) -> No
     assert (
         done.stderr == f"isnad: no corpus at {tmp_path / 'data' / 'isnad.db'}: nothing to migrate\n"
     )
+
+
+async def test_one_feed_poller_at_a_time_and_a_take_over(pg_url: str) -> None:
+    first = await BotRepository.open_url(pg_url)
+    second = await BotRepository.open_url(pg_url)
+    assert await first.poller.held() and await first.poller.held()
+    assert not await second.poller.held()
+    await first.close()  # the holder goes (a killed process's connection ends the same way)
+    assert await second.poller.held()
+    await second.close()
+
+
+async def test_on_sqlite_the_one_bot_always_polls(tmp_path: Path) -> None:
+    repo = await BotRepository.open(tmp_path / "c.db")
+    assert await repo.poller.held()
+    await repo.close()
+
+
+async def open_replica(database_url: str, tmp_path: Path, name: str) -> Engine:
+    """An engine as a replica opens it: the shared corpus, an index file of its own."""
+    store = await CorpusStore.open_location(database_url, tmp_path / "c.db")
+    return await Engine.open(
+        store, HashingEmbedder(), tmp_path / f"{name}.faiss", answer=AnswerConfig(threshold=0.0)
+    )
+
+
+async def test_replicas_follow_each_others_changes(tmp_path: Path, database_url: str) -> None:
+    one = await open_replica(database_url, tmp_path, "one")
+    two = await open_replica(database_url, tmp_path, "two")
+    added = await one.ingest(drafts(3))
+    chunk_ids = sorted(await one.store.chunk_ids())
+    assert len(added) == 3 and len(chunk_ids) >= 3
+    assert len(two.index) == 0
+    assert await two.follow_changes() == len(chunk_ids)
+    assert two.index.ids().tolist() == one.index.ids().tolist() == chunk_ids
+    assert await one.follow_changes() == len(chunk_ids)  # its own changes: no-ops
+    assert len(one.index) == len(chunk_ids)
+    gone = added[0].article.id  # type: ignore[union-attr]
+    await one.delete_article(gone)
+    await two.follow_changes()
+    assert two.index.ids().tolist() == one.index.ids().tolist() != chunk_ids
+    # A replica that was down catches up from the stored vectors at start.
+    await two.close()
+    await one.ingest(drafts(5)[3:])
+    two = await open_replica(database_url, tmp_path, "two")
+    assert two.index.ids().tolist() == one.index.ids().tolist()
+    assert await two.follow_changes() == 0
+    # A reindex on one: the other swaps to the new generation when it commits.
+    before = two.index
+    await one.reembed()
+    assert await two.follow_changes() == 1 and two.index is not before
+    assert two.index.ids().tolist() == one.index.ids().tolist()
+    question = "المفاوضات والسلام"
+    assert [h.chunk.id for h in await two.search(question)] == [
+        h.chunk.id for h in await one.search(question)
+    ]
+    await one.close()
+    await two.close()
+
+
+async def test_the_follower_wakes_on_notify(tmp_path: Path, pg_url: str) -> None:
+    one = await open_replica(pg_url, tmp_path, "one")
+    two = await open_replica(pg_url, tmp_path, "two")
+    follower = IndexFollower(two, pg_url, period=60.0)  # no polling within the test
+    task = asyncio.create_task(follower.run())
+    await asyncio.sleep(0.5)  # listening
+    await one.ingest(drafts(2))
+    await until(lambda: len(two.index) == len(one.index), timeout=10, what="the notice applied")
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await one.close()
+    await two.close()
