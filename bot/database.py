@@ -20,6 +20,7 @@ from bot.news.outbox import Outbox
 from bot.news.schema import BOT_STEPS, NewsCounters
 from bot.news.schema import COMPONENT as NEWS
 from bot.news.subscriptions import SubscriptionBook
+from bot.telegram.sharing import HitTable, SessionTable
 from retrieval.postgres import Database, PgConnection
 from retrieval.schema import migrate
 from retrieval.store import connect
@@ -119,6 +120,14 @@ class BotRepository:
     async def open_location(cls, url: str, path: Path) -> BotRepository:
         """Open the PostgreSQL database at url, or the SQLite file at path when url is ""."""
         return await (cls.open_url(url) if url else cls.open(path))
+
+    def session_table(self, ttl: float) -> SessionTable:
+        """Return the answer-button sessions shared by replicas."""
+        return SessionTable(self.conn, ttl)
+
+    def hit_table(self, seconds: float) -> HitTable:
+        """Return the question times shared by replicas, for the rate limit."""
+        return HitTable(self.conn, seconds)
 
     async def commit(self) -> None:
         """Commit what the concerns left pending (the poller's counters)."""

@@ -75,6 +75,20 @@ BOT_STEPS: tuple[str, ...] = (
     CREATE TABLE send_pace (name TEXT PRIMARY KEY, next_at REAL NOT NULL);
     INSERT INTO send_pace (name, next_at) VALUES ('alerts', 0);
     """,
+    # 3: answer-button sessions and question counts, shared by replicas (only written
+    # when the bot runs on PostgreSQL; one bot keeps them in memory).
+    """
+    CREATE TABLE answer_sessions (
+        sid TEXT PRIMARY KEY,
+        question TEXT NOT NULL,
+        shown TEXT NOT NULL,  -- chunk ids, comma-separated
+        articles TEXT NOT NULL,  -- article ids, comma-separated
+        created_at REAL NOT NULL  -- unix time
+    );
+    CREATE INDEX answer_sessions_created ON answer_sessions (created_at);
+    CREATE TABLE question_hits (user_id INTEGER NOT NULL, at REAL NOT NULL);
+    CREATE INDEX question_hits_user ON question_hits (user_id, at);
+    """,
 )
 
 

@@ -85,6 +85,10 @@ class BotState:
             if engine is not self._engine:
                 await engine.close()
             raise
+        if self.settings.database_url:
+            # Several replicas: a press or a question may land on any of them.
+            self.sessions.backing = repo.session_table(self.sessions.ttl)
+            self.limiter.backing = repo.hit_table(self.limiter.seconds)
         matcher = TopicMatcher(engine, repo.subscriptions)
         self._resources = Resources(
             engine=engine,

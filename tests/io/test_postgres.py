@@ -6,6 +6,7 @@ import asyncio
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,8 @@ from bot.admin import audit
 from bot.database import BotRepository
 from bot.news import feedstore
 from bot.news.subscriptions import subscribe
+from bot.telegram.ratelimit import RateLimiter
+from bot.telegram.sessions import SessionStore
 from bot.transfer import TransferError, copy_to_postgres
 from retrieval.answer import AnswerConfig
 from retrieval.arabic import search_terms
@@ -332,5 +335,51 @@ async def test_the_follower_wakes_on_notify(tmp_path: Path, pg_url: str) -> None
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+    await one.close()
+    await two.close()
+
+
+async def test_button_sessions_and_question_limits_are_shared(
+    tmp_path: Path, database_url: str
+) -> None:
+    one = await BotRepository.open_location(database_url, tmp_path / "c.db")
+    two = await BotRepository.open_location(database_url, tmp_path / "c.db")
+    here = SessionStore(backing=one.session_table(3600))
+    there = SessionStore(backing=two.session_table(3600))
+    sid = here.add("ما الخبر؟", (3, 4), (1,))
+
+    async def seen_there() -> bool:
+        await there.fetch(sid)
+        return there.get(sid) is not None
+
+    await until(seen_there, what="the session shared")
+    got = there.get(sid)
+    assert got is not None and (got.question, got.shown, got.articles) == (
+        "ما الخبر؟",
+        (3, 4),
+        (1,),
+    )
+    there.update(sid, replace(got, shown=(3, 4, 5)))
+
+    async def moved_on_here() -> bool:
+        await here.fetch(sid)
+        found = here.get(sid)
+        return found is not None and found.shown == (3, 4, 5)
+
+    await until(moved_on_here, what="the update shared")
+    await there.fetch("nothing")
+    assert there.get("nothing") is None
+
+    first = RateLimiter(2, 30, backing=one.hit_table(30))
+    second = RateLimiter(2, 30, backing=two.hit_table(30))
+    assert [first.wait(5), first.wait(5)] == [0, 0]
+
+    async def limited_there() -> bool:
+        await second.refresh(5)
+        return second.wait(5) > 0
+
+    await until(limited_there, what="the questions counted on the other replica")
+    await second.refresh(6)
+    assert second.wait(6) == 0  # another user is not limited
     await one.close()
     await two.close()
