@@ -358,6 +358,7 @@ async def cmd_eval(
     gold_removed: bool = False,
     news_dir: Path = Path("../shared/eval/news"),
     features: Path | None = None,
+    database_url: str = "",
 ) -> None:
     """Score retrieval and answers on a SQuAD-format or news question file, in a throwaway
     corpus."""
@@ -399,7 +400,10 @@ async def cmd_eval(
             index=index_config(settings),
             progress=progress,
             gold_removed=gold_removed,
+            database_url=database_url,
         )
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
     finally:
         close()
         embedder.close()
@@ -502,6 +506,11 @@ def parser() -> argparse.ArgumentParser:
         help="folder of news day zips, for news question files",
     )
     evl.add_argument("--features", type=Path, help="write each question's features (JSON lines)")
+    evl.add_argument(
+        "--database-url",
+        default="",
+        help="build the throwaway corpus in this empty PostgreSQL database instead",
+    )
     fit = sub.add_parser("fit-answerability", help="fit the answer-or-decline weights")
     fit.add_argument("files", nargs="+", type=Path, help="feature files from eval --features")
     fit.add_argument(
@@ -566,6 +575,7 @@ def dispatch(settings: Settings, args: argparse.Namespace) -> None:
                     gold_removed=args.gold_removed,
                     news_dir=args.news_dir,
                     features=args.features,
+                    database_url=args.database_url,
                 )
             )
         case "fit-answerability":

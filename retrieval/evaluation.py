@@ -355,12 +355,19 @@ async def evaluate(
     progress: Progress | None = None,
     gold_removed: bool = False,
     answerability: AnswerabilityModel | None = None,
+    database_url: str = "",
 ) -> EvalReport:
-    """Build a throwaway corpus from the set, ask every question, and score the results."""
+    """Build a throwaway corpus from the set, ask every question, and score the results.
+
+    The corpus is an SQLite file in a temporary folder, or the empty PostgreSQL
+    database at database_url (to measure that backend).
+    """
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="isnad-eval-") as tmp:
-        store = await CorpusStore.open(Path(tmp) / "eval.db")
+        store = await CorpusStore.open_location(database_url, Path(tmp) / "eval.db")
         try:
+            if database_url and (await store.stats()).articles:
+                raise ValueError("isnad eval needs an empty database: create a new one")
             engine = await Engine.open(
                 store,
                 embedder,

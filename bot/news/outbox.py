@@ -117,15 +117,15 @@ def _claim_sql(db: Database) -> str:
     # at a time however many senders run. On PostgreSQL, rows another sender is
     # claiming this instant are skipped rather than waited for; the outer WHERE is
     # checked again on the row as committed, so a row is never claimed twice.
-    lock = " FOR UPDATE SKIP LOCKED" if is_postgres(db) else ""
     return (
         "UPDATE outbox SET claimed_by = ?, claimed_until = ? WHERE id IN"
         " (SELECT id FROM outbox WHERE id IN"
         " (SELECT MIN(id) FROM outbox WHERE status = 'pending' AND next_attempt <= ?"
         " AND chat_id NOT IN (SELECT chat_id FROM outbox WHERE status = 'pending'"
         " AND claimed_until >= ?) GROUP BY chat_id)"
-        f" ORDER BY id LIMIT ?{lock})"
-        " AND status = 'pending' AND claimed_until < ?"
+        " ORDER BY id LIMIT ?"
+        + (" FOR UPDATE SKIP LOCKED" if is_postgres(db) else "")
+        + ") AND status = 'pending' AND claimed_until < ?"
         " RETURNING id, chat_id, article_id, attempts"
     )
 
