@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from retrieval.models import Article
 from retrieval.neardup import simhash, to_signed
-from retrieval.postgres import Database, is_postgres
+from retrieval.postgres import Database, PgConnection, is_postgres
 from retrieval.store import utc_now
 
 logger = logging.getLogger(__name__)
@@ -112,6 +112,9 @@ async def due(db: Database, limit: int = 500, now: float | None = None) -> list[
         return [OutboxRow(*map(int, r)) for r in await cur.fetchall()]
 
 
+CLAIM_LOCK = 0x15AD_0B0C
+
+
 def _claim_sql(db: Database) -> str:
     # The oldest due row of each chat with nothing in flight, so a chat gets one alert
     # at a time however many senders run. On PostgreSQL, rows another sender is
@@ -139,10 +142,34 @@ async def claim(
     its lease, so the rows of a sender that died go to another within lease seconds.
     """
     at = time.time() if now is None else now
+    if isinstance(db, PgConnection):
+        # Claims take turns (a statement each, so nothing waits long): each one then
+        # sees every claim committed before it, whatever the plan does with the subquery.
+        await db.begin()
+        await db.execute("SELECT pg_advisory_xact_lock(?)", (CLAIM_LOCK,))
     async with db.execute(_claim_sql(db), (holder, at + lease, at, at, limit, at)) as cur:
         rows = sorted((OutboxRow(*map(int, r)) for r in await cur.fetchall()), key=lambda r: r.id)
     await db.commit()
     return rows
+
+
+async def confirm(
+    db: Database, row_id: int, holder: str, lease: float, now: float | None = None
+) -> bool:
+    """Renew holder's claim on a row just before sending it; False if it is no longer theirs.
+
+    A sender slowed past its lease (a loaded machine) may have lost the row to
+    another: it then must not send it too.
+    """
+    at = time.time() if now is None else now
+    async with db.execute(
+        "UPDATE outbox SET claimed_until = ? WHERE id = ? AND claimed_by = ?"
+        " AND status = 'pending' RETURNING id",
+        (at + lease, row_id, holder),
+    ) as cur:
+        kept = await cur.fetchone() is not None
+    await db.commit()
+    return kept
 
 
 async def release(db: Database, row_ids: Sequence[int]) -> None:
@@ -298,6 +325,10 @@ class Outbox:
     ) -> list[OutboxRow]:
         """Claim due rows for a lease; see `claim`."""
         return await claim(self._db, holder, lease, limit, now)
+
+    async def confirm(self, row_id: int, holder: str, lease: float) -> bool:
+        """Renew a claim before sending; see `confirm`."""
+        return await confirm(self._db, row_id, holder, lease)
 
     async def release(self, row_ids: Sequence[int]) -> None:
         """Give claimed rows back; see `release`."""

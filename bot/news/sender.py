@@ -203,6 +203,9 @@ class AlertSender:
                 if slot > time.time():
                     await asyncio.sleep(slot - time.time())
                 unsettled.discard(row.id)
+                if not await self.repo.outbox.confirm(row.id, self.holder, self.lease):
+                    logger.info("alert %d went to another sender (this one was slow)", row.id)
+                    continue
                 if await self._deliver(row):
                     sent += 1
         finally:
@@ -256,6 +259,9 @@ class AlertSender:
                 await self.repo.outbox.give_up(row.id, "failed", str(exc))
             else:
                 delay = min(self.max_backoff, self.backoff * 2**row.attempts)
+                logger.warning(
+                    "alert %d to %d: %s; again in %.0f s", row.id, row.chat_id, exc, delay
+                )
                 await self.repo.outbox.postpone(row.id, delay, str(exc))
             return False
         except TelegramError as exc:
