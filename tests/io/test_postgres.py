@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -439,3 +440,33 @@ async def test_a_thousand_alerts_once_while_a_sender_is_killed(tmp_path: Path, p
         await api.stop()
         await repo.close()
         await engine.close()
+
+
+def caught_up(engine: Engine, seq: int) -> bool:
+    return engine.applied_change >= seq
+
+
+async def test_follow_lag_under_ingest(tmp_path: Path, pg_url: str) -> None:
+    """Seconds from an article's commit on one replica to searchable on another (printed)."""
+    one = await open_replica(pg_url, tmp_path, "one")
+    two = await open_replica(pg_url, tmp_path, "two")
+    follower = IndexFollower(two, pg_url, period=60.0)  # woken by NOTIFY only
+    task = asyncio.create_task(follower.run())
+    await asyncio.sleep(0.5)
+    lags = []
+    for draft in drafts(40):
+        # From the start of the ingest (a hashing embedder: milliseconds), so an upper bound.
+        committed = time.monotonic()
+        await one.ingest([draft])
+        seq = await one.store.last_change()
+        await until(partial(caught_up, two, seq), timeout=10, what="the change applied")
+        lags.append(max(0.0, follower.applied_at[-1] - committed))
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert two.index.ids().tolist() == one.index.ids().tolist()
+    p50, p95 = np.percentile(lags, [50, 95])
+    print(f"follow lag, {len(lags)} commits: p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms")
+    assert p95 < 1.0
+    await one.close()
+    await two.close()
