@@ -64,6 +64,15 @@ class Leadership:
             return False
         return bool(row and row[0])
 
+    async def release(self) -> None:
+        """Give the job up now (the connection stays open for the next time)."""
+        if self._conn is not None:
+            try:
+                await self._conn.execute("SELECT pg_advisory_unlock_all()")
+            except Exception:
+                logger.warning("cannot give up the %s; closing instead", self.name, exc_info=True)
+                await self.close()
+
     async def close(self) -> None:
         """Let another replica have the job."""
         if self._conn is not None:
@@ -89,6 +98,7 @@ class BotRepository:
         self.audit = AuditLog(conn)
         self.questions = QuestionTable(conn)
         self.poller = Leadership(url, "feed poller")
+        self.reindexing = Leadership(url, "reindex")
 
     @classmethod
     async def open(cls, path: Path) -> BotRepository:
@@ -136,4 +146,5 @@ class BotRepository:
     async def close(self) -> None:
         """Close the connection, and give up the poller if held."""
         await self.poller.close()
+        await self.reindexing.close()
         await self.conn.close()

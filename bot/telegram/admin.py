@@ -170,8 +170,12 @@ async def reindex_command(update: Update, context: BotContext, ctx: BotState, ar
     kind: Kind | None = {"": "full", "fast": "fast"}.get(args.lower())  # type: ignore[assignment]
     if kind is None:
         return "usage", admin_format.plain_messages(texts.REINDEX_USAGE)
+    # One reindex at a time across replicas too (a lock in the database when shared).
+    if not await ctx.repo.reindexing.held():
+        return "busy", admin_format.plain_messages(texts.REINDEX_BUSY)
     job = ctx.reindexer.claim(kind)
     if job is None:
+        await ctx.repo.reindexing.release()
         return "busy", admin_format.plain_messages(texts.REINDEX_BUSY)
     try:
         # The first message already says how much there is to do.
@@ -183,6 +187,7 @@ async def reindex_command(update: Update, context: BotContext, ctx: BotState, ar
         assert shown is not None
     except BaseException:
         ctx.reindexer.release(job)
+        await ctx.repo.reindexing.release()
         raise
 
     async def show(body: str) -> None:
@@ -195,6 +200,7 @@ async def reindex_command(update: Update, context: BotContext, ctx: BotState, ar
         )
 
     async def finished() -> None:
+        await ctx.repo.reindexing.release()
         await ctx.repo.audit.set_result(entry, summary(job, time.monotonic()))
 
     ctx.reindexer.start(job, show, finished)

@@ -470,3 +470,15 @@ async def test_follow_lag_under_ingest(tmp_path: Path, pg_url: str) -> None:
     assert p95 < 1.0
     await one.close()
     await two.close()
+
+
+async def test_one_reindex_at_a_time_across_replicas(pg_url: str) -> None:
+    first = await BotRepository.open_url(pg_url)
+    second = await BotRepository.open_url(pg_url)
+    assert await first.reindexing.held()
+    assert not await second.reindexing.held()
+    await first.reindexing.release()  # the job ended: the next may start anywhere
+    await until(second.reindexing.held, timeout=5, what="the reindex lock free")
+    assert not await first.reindexing.held()
+    await first.close()
+    await second.close()
