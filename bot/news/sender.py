@@ -195,10 +195,10 @@ class AlertSender:
                 if row.chat_id in busy or self._next_chat.get(row.chat_id, 0.0) > now:
                     continue  # this chat's turn comes later; others go first
                 busy.add(row.chat_id)
-                if self._next_global > now:
+                if self._next_global > now:  # Telegram asked this sender to wait
                     await asyncio.sleep(self._next_global - now)
-                self._next_global = max(self._next_global, self.clock()) + self.interval
-                # The slot shared with the other senders: Telegram's limit is per bot.
+                # The overall pace is a slot shared with the other senders: Telegram's
+                # limit is per bot, not per replica.
                 slot = await self.repo.outbox.take_slot(self.interval)
                 if slot > time.time():
                     await asyncio.sleep(slot - time.time())

@@ -391,7 +391,9 @@ async def test_button_sessions_and_question_limits_are_shared(
     await two.close()
 
 
-async def start_sender(url: str, api: LocalBotApi) -> asyncio.subprocess.Process:
+async def start_sender(
+    url: str, api: LocalBotApi, per_second: float = 400.0
+) -> asyncio.subprocess.Process:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")])}
     child = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -399,6 +401,7 @@ async def start_sender(url: str, api: LocalBotApi) -> asyncio.subprocess.Process
         url,
         api.base_url,
         TOKEN,
+        str(per_second),
         env=env,
         stdout=asyncio.subprocess.PIPE,
     )
@@ -482,3 +485,29 @@ async def test_one_reindex_at_a_time_across_replicas(pg_url: str) -> None:
     assert not await first.reindexing.held()
     await first.close()
     await second.close()
+
+
+async def test_two_senders_keep_to_one_rate_for_the_bot(tmp_path: Path, pg_url: str) -> None:
+    engine = await open_test_engine(tmp_path, pg_url)
+    repo = await BotRepository.open_url(pg_url)
+    chats = list(range(1, 121))
+    await repo.outbox.record_articles((await engine.store.latest_articles(1)), alert=True)
+    await repo.outbox.fan_out(engine.store.get_article, lambda a: _chats(*chats))
+    api = LocalBotApi(token=TOKEN)
+    await api.start()
+    senders = [await start_sender(pg_url, api, 30.0), await start_sender(pg_url, api, 30.0)]
+    try:
+        await until(lambda: len(api.requests("sendMessage")) >= 120, timeout=60, what="all sent")
+        times = sorted(c.at for c in api.requests("sendMessage"))
+        # Telegram's limit is per bot: 30 messages in any second, both senders together.
+        busiest = max(sum(1 for t in times if s <= t < s + 1.0) for s in times)
+        rate = (len(times) - 1) / (times[-1] - times[0])
+        print(f"two senders, one bot: {rate:.1f} alerts/s, at most {busiest} in any second")
+        assert busiest <= 31 and rate > 10  # the edges of a window may both hold a send
+    finally:
+        for child in senders:
+            child.kill()
+            await child.wait()
+        await api.stop()
+        await repo.close()
+        await engine.close()
