@@ -159,8 +159,11 @@ async def test_a_lost_connection_is_opened_again(pg_url: str) -> None:
     await other.close()
 
 
-def run_cli(tmp_path: Path, url: str, *args: str) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    tmp_path: Path, url: str, *args: str, extra: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "ISNAD_DATABASE_URL": url, "ISNAD_DATA_DIR": str(tmp_path / "data")}
+    env.update(extra or {})
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     return subprocess.run(
         [sys.executable, "-m", "bot.cli", *args],
@@ -511,3 +514,12 @@ async def test_two_senders_keep_to_one_rate_for_the_bot(tmp_path: Path, pg_url: 
         await api.stop()
         await repo.close()
         await engine.close()
+
+
+def test_run_with_the_database_unreachable_is_one_line(tmp_path: Path) -> None:
+    url = f"postgresql://u:secret@/isnad?host={tmp_path}"
+    env_token = {"ISNAD_TELEGRAM_TOKEN": TOKEN}
+    done = run_cli(tmp_path, url, "run", extra=env_token)
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr.startswith("isnad: cannot reach the database at postgresql://u:***@")
+    assert len(done.stderr.splitlines()) == 1 and "secret" not in done.stderr
