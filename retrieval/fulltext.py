@@ -8,10 +8,11 @@ constants and sign (lower is better), so fusion weights tuned on one serve the o
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any, Protocol
 
 # FTS5's bm25() constants.
@@ -64,9 +65,13 @@ class FullText(Protocol):
         ...
 
     async def search(
-        self, db: Connection, terms: Sequence[str], limit: int
+        self,
+        db: Connection,
+        terms: Sequence[str],
+        limit: int,
+        within: Collection[int] | None = None,
     ) -> list[tuple[int, float]]:
-        """Return (chunk id, bm25) best first for chunks holding any term."""
+        """Return (chunk id, bm25) best first for chunks holding any term (of within)."""
         ...
 
     def matching_all(self) -> str:
@@ -110,11 +115,23 @@ class Fts5Text:
         await db.executemany("DELETE FROM chunks_fts WHERE rowid = ?", [(i,) for i in chunk_ids])
 
     async def search(
-        self, db: Connection, terms: Sequence[str], limit: int
+        self,
+        db: Connection,
+        terms: Sequence[str],
+        limit: int,
+        within: Collection[int] | None = None,
     ) -> list[tuple[int, float]]:
         query = " OR ".join(f'"{t}"' for t in dict.fromkeys(_quoted(terms)))
         if not query:
             return []
+        if within is not None:
+            # One JSON parameter, however many chunks: no limit on bound variables.
+            async with db.execute(
+                "SELECT rowid, bm25(chunks_fts) AS s FROM chunks_fts WHERE chunks_fts MATCH ?"
+                " AND rowid IN (SELECT value FROM json_each(?)) ORDER BY s LIMIT ?",
+                (query, json.dumps(sorted(within)), limit),
+            ) as cur:
+                return [(int(r[0]), float(r[1])) for r in await cur.fetchall()]
         async with db.execute(
             "SELECT rowid, bm25(chunks_fts) AS s FROM chunks_fts WHERE chunks_fts MATCH ?"
             " ORDER BY s LIMIT ?",
@@ -192,7 +209,11 @@ class PgText:
         return self._shape[1], self._shape[2]
 
     async def search(
-        self, db: Connection, terms: Sequence[str], limit: int
+        self,
+        db: Connection,
+        terms: Sequence[str],
+        limit: int,
+        within: Collection[int] | None = None,
     ) -> list[tuple[int, float]]:
         unique = list(dict.fromkeys(t for term in terms for t in tokens(term)))
         if not unique:
@@ -211,8 +232,13 @@ class PgText:
             " CROSS JOIN LATERAL (SELECT lexeme, array_length(positions, 1) AS tf"
             " FROM unnest(f.terms)) u"
             " JOIN unnest(?::text[], ?::float8[]) AS q (term, idf) ON q.term = u.lexeme"
-            " WHERE f.terms @@ ?::tsquery GROUP BY f.chunk_id ORDER BY s, f.chunk_id LIMIT ?",
-            (K1 + 1, K1, B, B, mean or 1.0, unique, idf, tsquery_text(unique), limit),
+            " WHERE f.terms @@ ?::tsquery AND (?::bigint[] IS NULL OR f.chunk_id = ANY(?))"
+            " GROUP BY f.chunk_id ORDER BY s, f.chunk_id LIMIT ?",
+            (
+                *(K1 + 1, K1, B, B, mean or 1.0, unique, idf, tsquery_text(unique)),
+                *([sorted(within)] * 2 if within is not None else [None, None]),
+                limit,
+            ),
         ) as cur:
             return [(int(r[0]), float(r[1])) for r in await cur.fetchall()]
 

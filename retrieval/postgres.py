@@ -83,10 +83,39 @@ def translate(sql: str) -> str:
         else:
             out.append(ch)
     text = "".join(out)
+    # SQLite's json_each over a JSON array of ids (one parameter, any number of ids).
+    text = text.replace(
+        "(SELECT value FROM json_each(%s))",
+        "(SELECT value::bigint FROM json_array_elements_text(%s::json) AS value)",
+    )
+    text = re.sub(r"\bIFNULL\(", "COALESCE(", text, flags=re.IGNORECASE)
+    text = _scalar_extremes(text)
     if re.match(r"^\s*INSERT\s+OR\s+IGNORE\b", text, re.IGNORECASE):
         text = re.sub(r"^\s*INSERT\s+OR\s+IGNORE", "INSERT", text, count=1, flags=re.IGNORECASE)
         text += " ON CONFLICT DO NOTHING"
     return text
+
+
+def _scalar_extremes(sql: str) -> str:
+    """Write SQLite's two-argument MAX(a, b) and MIN(a, b) as GREATEST and LEAST."""
+    out = sql
+    for found in reversed(list(re.finditer(r"\b(MAX|MIN)\(", sql, re.IGNORECASE))):
+        depth, commas, at = 0, 0, found.end()
+        while at < len(sql):
+            ch = sql[at]
+            if ch == "(":
+                depth += 1
+            elif ch == ")":
+                if depth == 0:
+                    break
+                depth -= 1
+            elif ch == "," and depth == 0:
+                commas += 1
+            at += 1
+        if commas:
+            name = "GREATEST" if found.group(1).upper() == "MAX" else "LEAST"
+            out = out[: found.start()] + name + out[found.start() + 3 :]
+    return out
 
 
 def _params(params: Sequence[Any] | None) -> tuple[Any, ...]:
@@ -294,7 +323,8 @@ class DialectError(Exception):
 
 
 _SQLITE_ONLY = re.compile(
-    r"\b(VIRTUAL\s+TABLE|AUTOINCREMENT|WITHOUT\s+ROWID|strftime|julianday|datetime\s*\()",
+    r"\b(VIRTUAL\s+TABLE|CREATE\s+TRIGGER|AUTOINCREMENT|WITHOUT\s+ROWID|strftime|julianday"
+    r"|datetime\s*\()",
     re.IGNORECASE,
 )
 

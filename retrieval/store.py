@@ -392,9 +392,14 @@ class CorpusStore:
             await self._writer.rollback()
             raise
 
-    async def lexical_search(self, terms: Sequence[str], limit: int) -> list[tuple[int, float]]:
-        """Return (chunk id, bm25) best first for any of the terms; bm25 is lower-better."""
-        return await self._text.search(self.db, terms, limit)
+    async def lexical_search(
+        self, terms: Sequence[str], limit: int, within: Collection[int] | None = None
+    ) -> list[tuple[int, float]]:
+        """Return (chunk id, bm25) best first for any of the terms; bm25 is lower-better.
+
+        With within, only those chunks are searched (say, the articles of a time window).
+        """
+        return await self._text.search(self.db, terms, limit, within)
 
     async def term_counts(
         self, terms: Sequence[str], hidden: Collection[int] = ()

@@ -67,6 +67,10 @@ def test_placeholders_and_sqlite_phrases_are_translated() -> None:
     assert translate("INSERT OR IGNORE INTO t (a) VALUES (?)") == (
         "INSERT INTO t (a) VALUES (%s) ON CONFLICT DO NOTHING"
     )
+    assert translate(
+        "UPDATE t SET a = MAX(a, ?), b = (SELECT MAX(c) FROM u) WHERE IFNULL(d, 0)"
+    ) == ("UPDATE t SET a = GREATEST(a, %s), b = (SELECT MAX(c) FROM u) WHERE COALESCE(d, 0)")
+    assert translate("SELECT MIN(MAX(a, b), f(c, d))") == "SELECT LEAST(GREATEST(a, b), f(c, d))"
 
 
 def test_schema_steps_are_translated_or_refused() -> None:
@@ -523,3 +527,24 @@ def test_run_with_the_database_unreachable_is_one_line(tmp_path: Path) -> None:
     assert (done.returncode, done.stdout) == (1, "")
     assert done.stderr.startswith("isnad: cannot reach the database at postgresql://u:***@")
     assert len(done.stderr.splitlines()) == 1 and "secret" not in done.stderr
+
+
+async def test_a_search_within_chunks_agrees_on_both(tmp_path: Path, pg_url: str) -> None:
+    items = drafts(30)
+    lite = await CorpusStore.open(tmp_path / "c.db")
+    pg = await CorpusStore.open_url(pg_url)
+    await fill(lite, items)
+    await fill(pg, items)
+    terms = search_terms("الحرب في غزة")
+    within = set((await lite.chunk_ids())[5:20])
+    want = await lite.lexical_search(terms, 10, within)
+    got = await pg.lexical_search(terms, 10, within)
+    assert want and {i for i, _ in want} <= within
+    assert np.allclose([s for _, s in got], [s for _, s in want]) and len(got) == len(want)
+    async with pg.db.execute(
+        "SELECT id FROM chunks WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id",
+        ("[2, 3, 99999]",),
+    ) as cur:
+        assert [r[0] for r in await cur.fetchall()] == [2, 3]
+    await lite.close()
+    await pg.close()
