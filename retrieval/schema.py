@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from retrieval.postgres import Database, PgConnection, is_postgres, pg_ddl
 
@@ -116,17 +116,20 @@ async def migrate(
     db: Database,
     steps: Sequence[str] | None = None,
     component: str = "corpus",
+    pg_steps: Mapping[int, str] | None = None,
 ) -> int:
     """Apply the steps a database lacks for component; return its schema version.
 
     steps None means the corpus's, in db's dialect; other components' SQLite steps run
-    on PostgreSQL through `pg_ddl`. On PostgreSQL, replicas starting together take
+    on PostgreSQL through `pg_ddl`, but for those pg_steps gives by number (from 1)
+    written by hand (a trigger, say). On PostgreSQL, replicas starting together take
     turns on an advisory lock, so each step runs once.
     """
     if steps is None or steps is CORPUS_STEPS:
         steps = steps_for(db, CORPUS_STEPS, PG_CORPUS_STEPS)
     elif is_postgres(db):
-        steps = [pg_ddl(step) for step in steps]
+        hand = pg_steps or {}
+        steps = [hand.get(n) or pg_ddl(step) for n, step in enumerate(steps, start=1)]
     if not isinstance(db, PgConnection):
         return await _migrate(db, steps, component)
     key = zlib.crc32(b"isnad schema " + component.encode())
