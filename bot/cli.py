@@ -346,6 +346,12 @@ def cmd_bench(settings: Settings, eval_file: Path | None) -> None:
     else:
         print_tables(run_speed_bench(settings, eval_file))
     print_figures("feeds and alerts", run_feed_bench(settings, embedder, eval_file=eval_file))
+    if eval_file is not None:
+        from bot.tools.replicabench import run_replica_bench
+
+        rows = run_replica_bench(settings, embedder, eval_file)
+        if rows:
+            print_tables({"replicas (questions at concurrency 8)": rows})
 
 
 async def cmd_eval(

@@ -191,6 +191,8 @@ async def open_engine(
     settings: Settings, embedder: Embedder, *, reembedding: bool = False
 ) -> Engine:
     """Open the database and the vector index beside it (see Engine.open for reembedding)."""
+    # The index and sentence cache live here even when the corpus is in PostgreSQL.
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = await CorpusStore.open_location(settings.database_url, settings.db_path)
     try:
         return await Engine.open(

@@ -20,8 +20,10 @@ from support.waiting import until
 
 from bot.admin import audit
 from bot.database import BotRepository
+from bot.factory import open_engine
 from bot.news import feedstore
 from bot.news.subscriptions import subscribe
+from bot.settings import Settings
 from bot.telegram.ratelimit import RateLimiter
 from bot.telegram.sessions import SessionStore
 from bot.tools.localapi import LocalBotApi
@@ -548,3 +550,12 @@ async def test_a_search_within_chunks_agrees_on_both(tmp_path: Path, pg_url: str
         assert [r[0] for r in await cur.fetchall()] == [2, 3]
     await lite.close()
     await pg.close()
+
+
+async def test_a_replica_starts_in_an_empty_data_dir(tmp_path: Path, pg_url: str) -> None:
+    settings = Settings(_env_file=None, data_dir=tmp_path / "new", database_url=pg_url)  # type: ignore[call-arg]
+    engine = await open_engine(settings, HashingEmbedder())
+    assert [r.article is not None for r in await engine.ingest(drafts(2))] == [True, True]
+    assert (tmp_path / "new" / "index.faiss").exists()  # its own index, beside no corpus file
+    assert not (tmp_path / "new" / "isnad.db").exists()
+    await engine.close()
