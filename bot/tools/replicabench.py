@@ -82,6 +82,8 @@ async def _fill(settings: Settings, embedder: Embedder, eval_file: Path) -> None
 
 def _replica(url: str, data_dir: Path, questions: Sequence[str]) -> subprocess.Popen[str]:
     env = {**os.environ, "ISNAD_DATABASE_URL": url, "ISNAD_DATA_DIR": str(data_dir)}
+    # Two replicas on one machine split its cores rather than each take them all.
+    env["ISNAD_EMBED_THREADS"] = str(max(1, (os.cpu_count() or 2) // 2))
     return subprocess.Popen(
         [sys.executable, "-m", "bot.tools.replicabench", json.dumps(list(questions))],
         env=env,
