@@ -48,6 +48,7 @@ class Leadership:
         self.name = name
         self._key = zlib.crc32(b"isnad leader " + name.encode())
         self._conn: PgConnection | None = None
+        self._taken = False  # by `take`, until `release`
 
     async def held(self) -> bool:
         """Take the job if nobody holds it; tell whether this replica holds it now."""
@@ -64,8 +65,16 @@ class Leadership:
             return False
         return bool(row and row[0])
 
+    async def take(self) -> bool:
+        """Take the job for one run (a reindex): False while anyone, this replica too, has it."""
+        if self._taken:
+            return False
+        self._taken = await self.held()
+        return self._taken
+
     async def release(self) -> None:
         """Give the job up now (the connection stays open for the next time)."""
+        self._taken = False
         if self._conn is not None:
             try:
                 await self._conn.execute("SELECT pg_advisory_unlock_all()")

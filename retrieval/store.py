@@ -172,7 +172,7 @@ class CorpusStore:
         published = now if draft.dated_at_ingest else draft.published
         try:
             await self._begin_change()
-            cur = await self._writer.execute(
+            async with self._writer.execute(
                 "INSERT INTO articles (title, body, source, url, canonical_url, published,"
                 " content_hash, added_at, author, dated_at_ingest)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
@@ -188,13 +188,13 @@ class CorpusStore:
                     draft.author,
                     int(draft.dated_at_ingest),
                 ),
-            )
-            row = await cur.fetchone()
-            assert row is not None  # RETURNING gives the new row
+            ) as cur:
+                # Closed at once: SQLite holds a RETURNING statement open till then.
+                (row,) = await cur.fetchall()
             article_id = int(row[0])
             chunks = []
             for span, vec in zip(spans, vectors, strict=True):
-                cur = await self._writer.execute(
+                async with self._writer.execute(
                     'INSERT INTO chunks (article_id, ord, start, "end", text, vector, model)'
                     " VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
                     (
@@ -206,9 +206,8 @@ class CorpusStore:
                         np.asarray(vec, dtype=np.float32).tobytes(),
                         model,
                     ),
-                )
-                row = await cur.fetchone()
-                assert row is not None
+                ) as cur:
+                    (row,) = await cur.fetchall()
                 chunk_id = int(row[0])
                 await self._text.add(
                     self._writer,

@@ -38,7 +38,7 @@ async def record(
     result: str,
 ) -> int:
     """Write one audit row and return its id."""
-    cur = await db.execute(
+    async with db.execute(
         "INSERT INTO admin_audit (at, user_id, user_name, chat_id, command, args, allowed, result)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         (
@@ -51,10 +51,11 @@ async def record(
             int(allowed),
             result[:MAX_RESULT],
         ),
-    )
-    row = await cur.fetchone()
+    ) as cur:
+        # Closed before the commit: SQLite holds a RETURNING statement open till then.
+        (row,) = await cur.fetchall()
     await db.commit()
-    return int(row[0]) if row else 0
+    return int(row[0])
 
 
 async def set_result(db: Database, entry_id: int, result: str) -> None:

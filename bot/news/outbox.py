@@ -167,7 +167,9 @@ async def confirm(
         " AND status = 'pending' RETURNING id",
         (at + lease, row_id, holder),
     ) as cur:
-        kept = await cur.fetchone() is not None
+        # fetchall: an SQLite statement half read would hold off the next commit on
+        # this connection, whoever makes it.
+        kept = bool(await cur.fetchall())
     await db.commit()
     return kept
 
@@ -203,9 +205,9 @@ async def take_slot(db: Database, interval: float, now: float | None = None) -> 
         " WHERE name = 'alerts' RETURNING next_at",
         (at, at, interval),
     ) as cur:
-        row = await cur.fetchone()
+        rows = list(await cur.fetchall())
     await db.commit()
-    return float(row[0]) - interval if row else at
+    return float(rows[0][0]) - interval if rows else at
 
 
 async def hold_all(db: Database, until: float) -> None:

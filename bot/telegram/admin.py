@@ -171,7 +171,7 @@ async def reindex_command(update: Update, context: BotContext, ctx: BotState, ar
     if kind is None:
         return "usage", admin_format.plain_messages(texts.REINDEX_USAGE)
     # One reindex at a time across replicas too (a lock in the database when shared).
-    if not await ctx.repo.reindexing.held():
+    if not await ctx.repo.reindexing.take():
         return "busy", admin_format.plain_messages(texts.REINDEX_BUSY)
     job = ctx.reindexer.claim(kind)
     if job is None:
@@ -200,8 +200,10 @@ async def reindex_command(update: Update, context: BotContext, ctx: BotState, ar
         )
 
     async def finished() -> None:
-        await ctx.repo.reindexing.release()
-        await ctx.repo.audit.set_result(entry, summary(job, time.monotonic()))
+        try:
+            await ctx.repo.audit.set_result(entry, summary(job, time.monotonic()))
+        finally:
+            await ctx.repo.reindexing.release()
 
     ctx.reindexer.start(job, show, finished)
     return None, []  # audited above, and again with the outcome when the job ends

@@ -62,6 +62,17 @@ async def fill(store: CorpusStore, items: list[ArticleDraft]) -> None:
         )
 
 
+async def twin_stores(
+    tmp_path: Path, pg_url: str, items: list[ArticleDraft]
+) -> tuple[CorpusStore, CorpusStore]:
+    """The same articles in an SQLite store and a PostgreSQL one."""
+    lite = await CorpusStore.open(tmp_path / "c.db")
+    pg = await CorpusStore.open_url(pg_url)
+    await fill(lite, items)
+    await fill(pg, items)
+    return lite, pg
+
+
 def test_placeholders_and_sqlite_phrases_are_translated() -> None:
     assert translate("SELECT x FROM t WHERE a = ? AND b LIKE '%?%'") == (
         "SELECT x FROM t WHERE a = %s AND b LIKE '%%?%%'"
@@ -113,11 +124,7 @@ async def test_store_round_trip_on_each_backend(tmp_path: Path, database_url: st
 
 
 async def test_lexical_ranking_and_term_counts_agree(tmp_path: Path, pg_url: str) -> None:
-    items = drafts(60)
-    lite = await CorpusStore.open(tmp_path / "c.db")
-    pg = await CorpusStore.open_url(pg_url)
-    await fill(lite, items)
-    await fill(pg, items)
+    lite, pg = await twin_stores(tmp_path, pg_url, drafts(60))
     for question in ["الحرب في غزة", "السلام والمفاوضات", "أسعار النفط في الرياض", "الأمطار"]:
         terms = search_terms(question)
         want = await lite.lexical_search(terms, 20)
@@ -487,11 +494,12 @@ async def test_follow_lag_under_ingest(tmp_path: Path, pg_url: str) -> None:
 async def test_one_reindex_at_a_time_across_replicas(pg_url: str) -> None:
     first = await BotRepository.open_url(pg_url)
     second = await BotRepository.open_url(pg_url)
-    assert await first.reindexing.held()
-    assert not await second.reindexing.held()
+    assert await first.reindexing.take()
+    assert not await first.reindexing.take()  # not twice on one replica either
+    assert not await second.reindexing.take()
     await first.reindexing.release()  # the job ended: the next may start anywhere
-    await until(second.reindexing.held, timeout=5, what="the reindex lock free")
-    assert not await first.reindexing.held()
+    await until(second.reindexing.take, timeout=5, what="the reindex lock free")
+    assert not await first.reindexing.take()
     await first.close()
     await second.close()
 
@@ -532,11 +540,7 @@ def test_run_with_the_database_unreachable_is_one_line(tmp_path: Path) -> None:
 
 
 async def test_a_search_within_chunks_agrees_on_both(tmp_path: Path, pg_url: str) -> None:
-    items = drafts(30)
-    lite = await CorpusStore.open(tmp_path / "c.db")
-    pg = await CorpusStore.open_url(pg_url)
-    await fill(lite, items)
-    await fill(pg, items)
+    lite, pg = await twin_stores(tmp_path, pg_url, drafts(30))
     terms = search_terms("الحرب في غزة")
     within = set((await lite.chunk_ids())[5:20])
     want = await lite.lexical_search(terms, 10, within)
@@ -559,3 +563,11 @@ async def test_a_replica_starts_in_an_empty_data_dir(tmp_path: Path, pg_url: str
     assert (tmp_path / "new" / "index.faiss").exists()  # its own index, beside no corpus file
     assert not (tmp_path / "new" / "isnad.db").exists()
     await engine.close()
+
+
+async def test_on_sqlite_one_reindex_at_a_time_too(tmp_path: Path) -> None:
+    repo = await BotRepository.open(tmp_path / "c.db")
+    assert await repo.reindexing.take() and not await repo.reindexing.take()
+    await repo.reindexing.release()
+    assert await repo.reindexing.take()
+    await repo.close()
