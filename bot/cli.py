@@ -9,7 +9,8 @@ import logging
 import sqlite3
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -42,10 +43,12 @@ from retrieval.dbhealth import (
     is_damage,
     is_disk_full,
 )
+from retrieval.embedding import Progress
+from retrieval.embedding_cache import CachedEmbedder
 from retrieval.engine import EngineError, rebuild_index
 from retrieval.intake import ArticleFileError, article_files, load_article_file
 from retrieval.modelfetch import ModelError, verify_model_dir
-from retrieval.models import Answer
+from retrieval.models import Answer, TimeScope
 from retrieval.postgres import DatabaseUnreachableError, DatabaseUrlError, check_url, redact
 from retrieval.store import CorpusStore
 
@@ -56,8 +59,9 @@ class CliError(Exception):
     """An error reported as one line on stderr with exit status 1."""
 
 
-def answer_json(answer: Answer) -> dict[str, object]:
-    """Return the JSON shape of `isnad ask --json` for one answer."""
+def answer_json(answer: Answer, stories: Mapping[int, int] | None = None) -> dict[str, object]:
+    """Return the JSON shape of `isnad ask --json` for one answer; stories gives each
+    source's story id (article id -> story id)."""
     return {
         "question": answer.question,
         "answered": answer.answered,
@@ -79,15 +83,39 @@ def answer_json(answer: Answer) -> dict[str, object]:
             if answer.answered
             else ""
         ),
-        "sentences": [{"text": s.text, "citation": s.citation} for s in answer.sentences],
+        "sentences": [
+            {
+                "text": s.text,
+                "citation": s.citation,
+                "citations": list(s.citations),
+                "outlets": list(s.outlets),
+            }
+            for s in answer.sentences
+        ],
+        # Outlets give different figures for what was asked: each version, newest first.
+        "reports_differ": bool(answer.versions),
+        "versions": [
+            {
+                "figure": v.figure,
+                "text": v.sentence.text,
+                "citations": list(v.sentence.citations),
+                "outlets": list(v.sentence.outlets),
+                "published": v.published,
+            }
+            for v in answer.versions
+        ],
         "sources": [
             {
                 "n": c.n,
                 "article_id": c.article_id,
                 "title": c.title,
                 "source": c.source,
+                # The outlet the report counts for: the agency a reprint credits.
+                "outlet": c.outlet or c.source,
                 "published": c.published,
+                "dated_at_ingest": c.dated_at_ingest,
                 "url": c.url,
+                "story": (stories or {}).get(c.article_id),
             }
             for c in (answer.headlines if answer.outcome == "declined" else answer.citations)
         ],
@@ -100,7 +128,23 @@ def answer_json(answer: Answer) -> dict[str, object]:
             }
             for h in answer.hits
         ],
+        "time": time_json(answer.time),
         "ms": round(answer.ms, 1),
+    }
+
+
+def time_json(scope: TimeScope | None) -> dict[str, object] | None:
+    """Return what the question's time words asked for, as JSON (None: no time words)."""
+    if scope is None:
+        return None
+    return {
+        "kind": scope.kind,
+        "phrases": list(scope.phrases),
+        "as_of": scope.as_of.isoformat(timespec="minutes"),
+        "start": scope.start.isoformat(timespec="minutes") if scope.start else None,
+        "end": scope.end.isoformat(timespec="minutes") if scope.end else None,
+        "in_window": scope.in_window,
+        "elsewhere": scope.elsewhere,
     }
 
 
@@ -177,16 +221,23 @@ async def cmd_ingest(settings: Settings, paths: list[Path]) -> None:
         await engine.close()
 
 
-async def cmd_ask(settings: Settings, questions: list[str], as_json: bool) -> None:
-    """Answer each question; the model is loaded once."""
+async def cmd_ask(settings: Settings, questions: list[str], as_json: bool, as_of: str = "") -> None:
+    """Answer each question, as asked at as_of (or ISNAD_AS_OF, or now); the model is
+    loaded once."""
+    try:
+        moment = settings.moment(as_of)
+    except ValueError as exc:
+        raise CliError(f"bad --as-of: {exc}") from exc
     require_corpus(settings)
     await check_corpus(settings)  # a damaged database fails now, not after the model loads
     engine = await open_engine(settings, load_embedder(settings))
     try:
         for question in _questions(questions):
-            answer = await engine.ask(question)
+            answer = await engine.ask(question, as_of=moment)
             if as_json:
-                print(json.dumps(answer_json(answer), ensure_ascii=False), flush=True)
+                cited = [c.article_id for c in (*answer.citations, *answer.headlines)]
+                stories = await engine.store.article_stories(cited)
+                print(json.dumps(answer_json(answer, stories), ensure_ascii=False), flush=True)
             else:
                 print(texts.plain_answer(answer), flush=True)
     finally:
@@ -224,6 +275,7 @@ async def cmd_stats(settings: Settings) -> None:
     finally:
         await store.close()
     print(f"articles: {stats.articles}\nchunks: {stats.chunks}\nmodel: {model or '-'}")
+    print(f"stories: {stats.stories}")
     print(f"newest published: {stats.newest_published or '-'}")
     for source, n in stats.sources:
         print(f"source: {source or '-'}: {n}")
@@ -354,6 +406,20 @@ def cmd_bench(settings: Settings, eval_file: Path | None) -> None:
             print_tables({"replicas (questions at concurrency 8)": rows})
 
 
+@contextmanager
+def eval_embedder(settings: Settings) -> Iterator[tuple[CachedEmbedder, Progress | None]]:
+    """The model behind the shared embedding cache, with a progress bar, for evaluations."""
+    embedder = CachedEmbedder(
+        load_embedder(settings), settings.embedding_cache_dir / "embeddings.sqlite"
+    )
+    progress, close = progress_bar("embedding")
+    try:
+        yield embedder, progress
+    finally:
+        close()
+        embedder.close()
+
+
 async def cmd_eval(
     settings: Settings,
     path: Path,
@@ -368,10 +434,17 @@ async def cmd_eval(
 ) -> None:
     """Score retrieval and answers on a SQuAD-format or news question file, in a throwaway
     corpus."""
-    from retrieval.embedding_cache import CachedEmbedder
+    from retrieval.corroboration_eval import is_corroboration_set
     from retrieval.evaluation import SYSTEMS, evaluate, load_squad, report_table
     from retrieval.newsdays import NewsSetError, is_news_questions, load_news_questions
+    from retrieval.timeeval import is_time_questions
 
+    if is_time_questions(path):
+        await cmd_eval_time(settings, path, news_dir, as_json)
+        return
+    if is_corroboration_set(path):
+        await eval_corroboration(settings, path, news_dir, as_json)
+        return
     chosen = [s.strip() for s in systems.split(",") if s.strip()]
     unknown = [s for s in chosen if s not in SYSTEMS]
     if unknown or not chosen:
@@ -390,29 +463,23 @@ async def cmd_eval(
             features.open("a", encoding="utf-8").close()
         except OSError as exc:
             raise CliError(f"cannot write features to {features}: {exc.strerror}") from exc
-    embedder = CachedEmbedder(
-        load_embedder(settings), settings.embedding_cache_dir / "embeddings.sqlite"
-    )
-    progress, close = progress_bar("embedding")
-    try:
-        report = await evaluate(
-            dataset,
-            embedder,
-            systems=[s for s in SYSTEMS if s in chosen],
-            chunk_tokens=settings.chunk_tokens,
-            chunk_overlap=settings.chunk_overlap,
-            search=search_config(settings),
-            answer=answer_config(settings),
-            index=index_config(settings),
-            progress=progress,
-            gold_removed=gold_removed,
-            database_url=database_url,
-        )
-    except ValueError as exc:
-        raise CliError(str(exc)) from exc
-    finally:
-        close()
-        embedder.close()
+    with eval_embedder(settings) as (embedder, progress):
+        try:
+            report = await evaluate(
+                dataset,
+                embedder,
+                systems=[s for s in SYSTEMS if s in chosen],
+                chunk_tokens=settings.chunk_tokens,
+                chunk_overlap=settings.chunk_overlap,
+                search=search_config(settings),
+                answer=answer_config(settings),
+                index=index_config(settings),
+                progress=progress,
+                gold_removed=gold_removed,
+                database_url=database_url,
+            )
+        except ValueError as exc:  # a database that is not empty
+            raise CliError(str(exc)) from exc
     if features is not None:
         with features.open("w", encoding="utf-8") as fh:
             for r in report.results:
@@ -427,6 +494,134 @@ async def cmd_eval(
                 }
                 fh.write(json.dumps(row, ensure_ascii=False) + "\n")
     print(json.dumps(report.to_json(), ensure_ascii=False) if as_json else report_table(report))
+
+
+async def cmd_eval_time(settings: Settings, path: Path, news_dir: Path, as_json: bool) -> None:
+    """Score time questions: the share whose quoted article falls in the asked window."""
+    from retrieval.newsdays import NewsSetError
+    from retrieval.timeeval import evaluate_time, load_time_questions
+
+    try:
+        dataset = load_time_questions(path, news_dir)
+    except NewsSetError as exc:
+        raise CliError(str(exc)) from exc
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CliError(f"{path} is not a time question file ({exc})") from exc
+    with eval_embedder(settings) as (embedder, progress):
+        figures, results, seconds = await evaluate_time(
+            dataset,
+            embedder,
+            chunk_tokens=settings.chunk_tokens,
+            chunk_overlap=settings.chunk_overlap,
+            search=search_config(settings),
+            progress=progress,
+        )
+    if as_json:
+        out = {
+            "dataset": dataset.name,
+            "paragraphs": len(dataset.corpus.paragraphs),
+            **{k: round(v, 4) for k, v in figures.items()},
+            "seconds": round(seconds, 1),
+            "misses": [
+                {"id": r.question.id, "outcome": r.outcome, "quoted": list(r.quoted)}
+                for r in results
+                if not r.in_window
+            ],
+        }
+        print(json.dumps(out, ensure_ascii=False))
+        return
+    print(
+        f"{dataset.name}: {len(dataset.corpus.paragraphs)} articles,"
+        f" {int(figures['questions'])} questions, {seconds:.1f} s"
+    )
+    print("time     " + ", ".join(f"{k} {v:.3f}" for k, v in figures.items() if k != "questions"))
+    for r in results:
+        if not r.in_window:
+            print(f"miss     {r.question.id} {r.outcome} quoted {', '.join(r.quoted) or '-'}")
+
+
+async def eval_corroboration(settings: Settings, path: Path, news_dir: Path, as_json: bool) -> None:
+    """Print the corroboration figures of a news corroboration question file."""
+    from retrieval.corroboration_eval import (
+        evaluate_corroboration,
+        load_corroboration_set,
+        result_line,
+    )
+    from retrieval.newsdays import NewsSetError
+
+    try:
+        dataset = load_corroboration_set(path, news_dir)
+    except NewsSetError as exc:
+        raise CliError(str(exc)) from exc
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CliError(f"{path} is not a corroboration question file ({exc})") from exc
+    with eval_embedder(settings) as (embedder, progress):
+        figures, results = await evaluate_corroboration(
+            dataset,
+            embedder,
+            chunk_tokens=settings.chunk_tokens,
+            chunk_overlap=settings.chunk_overlap,
+            search=search_config(settings),
+            answer=answer_config(settings),
+            progress=progress,
+        )
+    if as_json:
+        rounded = {k: round(v, 4) if isinstance(v, float) else v for k, v in figures.items()}
+        print(json.dumps({"dataset": dataset.name, **rounded}, ensure_ascii=False))
+        return
+    for r in results:
+        print(result_line(r))
+    print(
+        f"{dataset.name}: "
+        + ", ".join(
+            f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in figures.items()
+        )
+    )
+
+
+async def cmd_eval_stories(
+    settings: Settings, path: Path, news_dir: Path, others: int | None
+) -> None:
+    """Ingest the articles of a labelled pairs file in a throwaway corpus and print how
+    well the stories they get agree with the labels."""
+    import tempfile
+
+    from retrieval.engine import Engine
+    from retrieval.storyeval import StoryPairsError, load_story_pairs, report_lines, score_stories
+
+    try:
+        dataset = load_story_pairs(path, news_dir, others)
+    except StoryPairsError as exc:
+        raise CliError(str(exc)) from exc
+    with eval_embedder(settings) as (embedder, progress):
+        with tempfile.TemporaryDirectory(prefix="isnad-stories-") as tmp:
+            store = await CorpusStore.open(Path(tmp) / "corpus.db")
+            engine = await Engine.open(
+                store,
+                embedder,
+                Path(tmp) / "index.faiss",
+                chunk_tokens=settings.chunk_tokens,
+                chunk_overlap=settings.chunk_overlap,
+                max_sentence_chars=settings.max_sentence_chars,
+                max_chunks=settings.max_article_chunks,
+            )
+            try:
+                results = await engine.ingest(list(dataset.drafts), progress)
+                ids = {r.draft.url: r.article.id for r in results if r.article}
+                # A duplicate (same text or URL as another draft) is that article.
+                for r in results:
+                    if r.article is None and r.reason == "duplicate":
+                        dup = r.duplicate_of or await store.find_duplicate(r.draft)
+                        if dup is not None:
+                            ids[r.draft.url] = dup
+                stories = await store.article_stories(ids.values())
+                copies = await store.article_copies(ids.values())
+            finally:
+                await engine.close()
+    story_of = {url: stories[i] for url, i in ids.items() if i in stories}
+    articles = len(set(ids.values()))
+    report = score_stories(dataset.pairs, story_of, articles=articles, copies=len(copies))
+    print("\n".join(report_lines(report)))
 
 
 def cmd_fit_answerability(
@@ -481,6 +676,12 @@ def parser() -> argparse.ArgumentParser:
     ask = sub.add_parser("ask", help="answer questions (use - to read one per line)")
     ask.add_argument("questions", nargs="+")
     ask.add_argument("--json", action="store_true", help="one JSON object per question")
+    ask.add_argument(
+        "--as-of",
+        default="",
+        metavar="YYYY-MM-DD[THH:MM]",
+        help="read time words as if asked then (wall-clock time in ISNAD_TIME_ZONE)",
+    )
     rei = sub.add_parser("reindex", help="re-embed every chunk and swap the index in")
     rei.add_argument("--fast", action="store_true", help="rebuild from stored vectors only")
     sub.add_parser("stats", help="what the corpus holds")
@@ -494,7 +695,8 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("run", help="start the Telegram bot")
     sub.add_parser("poll", help="poll every feed once and print what was added")
     evl = sub.add_parser(
-        "eval", help="measure retrieval and answers on a SQuAD-format or news question file"
+        "eval",
+        help="measure retrieval and answers on a SQuAD-format, news or time question file",
     )
     evl.add_argument("file", type=Path)
     evl.add_argument("--systems", default="lexical,dense,hybrid", help="comma-separated")
@@ -516,6 +718,17 @@ def parser() -> argparse.ArgumentParser:
         "--database-url",
         default="",
         help="build the throwaway corpus in this empty PostgreSQL database instead",
+    )
+    evs = sub.add_parser("eval-stories", help="measure story assignment on labelled article pairs")
+    evs.add_argument("file", type=Path, help="a pairs file, e.g. retrieval/data/story_pairs.json")
+    evs.add_argument(
+        "--news-dir",
+        type=Path,
+        default=Path("../shared/eval/news"),
+        help="folder of the news day zips the file names",
+    )
+    evs.add_argument(
+        "--others", type=int, default=None, help="other articles to ingest (the file says)"
     )
     fit = sub.add_parser("fit-answerability", help="fit the answer-or-decline weights")
     fit.add_argument("files", nargs="+", type=Path, help="feature files from eval --features")
@@ -553,7 +766,7 @@ def dispatch(settings: Settings, args: argparse.Namespace) -> None:
         case "ingest":
             asyncio.run(cmd_ingest(settings, args.paths))
         case "ask":
-            asyncio.run(cmd_ask(settings, args.questions, args.json))
+            asyncio.run(cmd_ask(settings, args.questions, args.json, args.as_of))
         case "reindex":
             asyncio.run(cmd_reindex(settings, args.fast))
         case "stats":
@@ -584,6 +797,8 @@ def dispatch(settings: Settings, args: argparse.Namespace) -> None:
                     database_url=args.database_url,
                 )
             )
+        case "eval-stories":
+            asyncio.run(cmd_eval_stories(settings, args.file, args.news_dir, args.others))
         case "fit-answerability":
             cmd_fit_answerability(
                 settings, args.files, args.out, args.floor, args.set_floor, args.folds

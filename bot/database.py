@@ -1,4 +1,4 @@
-"""The bot's own tables (news, feeds, subscriptions, outbox, audit, questions) on one connection.
+"""The bot's own tables (news, feeds, subscriptions, outbox, audit, questions, threads).
 
 They live in the corpus file beside the engine's tables, but never on the engine's
 connections: the store runs multi-statement transactions across awaits, and a
@@ -15,6 +15,7 @@ from bot.admin.audit import AuditLog
 from bot.admin.questionlog import QuestionTable
 from bot.admin.schema import ADMIN_STEPS
 from bot.admin.schema import COMPONENT as ADMIN
+from bot.conversation.threads import ThreadBook
 from bot.news.feedstore import FeedStore
 from bot.news.outbox import Outbox
 from bot.news.schema import BOT_STEPS, NewsCounters
@@ -93,7 +94,7 @@ class BotRepository:
     """The bot's tables on one connection to the corpus file, migrated once when opened.
 
     The rest of the bot reaches them through one object per concern (feeds, outbox,
-    subscriptions, counters, audit, questions); the SQL stays in each concern's module.
+    subscriptions, counters, audit, questions, threads); the SQL stays in each concern's module.
     """
 
     def __init__(self, conn: Database, path: Path | None = None, url: str = ""):
@@ -106,6 +107,7 @@ class BotRepository:
         self.counters = NewsCounters(conn)
         self.audit = AuditLog(conn)
         self.questions = QuestionTable(conn)
+        self.threads = ThreadBook(conn)
         self.poller = Leadership(url, "feed poller")
         self.reindexing = Leadership(url, "reindex")
 

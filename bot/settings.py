@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -11,6 +14,30 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from retrieval.postgres import is_postgres_url
 
 MODEL_NAME = "embeddinggemma-300m"
+_AS_OF = re.compile(r"\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2})?)?")
+
+
+def zone_of(name: str) -> tzinfo:
+    """Return the time zone of an IANA name such as Asia/Riyadh, or say it is unknown."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {name!r}: use a name such as Asia/Riyadh") from exc
+
+
+def parse_as_of(value: str, zone: tzinfo) -> datetime:
+    """Read YYYY-MM-DD[THH:MM] as wall-clock time in zone (a date alone: its end)."""
+    value = value.strip()
+    try:
+        if not _AS_OF.fullmatch(value):
+            raise ValueError
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"as-of {value!r} is not YYYY-MM-DD or YYYY-MM-DDTHH:MM") from None
+    if len(value) == 10:
+        # A day alone is asked at its end: "today" is then that whole day.
+        moment = moment.replace(hour=23, minute=59, second=59)
+    return moment.replace(tzinfo=zone)
 
 
 class Settings(BaseSettings):
@@ -66,6 +93,11 @@ class Settings(BaseSettings):
     # Weight of each candidate sentence's cosine to the question; 0 skips embedding them.
     answer_dense_weight: float = Field(3.0, ge=0)
 
+    # Time words ("أمس", "الأسبوع الماضي") are read in this zone, as of this moment:
+    # YYYY-MM-DD[THH:MM] wall-clock time there, empty for now (docs/time.md).
+    time_zone: str = "Asia/Riyadh"
+    as_of: str = ""
+
     # Telegram
     telegram_token: SecretStr | None = None
     telegram_base_url: str = "https://api.telegram.org/bot"
@@ -83,6 +115,8 @@ class Settings(BaseSettings):
     # Feeds
     feeds: Annotated[list[str], NoDecode] = Field(default_factory=list)
     feed_poll_seconds: float = Field(300.0, gt=0)
+    # A story alert is edited with the story's new outlets at most this often.
+    story_update_seconds: float = Field(3600.0, ge=0)
     allow_private_urls: bool = False
 
     @field_validator("database_url")
@@ -93,6 +127,25 @@ class Settings(BaseSettings):
                 "must start with postgresql:// (or be empty for the SQLite file in ISNAD_DATA_DIR)"
             )
         return value
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        zone_of(value)
+        return value
+
+    @field_validator("as_of")
+    @classmethod
+    def _readable_as_of(cls, value: str) -> str:
+        if value:
+            parse_as_of(value, UTC)
+        return value
+
+    def moment(self, given: str = "") -> datetime:
+        """Return the moment questions are asked at: given, else ISNAD_AS_OF, else now."""
+        zone = zone_of(self.time_zone)
+        value = given or self.as_of
+        return parse_as_of(value, zone) if value else datetime.now(zone)
 
     @field_validator("admin_ids", mode="before")
     @classmethod

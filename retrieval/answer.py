@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from retrieval.answerability import AnswerabilityModel, Decision, Outcome, TermStats, measure
 from retrieval.arabic import normalize, search_terms, words
+from retrieval.corroboration import (
+    CorroborationConfig,
+    Corroborator,
+    Report,
+    SentenceVectors,
+    diversify,
+    reports,
+    settle,
+)
+from retrieval.counts import figure_label
 from retrieval.evidence import idf_overlaps
-from retrieval.models import Answer, AnswerSentence, Article, Citation, Hit
+from retrieval.models import Answer, AnswerSentence, Article, Citation, Hit, Version
+from retrieval.outlets import outlet
 from retrieval.quote import quote_span
 from retrieval.sentences import split_sentences
 
@@ -53,7 +64,16 @@ class _Candidate:
 
 
 def _citation(n: int, article: Article) -> Citation:
-    return Citation(n, article.id, article.title, article.source, article.published, article.url)
+    return Citation(
+        n,
+        article.id,
+        article.title,
+        article.source,
+        article.published,
+        article.url,
+        dated_at_ingest=article.dated_at_ingest,
+        outlet=outlet(article),
+    )
 
 
 def headlines(hits: Sequence[Hit], limit: int) -> tuple[Citation, ...]:
@@ -84,9 +104,12 @@ class AnswerComposer:
         config: AnswerConfig | None = None,
         scorer: SentenceScorer | None = None,
         model: AnswerabilityModel | None = None,
+        vectors: SentenceVectors | None = None,
+        corroboration: CorroborationConfig | None = None,
     ):
         self.config = config or AnswerConfig()
         self.scorer = scorer
+        self.corroborator = Corroborator(corroboration, vectors)
         # Without a model (or term statistics), the best passage's cosine alone decides.
         self.model = model
 
@@ -134,12 +157,27 @@ class AnswerComposer:
         )
         return self.model.decide(evidence)
 
-    def compose(self, question: str, hits: Sequence[Hit], stats: TermStats | None = None) -> Answer:
+    def compose(
+        self,
+        question: str,
+        hits: Sequence[Hit],
+        stats: TermStats | None = None,
+        support: Sequence[Hit] = (),
+        stories: Mapping[int, int] | None = None,
+    ) -> Answer:
         """Build the answer, a "not stated" reply with the closest sentences, or a refusal
-        with the nearest headlines."""
+        with the nearest headlines.
+
+        support holds further passages (the hits first, then more of the ranking):
+        the quoted sentences come from the best of them, diversified across copies
+        and stories (stories maps article id to story id), and all of them are
+        searched for other outlets that report what a quoted sentence says.
+        """
         cfg = self.config
         conf = confidence(hits)
-        cands = self.candidates(question, hits) if conf >= cfg.threshold else []
+        pool = list(support) or list(hits)
+        passages = diversify(pool, cfg.passages, stories or {}, self.corroborator.config)
+        cands = self.candidates(question, passages) if conf >= cfg.threshold else []
         ranked = sorted(cands, key=lambda c: (-c.score, c.passage, c.position))
         decision = self.decide(question, hits, ranked[0], stats) if ranked else None
         outcome: Outcome
@@ -174,19 +212,31 @@ class AnswerComposer:
             chosen.append(cand)
         # Read in the order the passages and sentences came, not by score.
         chosen.sort(key=lambda c: (c.passage, c.position))
+        everything = reports(pool)
+        groups = self._groups(chosen, everything)
         numbers: dict[int, int] = {}
         citations: list[Citation] = []
-        sentences: list[AnswerSentence] = []
-        for cand in chosen:
-            article = cand.hit.article
+
+        def number(article: Article) -> int:
             if article.id not in numbers:
                 numbers[article.id] = len(numbers) + 1
                 citations.append(_citation(numbers[article.id], article))
-            sentences.append(
-                AnswerSentence(
-                    quote_span(cand.text, question), numbers[article.id], cand.hit.chunk.id
-                )
-            )
+            return numbers[article.id]
+
+        for cand, _ in groups:  # the quoted articles are numbered first, as they read
+            number(cand.hit.article)
+        sentences = [
+            self._sentence(quote_span(cand.text, question), cand.hit, others, number)
+            for cand, others in groups
+        ]
+        versions: tuple[Version, ...] = ()
+        numeric = bool(_NUMERIC_QUESTION.search(" ".join(words(question))))
+        if outcome == "answered" and numeric:
+            versions = self._versions(question, ranked[0], everything, number)
+        if versions:
+            # The asked count is shown as versions only, never as one outlet's quote.
+            asked = self.corroborator.asked_counts
+            sentences = [s for s in sentences if not asked(words(question), s.text)]
         return Answer(
             question=question,
             answered=outcome == "answered",
@@ -196,4 +246,80 @@ class AnswerComposer:
             confidence=conf,
             outcome=outcome,
             decision=decision,
+            versions=versions,
         )
+
+    def _groups(
+        self, chosen: Sequence[_Candidate], pool: Sequence[Report]
+    ) -> list[tuple[_Candidate, list[Report]]]:
+        """Pair each chosen sentence with the reports of other articles that say the same;
+        a chosen sentence that reprints an earlier one in another outlet is dropped (one
+        outlet's own near-identical sentences, an article and its update, both stay)."""
+        out: list[tuple[_Candidate, list[Report]]] = []
+        covered: set[tuple[int, str]] = set()
+        for cand in chosen:
+            if (cand.hit.article.id, cand.text) in covered:
+                continue
+            others = self.corroborator.same(Report.of(cand.text, cand.hit), pool)
+            source = cand.hit.article.source
+            covered |= {
+                (r.hit.article.id, r.text) for r in others if r.hit.article.source != source
+            }
+            out.append((cand, others))
+        return out
+
+    @staticmethod
+    def _sentence(
+        text: str, hit: Hit, others: Sequence[Report], number: Callable[[Article], int]
+    ) -> AnswerSentence:
+        """Quote a sentence with every article that reports it, and their outlets."""
+        articles = list({a.id: a for a in [hit.article, *(r.hit.article for r in others)]}.values())
+        return AnswerSentence(
+            text,
+            number(hit.article),
+            hit.chunk.id,
+            tuple(number(a) for a in articles),
+            tuple(dict.fromkeys(outlet(a) for a in articles)),
+        )
+
+    def _versions(
+        self,
+        question: str,
+        best: _Candidate,
+        pool: Sequence[Report],
+        number: Callable[[Article], int],
+    ) -> tuple[Version, ...]:
+        """Return the differing versions of the asked count in the best sentence and
+        other reports of it, newest first (none: they agree)."""
+        scorer = self.scorer
+
+        def relevance(reports: Sequence[Report]) -> list[float]:
+            return scorer(question, [r.pair for r in reports]) if scorer else [0.0] * len(reports)
+
+        found = self.corroborator.differing(
+            words(question), Report.of(best.text, best.hit), pool, relevance
+        )
+        groups = settle(
+            [
+                # Whoever retells a version's sentence reports that version too.
+                given
+                + [
+                    r
+                    for r in self.corroborator.same(given[0], pool)
+                    if all(r.hit.article.id != g.hit.article.id for g in given)
+                ]
+                for given in found.values()
+            ]
+        )
+        kept = [(value, group) for value, group in zip(found, groups, strict=True) if group]
+        outlets = {outlet(r.hit.article) for _, group in kept for r in group}
+        if len(kept) < 2 or len(outlets) < 2:
+            return ()  # one outlet's own figures are not differing reports
+        out = []
+        for value, group in kept:
+            first, *others = group
+            sentence = self._sentence(quote_span(first.text, question), first.hit, others, number)
+            newest = max(r.hit.article.published for r in group)
+            out.append(Version(figure_label(first.text, value), sentence, newest))
+        out.sort(key=lambda v: v.published, reverse=True)
+        return tuple(out)

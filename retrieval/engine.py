@@ -10,23 +10,35 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
-from retrieval.answer import AnswerComposer, AnswerConfig
+from retrieval.answer import AnswerComposer, AnswerConfig, headlines
 from retrieval.answerability import AnswerabilityModel, TermStats
 from retrieval.arabic import search_terms
 from retrieval.chunker import Chunker
+from retrieval.corroboration import CorroborationConfig
 from retrieval.embedding import Embedder, Progress, TitledEmbedder
 from retrieval.evidence import SentenceEvidence
 from retrieval.fusion import Fused, blend, rrf
 from retrieval.identity import canonical_url, content_hash
 from retrieval.index import IndexConfig, VectorIndex, open_index
-from retrieval.models import Answer, Article, ArticleDraft, ChunkSpan, Hit
+from retrieval.models import Answer, Article, ArticleDraft, ChunkSpan, Hit, TimeScope
 from retrieval.sentences import MAX_SENTENCE_CHARS, split_sentences
-from retrieval.store import CorpusStore
+from retrieval.store import CorpusStore, utc_now
+from retrieval.stories import (
+    StoryConfig,
+    StoryDecision,
+    StoryMatcher,
+    lead_vector,
+    parse_time,
+    window,
+)
+from retrieval.timesearch import applies, newest_first, newest_reports, window_articles
+from retrieval.timewords import TimeReading, read_time
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +74,8 @@ class IngestResult:
     chunks: int = 0
     duplicate_of: int | None = None
     reason: str = ""
+    story_id: int | None = None  # the story the article joined or started
+    copy_of: int | None = None  # the article whose text it reprints
 
 
 class EngineError(Exception):
@@ -82,15 +96,22 @@ class Engine:
         answer: AnswerConfig | None = None,
         sentence_cache: Path | None = None,
         answerability: AnswerabilityModel | None = None,
+        corroboration: CorroborationConfig | None = None,
+        stories: StoryConfig | None = None,
     ):
         self.store = store
+        self.stories = StoryMatcher(stories)
         self.index = index
         self.embedder = embedder
         self.chunker = chunker
         self.index_path = index_path
         self.search_config = search or SearchConfig()
         self.composer = AnswerComposer(
-            answer, self.score_sentences, answerability or AnswerabilityModel.load()
+            answer,
+            self.score_sentences,
+            answerability or AnswerabilityModel.load(),
+            self.sentence_vectors,
+            corroboration,
         )
         self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._query_lock = threading.Lock()
@@ -117,6 +138,8 @@ class Engine:
         sentence_cache: Path | None = None,
         reembedding: bool = False,
         answerability: AnswerabilityModel | None = None,
+        corroboration: CorroborationConfig | None = None,
+        stories: StoryConfig | None = None,
     ) -> Engine:
         """Load the vector index, rebuilding it from stored vectors if it disagrees.
 
@@ -125,7 +148,8 @@ class Engine:
         reembedding says the caller is about to re-embed the corpus: stored vectors of
         another dimension (a model change) then give an empty index instead of an error.
         answerability decides answer or decline; None means the fitted weights shipped
-        in `retrieval/data/answerability.json`.
+        in `retrieval/data/answerability.json`. stories tunes how articles join stories
+        at ingest (None: the defaults); answers diversify their passages by story.
         """
         model = await store.get_meta("model")
         if model is None:
@@ -169,10 +193,15 @@ class Engine:
             answer,
             sentence_cache,
             answerability,
+            corroboration,
+            stories,
         )
         engine.applied_change = applied
         if sentence_cache is not None:
             await engine.check_sentence_cache(ids)
+        placed = await engine.place_unplaced()
+        if placed:
+            logger.info("placed %d articles stored before stories in their stories", placed)
         return engine
 
     async def check_sentence_cache(self, ids: np.ndarray, samples: int = 4) -> None:
@@ -272,9 +301,11 @@ class Engine:
         for slot, draft, spans in batch:
             vecs = vectors[offset : offset + len(spans)]
             offset += len(spans)
+            published = utc_now() if draft.dated_at_ingest else draft.published
+            story = await self.story_for(draft.title, draft.body, vecs, published)
             try:
                 article, chunks = await self.store.add_article(
-                    draft, spans, vecs, self.embedder.name
+                    draft, spans, vecs, self.embedder.name, story
                 )
             except sqlite3.IntegrityError:
                 # Another process stored the same text or URL since the check above.
@@ -284,8 +315,44 @@ class Engine:
             ids = np.array([c.id for c in chunks], dtype=np.int64)
             # Off the loop: adding can retrain the index as IVF, and waits for searches.
             await asyncio.to_thread(self.index.add, ids, vecs)
-            out.append((slot, IngestResult(draft, article, chunks=len(chunks))))
+            placed = await self.store.article_stories([article.id])
+            copies = await self.store.article_copies([article.id])
+            result = IngestResult(
+                draft,
+                article,
+                chunks=len(chunks),
+                story_id=placed.get(article.id),
+                copy_of=copies.get(article.id),
+            )
+            out.append((slot, result))
         return out
+
+    async def story_for(
+        self, title: str, body: str, vectors: np.ndarray, published: str
+    ) -> StoryDecision:
+        """Decide the story of an article about to be stored, among its window's articles."""
+        when = parse_time(published or utc_now())
+        start, end = window(when, self.stories.config)
+        members = await self.store.story_members(start, end)
+        lead = lead_vector(vectors) if len(vectors) else np.zeros(self.embedder.dim, np.float32)
+        return await asyncio.to_thread(self.stories.decide, title, body, lead, when, members)
+
+    async def place_unplaced(self) -> int:
+        """Give every stored article without a story its story, oldest first; return how many.
+
+        Articles stored before stories existed get theirs from their stored vectors: no
+        embedding. Each is placed as if it had just arrived, in publication order.
+        """
+        placed = 0
+        async with self.write_lock:
+            for article in await self.store.unplaced_articles():
+                vectors = np.asarray(await self.store.article_vectors(article.id))
+                story = await self.story_for(
+                    article.title, article.body, vectors, article.published
+                )
+                await self.store.place_in_story(article.id, story)
+                placed += 1
+        return placed
 
     async def delete_article(self, article_id: int) -> bool:
         """Remove an article from the database and the vector index."""
@@ -431,17 +498,28 @@ class Engine:
         k: int | None = None,
         mode: SearchMode = "hybrid",
         exclude: frozenset[int] = frozenset(),
+        *,
+        within: frozenset[int] | None = None,
+        within_articles: frozenset[int] | None = None,
+        sources: frozenset[str] | None = None,
     ) -> list[Hit]:
         """Return the best k chunks for the question: fused, or one side alone by mode.
 
         exclude names articles to search as if they were not there (evaluation asks
-        questions with their answering paragraphs left out this way).
+        questions with their answering paragraphs left out this way). within names the
+        only chunks searched (a time window's); within_articles and sources keep only the
+        passages of those articles, or of articles from those sources (exact `source`
+        values). Given together, a passage must meet all of them; both sides of the
+        search are restricted, so a passage ranked deep in the whole corpus is found.
         """
         cfg = self.search_config
         k = k or cfg.top_k
         hidden = await self.store.article_chunk_ids(exclude)
+        allowed = await self._allowed(within_articles, sources)
+        if within is not None:
+            allowed = within if allowed is None else allowed & within
         qvec, dense, lexical = await self._candidates(
-            question, max(cfg.candidates, k), mode, hidden
+            question, max(cfg.candidates, k), mode, hidden, allowed
         )
         rerank = self._reranks(mode)
         fused = self._fuse(dense, lexical, max(k, cfg.rerank_depth) if rerank else k)
@@ -457,20 +535,42 @@ class Engine:
             )
         return hits[:k]
 
+    async def _allowed(
+        self, within_articles: frozenset[int] | None, sources: frozenset[str] | None
+    ) -> frozenset[int] | None:
+        """Return the chunk ids a restricted search may return; None when unrestricted."""
+        allowed: frozenset[int] | None = None
+        if within_articles is not None:
+            allowed = frozenset(await self.store.article_chunk_ids(within_articles))
+        if sources is not None:
+            of_sources = frozenset(await self.store.source_chunk_ids(sources))
+            allowed = of_sources if allowed is None else allowed & of_sources
+        return allowed
+
     async def _candidates(
-        self, question: str, depth: int, mode: SearchMode, hidden: set[int]
+        self,
+        question: str,
+        depth: int,
+        mode: SearchMode,
+        hidden: set[int],
+        within: frozenset[int] | None = None,
     ) -> tuple[np.ndarray | None, list[tuple[int, float]], list[tuple[int, float]]]:
         """Return the query vector (None for lexical only) and the dense and lexical lists,
-        without the hidden chunks."""
+        without the hidden chunks (and with within, of those chunks only)."""
         qvec: np.ndarray | None = None
         dense: list[tuple[int, float]] = []
         lexical: list[tuple[int, float]] = []
+        allowed = None if within is None else np.fromiter(within - hidden, dtype=np.int64)
         if mode != "lexical":
             qvec = await asyncio.to_thread(self.embed_query, question)
-            dense = await asyncio.to_thread(self.index.search, qvec, depth + len(hidden))
+            dense = await asyncio.to_thread(self.index.search, qvec, depth + len(hidden), allowed)
             dense = [d for d in dense if d[0] not in hidden][:depth]
         if mode != "dense":
-            lexical = await self.store.lexical_search(search_terms(question), depth + len(hidden))
+            lexical = await self.store.lexical_search(
+                search_terms(question),
+                depth + len(hidden),
+                None if within is None else within - hidden,
+            )
             lexical = [x for x in lexical if x[0] not in hidden][:depth]
         return qvec, dense, lexical
 
@@ -525,46 +625,174 @@ class Engine:
         """Return the cosine of each (headline, sentence) to the question, for answers."""
         return self.evidence.score(question, sentences)
 
+    def sentence_vectors(self, sentences: list[tuple[str, str]]) -> np.ndarray:
+        """Return the vectors of (headline, sentence) pairs, for comparing sentences."""
+        return self.evidence.vectors(sentences)
+
     async def ask(
-        self, question: str, k: int | None = None, exclude: frozenset[int] = frozenset()
+        self,
+        question: str,
+        k: int | None = None,
+        exclude: frozenset[int] = frozenset(),
+        *,
+        as_of: datetime | None = None,
+        within_articles: frozenset[int] | None = None,
+        sources: frozenset[str] | None = None,
     ) -> Answer:
         """Answer with quoted sentences and their sources, say the articles do not state
-        it, or decline."""
+        it, or decline.
+
+        Time words ("أمس", "الأسبوع الماضي", "آخر") are read against as_of (default:
+        now, UTC; a naive as_of is wall-clock time): a window restricts the search to
+        the articles published in it, "latest" puts the newest relevant reports first.
+        A question without them takes exactly the path it took before time was read.
+        within_articles and sources restrict the quotes to those articles, or to articles
+        from those sources (see `search`); nothing there means a declined answer.
+        """
         start = time.perf_counter()
-        hits = await self.search(question, k, exclude=exclude)
-        answer = await self._compose(question, hits, await self.store.article_chunk_ids(exclude))
+        moment = as_of or datetime.now(UTC)
+        reading = read_time(question, moment)
+        restrict = await self._allowed(within_articles, sources)
+        if await applies(self.store, reading, moment):
+            answer = await self._ask_in_time(question, reading, moment, k, exclude, restrict)
+        else:
+            k = k or self.search_config.top_k
+            # Deeper than shown: further passages are searched for outlets that corroborate.
+            ranked = await self.search(question, self._depth(k), exclude=exclude, within=restrict)
+            hidden = await self.store.article_chunk_ids(exclude)
+            answer = await self._compose(question, ranked[:k], hidden, ranked)
         return replace(answer, ms=(time.perf_counter() - start) * 1000)
+
+    async def search_as_asked(
+        self, question: str, k: int | None = None, *, as_of: datetime | None = None
+    ) -> list[Hit]:
+        """Search as ask does: within the question's time window (nothing when the
+        window holds no article), newest first for "latest"; else plain search."""
+        moment = as_of or datetime.now(UTC)
+        reading = read_time(question, moment)
+        if not await applies(self.store, reading, moment):
+            return await self.search(question, k)
+        k = k or self.search_config.top_k
+        text = _matching_words(question, reading)
+        timed = await self._timed_hits(text, reading, moment, k, frozenset())
+        return timed[0] if timed else []
+
+    def _depth(self, k: int) -> int:
+        """How many passages an answer searches: the k shown and those that may corroborate."""
+        return max(k, self.composer.corroborator.config.support)
+
+    async def _timed_hits(
+        self,
+        text: str,
+        reading: TimeReading,
+        as_of: datetime,
+        k: int,
+        exclude: frozenset[int],
+        restrict: frozenset[int] | None = None,
+    ) -> tuple[list[Hit], list[Hit]] | None:
+        """Return the k hits shown from the reading's window, the newest first when
+        "latest" was asked, and the deeper ranking searched for corroborating outlets
+        (None when the window holds no article); restrict, when given, names the only
+        chunks searched besides."""
+        depth = self._depth(k)
+        if reading.kind == "latest":
+            ranked = await self.search(text, depth, exclude=exclude, within=restrict)
+            return newest_first(ranked[:k], as_of), ranked
+        articles = await window_articles(self.store, reading, as_of) - exclude
+        if not articles:
+            return None
+        within = frozenset(await self.store.chunks_of(articles))
+        if restrict is not None:
+            within &= restrict
+        ranked = await self.search(text, depth, exclude=exclude, within=within)
+        shown = ranked[:k]
+        return (newest_first(shown, as_of) if reading.latest else shown), ranked
+
+    async def _ask_in_time(
+        self,
+        question: str,
+        reading: TimeReading,
+        as_of: datetime,
+        k: int | None,
+        exclude: frozenset[int],
+        restrict: frozenset[int] | None = None,
+    ) -> Answer:
+        """Answer from the window's reports (or the newest first); with none on the
+        subject in the window, offer the newest reports on it instead."""
+        k = k or self.search_config.top_k
+        hidden = await self.store.article_chunk_ids(exclude)
+        scope = TimeScope(
+            reading.kind if reading.kind == "window" else "latest",
+            reading.phrases,
+            as_of.replace(tzinfo=None),
+            reading.start,
+            reading.end,
+        )
+        text = _matching_words(question, reading)
+        timed = await self._timed_hits(text, reading, as_of, k, exclude, restrict)
+        if timed is not None:
+            answer = await self._compose(text, timed[0], hidden, timed[1])
+            if answer.outcome != "declined" or reading.kind == "latest":
+                return replace(answer, question=question, time=scope)
+        # Nothing from the window on the subject: never quote older reports as if
+        # they were new; name the newest ones on the subject, with their dates.
+        hits = await self.search(text, k, exclude=exclude, within=restrict)
+        found = await self._compose(text, hits, hidden)
+        elsewhere = found.outcome != "declined"
+        newest = (
+            headlines(newest_reports(hits, as_of), self.composer.config.headlines)
+            if elsewhere
+            else found.headlines
+        )
+        return Answer(
+            question=question,
+            answered=False,
+            sentences=(),
+            citations=(),
+            hits=found.hits,
+            confidence=found.confidence,
+            headlines=newest,
+            outcome="declined",
+            decision=found.decision,
+            time=replace(scope, in_window=False, elsewhere=elsewhere),
+        )
 
     async def ask_within(
         self, question: str, article_ids: Sequence[int], k: int | None = None
     ) -> Answer:
-        """Answer from these articles only (say, an alerted article and its story), or refuse.
-
-        The question is searched as usual, to the full candidate depth, and only the
-        passages of these articles are kept: a passage outside both candidate lists
-        would not have answered anyway.
-        """
-        start = time.perf_counter()
-        wanted = set(article_ids)
-        hits = await self.search(question, self.search_config.candidates)
-        hits = [h for h in hits if h.article.id in wanted][: k or self.search_config.top_k]
-        answer = await self._compose(question, hits)
-        return replace(answer, ms=(time.perf_counter() - start) * 1000)
+        """Answer from these articles only (say, an alerted article and its story), or refuse."""
+        return await self.ask(question, k, within_articles=frozenset(article_ids))
 
     async def _compose(
-        self, question: str, hits: list[Hit], hidden: Collection[int] = ()
+        self,
+        question: str,
+        hits: list[Hit],
+        hidden: Collection[int] = (),
+        support: Sequence[Hit] = (),
     ) -> Answer:
-        """Weigh the hits with the corpus's term statistics (hidden chunks left out)."""
+        """Weigh the hits with the corpus's term statistics (hidden chunks left out);
+        support holds the deeper ranking searched for corroborating outlets."""
         counts, total = await self.store.term_counts(search_terms(question), hidden)
+        # The shown hits lead the pool in their order (newest first for "latest").
+        shown = {h.chunk.id for h in hits}
+        pool = [*hits, *(h for h in support if h.chunk.id not in shown)]
+        # Which story each article tells, to diversify the quoted passages.
+        stories = await self.store.article_stories(list(dict.fromkeys(h.article.id for h in pool)))
         # Composing embeds candidate sentences: CPU work, off the event loop.
         return await asyncio.to_thread(
-            self.composer.compose, question, hits, TermStats(counts, total)
+            self.composer.compose, question, hits, TermStats(counts, total), pool, stories
         )
 
     async def article_vectors(self, article_id: int) -> np.ndarray:
         """Return an article's chunk vectors as rows (none: zero rows of the model's width)."""
         rows = await self.store.article_vectors(article_id)
         return np.vstack(rows) if rows else np.zeros((0, self.embedder.dim), dtype=np.float32)
+
+
+def _matching_words(question: str, reading: TimeReading) -> str:
+    """Return the question's other words, which do the matching; a question of time
+    words alone keeps them all."""
+    return reading.rest if reading.rest.strip(" ؟?!.") else question
 
 
 async def rebuild_index(

@@ -16,10 +16,12 @@ import math
 import re
 import tempfile
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from retrieval.answer import AnswerConfig
 from retrieval.answerability import AnswerabilityModel
@@ -63,6 +65,17 @@ class EvalSet:
     questions: tuple[EvalQuestion, ...]
     # Per paragraph (source, url, published) when the set has them (news days).
     origins: tuple[tuple[str, str, str], ...] = ()
+
+    def asked_at(self) -> datetime | None:
+        """Return the moment a news set's questions are asked: its newest report's
+        publication (time words read against it); None for a set without dates."""
+        dates = []
+        for _, _, published in self.origins:
+            try:
+                dates.append(datetime.fromisoformat(published.strip().replace(" ", "T", 1)))
+            except ValueError:
+                continue
+        return max(dates) if dates else None
 
     @property
     def answerable(self) -> list[EvalQuestion]:
@@ -231,7 +244,10 @@ async def build_corpus(
 def _result(
     q: EvalQuestion, answer: Answer, rankings: dict[str, tuple[int, ...]], removed: bool = False
 ) -> QuestionResult:
-    quoted = tuple(s.text for s in answer.sentences)
+    # Differing reports of the asked count are quoted as versions, not as sentences.
+    quoted = tuple(s.text for s in answer.sentences) + tuple(
+        v.sentence.text for v in answer.versions
+    )
     return QuestionResult(
         question=q,
         rankings=rankings,
@@ -278,17 +294,19 @@ async def run_questions(
     paragraphs that answer it.
     """
     results = []
+    as_of = dataset.asked_at()
     for q in dataset.questions:
         rankings: dict[str, tuple[int, ...]] = {}
         if q.paragraph is not None:
             for system in systems:
                 hits = await engine.search(q.text, RANK_DEPTH, mode=system)
                 rankings[system] = article_ranking(hits)
-        results.append(_result(q, await engine.ask(q.text), rankings))
+        results.append(_result(q, await engine.ask(q.text, as_of=as_of), rankings))
     if gold_removed:
         for qid, hidden in removal_sets(dataset, article_ids).items():
             q = next(x for x in dataset.questions if x.id == qid)
-            results.append(_result(q, await engine.ask(q.text, exclude=hidden), {}, True))
+            answer = await engine.ask(q.text, exclude=hidden, as_of=as_of)
+            results.append(_result(q, answer, {}, True))
     return results
 
 
@@ -342,6 +360,23 @@ def outcome_rates(prefix: str, results: Sequence[QuestionResult]) -> dict[str, f
     return out
 
 
+@asynccontextmanager
+async def throwaway_engine(
+    embedder: Embedder, database_url: str = "", **options: Any
+) -> AsyncIterator[Engine]:
+    """Open an engine (Engine.open's options) on a new corpus in a temporary folder,
+    never the bot's database; close and remove it after. With database_url, the corpus
+    is that PostgreSQL database instead, which must be empty (to measure that backend)."""
+    with tempfile.TemporaryDirectory(prefix="isnad-eval-") as tmp:
+        store = await CorpusStore.open_location(database_url, Path(tmp) / "eval.db")
+        try:
+            if database_url and (await store.stats()).articles:
+                raise ValueError("isnad eval needs an empty database: create a new one")
+            yield await Engine.open(store, embedder, Path(tmp) / "index.faiss", **options)
+        finally:
+            await store.close()
+
+
 async def evaluate(
     dataset: EvalSet,
     embedder: Embedder,
@@ -363,26 +398,18 @@ async def evaluate(
     database at database_url (to measure that backend).
     """
     start = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="isnad-eval-") as tmp:
-        store = await CorpusStore.open_location(database_url, Path(tmp) / "eval.db")
-        try:
-            if database_url and (await store.stats()).articles:
-                raise ValueError("isnad eval needs an empty database: create a new one")
-            engine = await Engine.open(
-                store,
-                embedder,
-                Path(tmp) / "index.faiss",
-                chunk_tokens=chunk_tokens,
-                chunk_overlap=chunk_overlap,
-                search=search,
-                answer=answer,
-                index_config=index,
-                answerability=answerability,
-            )
-            article_ids = await build_corpus(engine, dataset, progress)
-            results = await run_questions(engine, dataset, article_ids, systems, gold_removed)
-        finally:
-            await store.close()
+    async with throwaway_engine(
+        embedder,
+        database_url,
+        chunk_tokens=chunk_tokens,
+        chunk_overlap=chunk_overlap,
+        search=search,
+        answer=answer,
+        index_config=index,
+        answerability=answerability,
+    ) as engine:
+        article_ids = await build_corpus(engine, dataset, progress)
+        results = await run_questions(engine, dataset, article_ids, systems, gold_removed)
     return summarise(dataset, article_ids, results, systems, time.perf_counter() - start)
 
 

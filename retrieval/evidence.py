@@ -63,9 +63,8 @@ class SentenceEvidence:
         if self.disk is not None:
             self.embed([(t, s.text) for t, text in chunks for s in split_sentences(text)], progress)
 
-    def score(self, question: str, pairs: list[Pair]) -> list[float]:
-        """Return the cosine of each (headline, sentence) to the question."""
-        qvec = self.embed_query(question)
+    def vectors(self, pairs: list[Pair]) -> np.ndarray:
+        """Return the vector of each (headline, sentence), one row per pair."""
         with self._lock:
             known = {p: v for p in pairs if (v := self._recent.get(p)) is not None}
         missing = [p for p in dict.fromkeys(pairs) if p not in known]
@@ -77,7 +76,16 @@ class SentenceEvidence:
                 self._recent.move_to_end(p)
             while len(self._recent) > self.memory:
                 self._recent.popitem(last=False)
-        return [float(np.dot(qvec, known[p])) for p in pairs]
+        if not pairs:
+            return np.zeros((0, 0), np.float32)
+        return np.vstack([known[p] for p in pairs])
+
+    def score(self, question: str, pairs: list[Pair]) -> list[float]:
+        """Return the cosine of each (headline, sentence) to the question."""
+        qvec = self.embed_query(question)
+        if not pairs:
+            return []
+        return [float(np.dot(qvec, v)) for v in self.vectors(pairs)]
 
     def rerank(
         self, question: str, hits: list[Hit], depth: int, weight: float, lexical: float = 0.0

@@ -185,13 +185,38 @@ class VectorIndex:
         with self._lock:
             return int(self.index.remove_ids(np.asarray(ids, dtype=np.int64)))  # type: ignore[arg-type]
 
-    def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
-        """Return up to k (chunk id, cosine) best first."""
+    def search(
+        self, query: np.ndarray, k: int, within: np.ndarray | None = None
+    ) -> list[tuple[int, float]]:
+        """Return up to k (chunk id, cosine) best first; with within, among those ids only."""
         if k <= 0 or len(self) == 0:
             return []
         q = fit(query.reshape(1, -1), self.dim)
+        if within is not None:
+            return self._search_within(q, k, within)
         with self._lock:
             scores, ids = self.index.search(q, min(k, len(self)))
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i != -1]
+
+    def _search_within(self, q: np.ndarray, k: int, within: np.ndarray) -> list[tuple[int, float]]:
+        """Search only the given ids: a selector, so that a few allowed chunks are found
+        however many others score higher."""
+        if len(within) == 0:
+            return []
+        selector = faiss.IDSelectorBatch(np.asarray(within, dtype=np.int64))
+        # The selector stays referenced here until the search is done.
+        params: faiss.SearchParameters
+        if isinstance(self.index, faiss.IndexIVF):
+            # Every list: only the selected ids are scored, so this stays cheap, and an
+            # allowed chunk in a list the query would not probe is still found.
+            ivf = faiss.SearchParametersIVF()
+            ivf.nprobe = self.index.nlist
+            params = ivf
+        else:
+            params = faiss.SearchParameters()
+        params.sel = selector
+        with self._lock:
+            scores, ids = self.index.search(q, min(k, len(within), len(self)), params=params)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i != -1]
 
     def matches(self, ids: np.ndarray) -> bool:

@@ -96,7 +96,8 @@ def parse_article(text: str, *, default_source: str = "", url: str = "") -> Arti
         url=meta.get("url", url),
         published=published or "",
         author=meta.get("author", ""),
-        dated_at_ingest=published is None,
+        # No date stated, or one that cannot be read: the ingest time stands in, marked.
+        dated_at_ingest=not published,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
@@ -83,15 +84,59 @@ class Citation:
     source: str
     published: str
     url: str
+    dated_at_ingest: bool = False  # published is the ingest time, not a stated date
+    # The outlet counted when reports are counted: the publisher, or the agency a
+    # reprint credits in its text (a wire copy in a paper counts as the agency's).
+    outlet: str = ""
+
+
+@dataclass(frozen=True)
+class TimeScope:
+    """The time a question asked about, as read against its as-of moment.
+
+    kind "window": reports published in [start, end) (wall-clock time); "latest": the
+    newest reports on the subject first. in_window False says no report from the
+    window is on the subject: the answer then quotes nothing and its headlines are the
+    newest reports on the subject, from outside the window (elsewhere), or, when no
+    report anywhere is on it, the nearest headlines.
+    """
+
+    kind: Literal["window", "latest"]
+    phrases: tuple[str, ...]
+    as_of: datetime
+    start: datetime | None = None
+    end: datetime | None = None
+    in_window: bool = True
+    elsewhere: bool = False  # not in_window, but the subject is reported at other times
 
 
 @dataclass(frozen=True)
 class AnswerSentence:
-    """A sentence quoted verbatim from a passage, with its citation marker."""
+    """A sentence quoted verbatim from a passage, with its citation marker.
+
+    citations holds the markers of every article that reports the same thing (the
+    quoted one first), outlets the distinct outlets among them.
+    """
 
     text: str
     citation: int
     chunk_id: int
+    citations: tuple[int, ...] = ()
+    outlets: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.citations:
+            object.__setattr__(self, "citations", (self.citation,))
+
+
+@dataclass(frozen=True)
+class Version:
+    """One of differing reports of the asked figure: its value, a sentence that gives it
+    (with every article that gives it) and the newest time it was reported."""
+
+    figure: str
+    sentence: AnswerSentence
+    published: str
 
 
 @dataclass(frozen=True)
@@ -111,6 +156,11 @@ class Answer:
     # declined: nothing on the subject (headlines are the nearest articles).
     outcome: Literal["answered", "not_stated", "declined"] = "answered"
     decision: Decision | None = None
+    # What the question's time words asked for; None when it has none (or the corpus
+    # holds no dated article, so time cannot narrow anything).
+    time: TimeScope | None = None
+    # Outlets give different figures for what was asked: each version, newest first.
+    versions: tuple[Version, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.answered and self.outcome == "answered":

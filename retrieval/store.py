@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 import time
@@ -21,12 +22,12 @@ from retrieval.identity import canonical_url, content_hash
 from retrieval.models import Article, ArticleDraft, Chunk, ChunkSpan
 from retrieval.postgres import CHANGES_CHANNEL, Database, PgConnection, is_postgres
 from retrieval.schema import migrate
+from retrieval.stories import StoryDecision
+from retrieval.storystore import ARTICLE_COLUMNS, StoryRows, article_row
 
 logger = logging.getLogger(__name__)
 
-_ARTICLE_COLUMNS = (
-    "id, title, body, source, url, published, content_hash, added_at, author, dated_at_ingest"
-)
+_ARTICLE_COLUMNS = ARTICLE_COLUMNS
 
 
 # Corpus writers on PostgreSQL take turns on this lock, so the change log's sequence
@@ -49,10 +50,10 @@ class CorpusStats:
     sources: tuple[tuple[str, int], ...]
     newest_published: str
     newest_added: str
+    stories: int = 0
 
 
-def _article(row: Sequence[object]) -> Article:
-    return Article(*row[:-1], dated_at_ingest=bool(row[-1]))  # type: ignore[arg-type, misc]
+_article = article_row
 
 
 async def connect(path: Path) -> Database:
@@ -69,7 +70,7 @@ async def connect(path: Path) -> Database:
     return db
 
 
-class CorpusStore:
+class CorpusStore(StoryRows):
     """Articles, chunks with their float32 vectors, and lexical search over chunks.
 
     `db` is shared: other parts of the bot keep their tables in the same file
@@ -164,12 +165,16 @@ class CorpusStore:
         spans: Sequence[ChunkSpan],
         vectors: np.ndarray,
         model: str,
+        story: StoryDecision | None = None,
     ) -> tuple[Article, list[Chunk]]:
-        """Store an article with its chunks, vectors and FTS rows in one transaction."""
+        """Store an article with its chunks, vectors and FTS rows in one transaction;
+        with story, its place in a story too."""
         if len(spans) != len(vectors):
             raise ValueError("one vector per chunk is needed")
         now = utc_now()
-        published = now if draft.dated_at_ingest else draft.published
+        # A stated date wins; with none, a draft marked so is dated now, and says so.
+        dated_at_ingest = draft.dated_at_ingest and not draft.published
+        published = now if dated_at_ingest else draft.published
         try:
             await self._begin_change()
             async with self._writer.execute(
@@ -186,7 +191,7 @@ class CorpusStore:
                     content_hash(draft.body),
                     now,
                     draft.author,
-                    int(draft.dated_at_ingest),
+                    int(dated_at_ingest),
                 ),
             ) as cur:
                 # Closed at once: SQLite holds a RETURNING statement open till then.
@@ -219,6 +224,8 @@ class CorpusStore:
                 chunks.append(
                     Chunk(chunk_id, article_id, span.order, span.start, span.end, span.text)
                 )
+            if story is not None:
+                await self._place(article_id, story, now)
             await self._log_changes([(c.id, "add") for c in chunks])
             await self._writer.commit()
             self._count = None  # chunks added or removed: count again
@@ -237,18 +244,32 @@ class CorpusStore:
             content_hash(draft.body),
             now,
             draft.author,
-            draft.dated_at_ingest,
+            dated_at_ingest,
         )
         return article, chunks
 
     async def delete_article(self, article_id: int) -> list[int]:
-        """Delete an article, its chunks and FTS rows; return the removed chunk ids."""
+        """Delete an article, its chunks and FTS rows; return the removed chunk ids.
+
+        Its story stays with the other articles (and goes when it was the last one);
+        its copies then name the oldest of them as the original.
+        """
         async with self._writer.execute(
             "SELECT id FROM chunks WHERE article_id = ?", (article_id,)
         ) as cur:
             ids = [int(r[0]) for r in await cur.fetchall()]
         try:
             await self._begin_change()
+            async with self._writer.execute(
+                "SELECT MIN(article_id) FROM article_stories WHERE copy_of = ?", (article_id,)
+            ) as cur:
+                row = await cur.fetchone()
+            if row and row[0] is not None:
+                await self._writer.execute(
+                    "UPDATE article_stories SET copy_of = CASE WHEN article_id = ? THEN NULL"
+                    " ELSE ? END WHERE copy_of = ?",
+                    (int(row[0]), int(row[0]), article_id),
+                )
             await self._text.remove(self._writer, ids)
             await self._writer.execute("DELETE FROM chunks WHERE article_id = ?", (article_id,))
             await self._writer.execute("DELETE FROM articles WHERE id = ?", (article_id,))
@@ -330,6 +351,19 @@ class CorpusStore:
         ) as cur:
             return {int(r[0]) for r in await cur.fetchall()}
 
+    async def source_chunk_ids(self, sources: Iterable[str]) -> set[int]:
+        """Return the ids of every chunk of the articles from these sources (exact names)."""
+        names = sorted(set(sources))
+        if not names:
+            return set()
+        marks = ",".join("?" * len(names))
+        async with self.db.execute(
+            "SELECT c.id FROM chunks c JOIN articles a ON a.id = c.article_id"
+            f" WHERE a.source IN ({marks})",
+            names,
+        ) as cur:
+            return {int(r[0]) for r in await cur.fetchall()}
+
     async def vectors(self, batch: int = 10_000) -> tuple[np.ndarray, np.ndarray]:
         """Return (ids, vectors) of every chunk, as stored."""
         ids: list[int] = []
@@ -387,6 +421,7 @@ class CorpusStore:
             )
             await self._log_changes([(0, "reindex")])
             await self._writer.commit()
+            self.forget_lead_vectors()  # stories compare the new vectors from now on
         except BaseException:
             await self._writer.rollback()
             raise
@@ -399,6 +434,32 @@ class CorpusStore:
         With within, only those chunks are searched (say, the articles of a time window).
         """
         return await self._text.search(self.db, terms, limit, within)
+
+    async def published_between(self, low: str, high: str) -> list[tuple[int, str]]:
+        """Return (article id, published) of articles whose stored date string lies in
+        [low, high); the caller reads the times, this only narrows by the index."""
+        async with self.db.execute(
+            "SELECT id, published FROM articles WHERE published >= ? AND published < ?",
+            (low, high),
+        ) as cur:
+            return [(int(r[0]), str(r[1])) for r in await cur.fetchall()]
+
+    async def dated_span(self) -> tuple[str, str] | None:
+        """Return the oldest and newest published date strings, or None when no article
+        is dated."""
+        async with self.db.execute(
+            "SELECT MIN(published), MAX(published) FROM articles WHERE published != ''"
+        ) as cur:
+            row = await cur.fetchone()
+        return (str(row[0]), str(row[1])) if row and row[0] is not None else None
+
+    async def chunks_of(self, article_ids: Collection[int]) -> set[int]:
+        """Return the chunk ids of these articles (any number of them)."""
+        async with self.db.execute(
+            "SELECT id FROM chunks WHERE article_id IN (SELECT value FROM json_each(?))",
+            (json.dumps(sorted(article_ids)),),
+        ) as cur:
+            return {int(r[0]) for r in await cur.fetchall()}
 
     async def term_counts(
         self, terms: Sequence[str], hidden: Collection[int] = ()
@@ -506,7 +567,8 @@ class CorpusStore:
         async with self.db.execute(
             "SELECT (SELECT COUNT(*) FROM articles), (SELECT COUNT(*) FROM chunks),"
             " (SELECT COALESCE(MAX(published), '') FROM articles),"
-            " (SELECT COALESCE(MAX(added_at), '') FROM articles)"
+            " (SELECT COALESCE(MAX(added_at), '') FROM articles),"
+            " (SELECT COUNT(*) FROM stories)"
         ) as cur:
             row = await cur.fetchone()
         assert row is not None
@@ -514,4 +576,4 @@ class CorpusStore:
             "SELECT source, COUNT(*) FROM articles GROUP BY source ORDER BY COUNT(*) DESC, source"
         ) as cur:
             sources = tuple((str(s), int(n)) for s, n in await cur.fetchall())
-        return CorpusStats(int(row[0]), int(row[1]), sources, str(row[2]), str(row[3]))
+        return CorpusStats(int(row[0]), int(row[1]), sources, str(row[2]), str(row[3]), int(row[4]))

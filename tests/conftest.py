@@ -11,6 +11,7 @@ import pytest
 from support.admin_pages import Pages
 from support.botapi import TOKEN, StartBot, bot_settings, open_test_engine, stop_app
 from support.embedders import HashingEmbedder
+from telegram import Bot
 from telegram.ext import Application
 
 import bot.cli as cli
@@ -129,6 +130,16 @@ async def botapi() -> AsyncIterator[LocalBotApi]:
     api = LocalBotApi(token=TOKEN)
     await api.start()
     yield api
+    await api.stop()
+
+
+@pytest.fixture
+async def local_bot() -> AsyncIterator[tuple[LocalBotApi, Bot]]:
+    """A real telegram.Bot talking to the local Bot API server."""
+    api = LocalBotApi(token=TOKEN)
+    await api.start()
+    async with Bot(TOKEN, base_url=api.base_url) as bot:
+        yield api, bot
     await api.stop()
 
 

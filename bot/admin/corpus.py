@@ -25,7 +25,6 @@ from retrieval.engine import Engine
 from retrieval.extract import NoTextError, extract_page
 from retrieval.models import Article, ArticleDraft
 from retrieval.neardup import nearest, simhash, to_unsigned
-from retrieval.store import utc_now
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +73,8 @@ def text_draft(
         body="\n\n".join(body_lines),
         source=source,
         url=url,
-        published=published or utc_now(),
+        published=published,
+        dated_at_ingest=not published,  # the store dates it with the ingest time
     )
 
 
@@ -149,9 +149,9 @@ async def add_url(
         draft = await asyncio.to_thread(extract_page, res.content, res.charset, res.url)
     except NoTextError as exc:
         return AddOutcome(None, reason="no_text", detail=str(exc))
-    # Arabic dates often fail to parse: the fetch time is the last resort.
+    # Arabic dates often fail to parse: the ingest time is the last resort, marked.
     return await ingest_one(
-        engine, feeds, replace(draft, published=draft.published or utc_now()), announce
+        engine, feeds, replace(draft, dated_at_ingest=not draft.published), announce
     )
 
 

@@ -26,6 +26,7 @@ class StatsReport:
     index_memory_bytes: int
     model: str
     uptime_seconds: float
+    stories: int = 0
 
 
 def index_memory(index: VectorIndex) -> int:
@@ -58,4 +59,5 @@ async def gather(
         index_memory_bytes=index_memory(engine.index),
         model=engine.embedder.name,
         uptime_seconds=time.monotonic() - started,
+        stories=corpus.stories,
     )

@@ -16,7 +16,6 @@ from bot.news.urlsafety import FetchError, FetchResult, FetchTimeoutError
 from retrieval.arabic import words
 from retrieval.extract import NoTextError, decode_html, extract_article
 from retrieval.models import ArticleDraft
-from retrieval.store import utc_now
 
 Fetcher = Callable[[str], Awaitable[FetchResult]]
 
@@ -133,7 +132,8 @@ async def entry_draft(
         return EntryDraft(key, None, "not_article", ("entry_bad_link",))
     title = real_title(" ".join(str(entry.get("title") or "").split()))
     page = await fetch_page_draft(link, fetch_page, min_words)
-    published = entry_date(entry) or (page.draft.published if page.draft else "") or utc_now()
+    # The feed's date, else the page's; else the ingest time, marked as such.
+    published = entry_date(entry) or (page.draft.published if page.draft else "")
     source = feed_title or urlsplit(page.url).hostname or ""
     if page.draft is not None:
         draft = replace(
@@ -142,6 +142,7 @@ async def entry_draft(
             source=page.draft.source or source,
             url=page.url,
             published=published,
+            dated_at_ingest=not published,
         )
         return EntryDraft(key, draft, "page", page.counters)
     body = _entry_body(entry)
@@ -154,5 +155,6 @@ async def entry_draft(
         url=page.url,
         published=published,
         author=str(entry.get("author") or ""),
+        dated_at_ingest=not published,
     )
     return EntryDraft(key, draft, "summary", (*page.counters, "summary_fallback"))

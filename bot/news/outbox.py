@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from retrieval.models import Article
 from retrieval.neardup import simhash, to_signed
@@ -17,16 +18,41 @@ logger = logging.getLogger(__name__)
 Matcher = Callable[[Article], Awaitable[list[int]]]
 # Looks an article up by id (the engine's store does); None when it was deleted.
 ArticleLookup = Callable[[int], Awaitable[Article | None]]
+# A story's outlets, in the order they told it (the engine's store knows them).
+OutletLookup = Callable[[int], Awaitable[list[str]]]
+
+# Later articles of a story update the alert already sent for this long after it.
+STORY_WINDOW = 72 * 3600.0
+
+_COLUMNS = "id, chat_id, article_id, attempts, story_id, message_id, seen, shown"
 
 
 @dataclass(frozen=True)
 class OutboxRow:
-    """One alert to deliver: which chat, which article, how many tries so far."""
+    """One alert to deliver (or edit): which chat, which article, how many tries so far.
+
+    A story alert has story_id; once sent, message_id names the message, seen counts
+    the story's articles noted for the chat and shown those the message counts.
+    """
 
     id: int
     chat_id: int
     article_id: int
     attempts: int
+    story_id: int | None = None
+    message_id: int | None = None
+    seen: int = 1
+    shown: int = 0
+
+
+def _maybe(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def _outbox_row(r: Sequence[Any]) -> OutboxRow:
+    return OutboxRow(
+        int(r[0]), int(r[1]), int(r[2]), int(r[3]), _maybe(r[4]), _maybe(r[5]), int(r[6]), int(r[7])
+    )
 
 
 async def record_articles(
@@ -69,30 +95,68 @@ async def unnoted(db: Database, article_ids: Sequence[int]) -> set[int]:
     return set(ids) - noted
 
 
-async def fan_out(db: Database, article: ArticleLookup, match: Matcher) -> int:
+async def fan_out(
+    db: Database,
+    article: ArticleLookup,
+    match: Matcher,
+    window: float = STORY_WINDOW,
+    now: float | None = None,
+) -> int:
     """Queue alerts for noted articles not yet fanned out; return how many rows were queued.
 
-    The outbox rows and the article's fanned_out flag land in one transaction, and
-    the unique (chat, article) key makes a repeat harmless: after a crash the next
-    run picks up exactly the articles that were not done.
+    A chat gets one alert per story: a later article of a story the chat was alerted
+    to within window seconds counts towards that alert's update instead. A chat with
+    an every-article subscription gets one alert per article. The outbox rows, the
+    counts and the article's fanned_out flag land in one transaction, and the unique
+    (chat, article) and (chat, story) keys make a repeat harmless: after a crash the
+    next run picks up exactly the articles that were not done.
     """
     async with db.execute(
-        "SELECT n.article_id, n.alert FROM news_articles n WHERE n.fanned_out = 0"
+        "SELECT n.article_id, n.alert, s.story_id FROM news_articles n LEFT JOIN"
+        " article_stories s ON s.article_id = n.article_id WHERE n.fanned_out = 0"
         " ORDER BY n.article_id"
     ) as cur:
-        todo = [(int(r[0]), bool(r[1])) for r in await cur.fetchall()]
+        todo = [
+            (int(r[0]), bool(r[1]), int(r[2]) if r[2] is not None else None)
+            for r in await cur.fetchall()
+        ]
+    if not todo:
+        return 0
+    async with db.execute(
+        "SELECT DISTINCT chat_id FROM subscriptions WHERE active = 1 AND every_article = 1"
+    ) as cur:
+        every = {int(r[0]) for r in await cur.fetchall()}
     queued = 0
-    for article_id, alert in todo:
+    for article_id, alert, story in todo:
         chats: list[int] = []
         if alert:
             found = await article(article_id)
             chats = await match(found) if found is not None else []
-        now = utc_now()
-        cur = await db.executemany(
-            "INSERT OR IGNORE INTO outbox (chat_id, article_id, created_at) VALUES (?, ?, ?)",
-            [(c, article_id, now) for c in chats],
-        )
-        queued += max(cur.rowcount, 0)
+        stamp = utc_now()
+        since = (time.time() if now is None else now) - window
+        for chat in chats:
+            if story is None or chat in every:
+                cur = await db.execute(
+                    "INSERT OR IGNORE INTO outbox (chat_id, article_id, created_at)"
+                    " VALUES (?, ?, ?)",
+                    (chat, article_id, stamp),
+                )
+                queued += max(cur.rowcount, 0)
+                continue
+            cur = await db.execute(
+                "INSERT OR IGNORE INTO outbox (chat_id, article_id, story_id, created_at)"
+                " VALUES (?, ?, ?, ?)",
+                (chat, article_id, story, stamp),
+            )
+            if cur.rowcount > 0:
+                queued += 1
+                continue
+            # The chat has this story's alert: one more article for it to count.
+            await db.execute(
+                "UPDATE outbox SET seen = seen + 1 WHERE chat_id = ? AND story_id = ?"
+                " AND status IN ('pending', 'sent') AND (sent_unix IS NULL OR sent_unix >= ?)",
+                (chat, story, since),
+            )
         await db.execute(
             "UPDATE news_articles SET fanned_out = 1 WHERE article_id = ?", (article_id,)
         )
@@ -104,12 +168,35 @@ async def due(db: Database, limit: int = 500, now: float | None = None) -> list[
     """Return the oldest due pending alert of each chat, oldest first."""
     # One row per chat: a chat with a long queue must not starve the others.
     async with db.execute(
-        "SELECT id, chat_id, article_id, attempts FROM outbox WHERE id IN"
+        f"SELECT {_COLUMNS} FROM outbox WHERE id IN"
         " (SELECT MIN(id) FROM outbox WHERE status = 'pending' AND next_attempt <= ?"
         " GROUP BY chat_id) ORDER BY id LIMIT ?",
         (time.time() if now is None else now, limit),
     ) as cur:
-        return [OutboxRow(*map(int, r)) for r in await cur.fetchall()]
+        return [_outbox_row(r) for r in await cur.fetchall()]
+
+
+async def due_updates(
+    db: Database, interval: float, limit: int = 500, now: float | None = None
+) -> list[OutboxRow]:
+    """Return sent story alerts that lag behind their story and were last sent or edited
+    at least interval seconds ago, oldest first."""
+    async with db.execute(
+        f"SELECT {_COLUMNS} FROM outbox WHERE status = 'sent' AND story_id IS NOT NULL"
+        " AND message_id IS NOT NULL AND seen > shown"
+        " AND COALESCE(edited_unix, sent_unix, 0) <= ? ORDER BY id LIMIT ?",
+        ((time.time() if now is None else now) - interval, limit),
+    ) as cur:
+        return [_outbox_row(r) for r in await cur.fetchall()]
+
+
+async def mark_edited(db: Database, row_id: int, shown: int) -> None:
+    """Record that a story alert now shows shown articles (or gives up on the rest)."""
+    await db.execute(
+        "UPDATE outbox SET shown = MAX(shown, ?), edited_unix = ? WHERE id = ?",
+        (shown, time.time(), row_id),
+    )
+    await db.commit()
 
 
 CLAIM_LOCK = 0x15AD_0B0C
@@ -129,7 +216,7 @@ def _claim_sql(db: Database) -> str:
         " ORDER BY id LIMIT ?"
         + (" FOR UPDATE SKIP LOCKED" if is_postgres(db) else "")
         + ") AND status = 'pending' AND claimed_until < ?"
-        " RETURNING id, chat_id, article_id, attempts"
+        " RETURNING " + _COLUMNS
     )
 
 
@@ -148,7 +235,7 @@ async def claim(
         await db.begin()
         await db.execute("SELECT pg_advisory_xact_lock(?)", (CLAIM_LOCK,))
     async with db.execute(_claim_sql(db), (holder, at + lease, at, at, limit, at)) as cur:
-        rows = sorted((OutboxRow(*map(int, r)) for r in await cur.fetchall()), key=lambda r: r.id)
+        rows = sorted((_outbox_row(r) for r in await cur.fetchall()), key=lambda r: r.id)
     await db.commit()
     return rows
 
@@ -225,11 +312,14 @@ async def next_due_time(db: Database) -> float | None:
     return float(row[0]) if row and row[0] is not None else None
 
 
-async def mark_sent(db: Database, row_id: int) -> None:
-    """Record a delivered alert."""
+async def mark_sent(
+    db: Database, row_id: int, message_id: int | None = None, shown: int = 0
+) -> None:
+    """Record a delivered alert, its message id and how many story articles it counts."""
     await db.execute(
-        "UPDATE outbox SET status = 'sent', attempts = attempts + 1, sent_at = ? WHERE id = ?",
-        (utc_now(), row_id),
+        "UPDATE outbox SET status = 'sent', attempts = attempts + 1, sent_at = ?,"
+        " message_id = ?, sent_unix = ?, shown = ? WHERE id = ?",
+        (utc_now(), message_id, time.time(), shown, row_id),
     )
     await db.commit()
 
@@ -314,9 +404,11 @@ class Outbox:
         """Return the ids not noted yet; see `unnoted`."""
         return await unnoted(self._db, article_ids)
 
-    async def fan_out(self, article: ArticleLookup, match: Matcher) -> int:
+    async def fan_out(
+        self, article: ArticleLookup, match: Matcher, window: float = STORY_WINDOW
+    ) -> int:
         """Queue alerts for the articles not fanned out yet; see `fan_out`."""
-        return await fan_out(self._db, article, match)
+        return await fan_out(self._db, article, match, window)
 
     async def due(self, limit: int = 500, now: float | None = None) -> list[OutboxRow]:
         """Return the rows due now; see `due`."""
@@ -348,13 +440,21 @@ class Outbox:
         """Hold every sender until a unix time; see `hold_all`."""
         await hold_all(self._db, until)
 
+    async def due_updates(self, interval: float, limit: int = 500) -> list[OutboxRow]:
+        """Return the story alerts to edit now; see `due_updates`."""
+        return await due_updates(self._db, interval, limit)
+
+    async def mark_edited(self, row_id: int, shown: int) -> None:
+        """Record an edited story alert; see `mark_edited`."""
+        await mark_edited(self._db, row_id, shown)
+
     async def next_due_time(self) -> float | None:
         """Return when the next pending row is due, if any."""
         return await next_due_time(self._db)
 
-    async def mark_sent(self, row_id: int) -> None:
-        """Mark a row sent."""
-        await mark_sent(self._db, row_id)
+    async def mark_sent(self, row_id: int, message_id: int | None = None, shown: int = 0) -> None:
+        """Mark a row sent; see `mark_sent`."""
+        await mark_sent(self._db, row_id, message_id, shown)
 
     async def postpone(self, row_id: int, delay: float, error: str, *, count: bool = True) -> None:
         """Try a row again later; see `postpone`."""

@@ -67,7 +67,39 @@ BOT_STEPS: tuple[str, ...] = (
     );
     CREATE INDEX outbox_due ON outbox (status, next_attempt);
     """,
-    # 2: several senders (replicas) share the outbox: a row is claimed by one for a
+    # Conversation threads: one per chat, forgotten 10 minutes after its last question.
+    """
+    CREATE TABLE conversation_threads (
+        chat_id INTEGER PRIMARY KEY,
+        question TEXT NOT NULL,  -- the last question of the thread; '' when a button began it
+        subject TEXT NOT NULL,  -- its subject words, as written, space-separated
+        articles TEXT NOT NULL,  -- cited article ids, best first, comma-separated
+        story_id INTEGER,  -- the story those articles tell, once stories are kept
+        title TEXT NOT NULL,  -- the story's headline, named in follow-up replies
+        pinned INTEGER NOT NULL DEFAULT 0,  -- 1: the next question is read against it
+        updated_at REAL NOT NULL  -- unix time of its last question or button
+    );
+    CREATE INDEX conversation_threads_updated ON conversation_threads (updated_at);
+    """,
+    # 3: alerts by story. A chat gets one alert per story (story_id set), whose message
+    # is edited as more outlets tell the story; a chat with an every_article subscription
+    # gets one per article as before (story_id NULL).
+    """
+    ALTER TABLE subscriptions ADD COLUMN every_article INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE outbox ADD COLUMN story_id INTEGER;
+    ALTER TABLE outbox ADD COLUMN message_id INTEGER;  -- Telegram's id of the sent alert
+    ALTER TABLE outbox ADD COLUMN sent_unix REAL;
+    -- Articles of the story noted for this chat, and how many the message shows: an
+    -- edit is due while seen > shown. An edit shows what it read, so a repeat is harmless.
+    ALTER TABLE outbox ADD COLUMN seen INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE outbox ADD COLUMN shown INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE outbox ADD COLUMN edited_unix REAL;
+    -- The guarantee of one alert per chat and story.
+    CREATE UNIQUE INDEX outbox_chat_story ON outbox (chat_id, story_id)
+        WHERE story_id IS NOT NULL;
+    CREATE INDEX outbox_updates ON outbox (status, seen, shown);
+    """,
+    # 4: several senders (replicas) share the outbox: a row is claimed by one for a
     # lease, which lapses if its holder dies; one row paces every sender together.
     """
     ALTER TABLE outbox ADD COLUMN claimed_by TEXT NOT NULL DEFAULT '';
@@ -75,7 +107,7 @@ BOT_STEPS: tuple[str, ...] = (
     CREATE TABLE send_pace (name TEXT PRIMARY KEY, next_at REAL NOT NULL);
     INSERT INTO send_pace (name, next_at) VALUES ('alerts', 0);
     """,
-    # 3: answer-button sessions and question counts, shared by replicas (only written
+    # 5: answer-button sessions and question counts, shared by replicas (only written
     # when the bot runs on PostgreSQL; one bot keeps them in memory).
     """
     CREATE TABLE answer_sessions (

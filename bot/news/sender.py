@@ -21,7 +21,7 @@ import socket
 import time
 import uuid
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -58,8 +58,9 @@ def lead(body: str, sentences: int = 2) -> str:
     return text
 
 
-def alert_html(article: Article) -> str:
-    """Lay out an alert: headline, source and date, lead, and a link; RTL-safe HTML."""
+def alert_html(article: Article, outlets: Sequence[str] = ()) -> str:
+    """Lay out an alert: headline, source and date, the story's outlets when several tell
+    it, lead, and a link; RTL-safe HTML."""
     headline = formatting.bold(article.title.strip() or texts.UNTITLED)
     meta = " — ".join(
         [
@@ -67,9 +68,14 @@ def alert_html(article: Article) -> str:
             formatting.text(article.published[:10] or texts.UNKNOWN_DATE),
         ]
     )
-    lines = [
-        f"{formatting.text(texts.ALERT_HEADING)}: {headline}",
-        meta,
+    lines = [f"{formatting.text(texts.ALERT_HEADING)}: {headline}", meta]
+    if len(outlets) > 1:
+        lines.append(
+            formatting.text(
+                texts.ALERT_OUTLETS.format(n=len(outlets), outlets=texts.LIST_SEP.join(outlets))
+            )
+        )
+    lines += [
         "",
         formatting.text(lead(article.body)),
     ]
@@ -115,6 +121,8 @@ class AlertSender:
         repo: BotRepository,
         article: outbox.ArticleLookup,
         *,
+        outlets: outbox.OutletLookup | None = None,
+        update_interval: float = 3600.0,
         per_second: float = 30.0,
         chat_interval: float = 1.0,
         group_interval: float = 3.0,
@@ -129,6 +137,8 @@ class AlertSender:
         self.bot = bot
         self.repo = repo
         self.article = article
+        self.outlets = outlets
+        self.update_interval = update_interval
         self.interval = 1.0 / per_second
         self.chat_interval = chat_interval
         self.group_interval = group_interval
@@ -188,9 +198,12 @@ class AlertSender:
         sent = 0
         busy: set[int] = set()
         rows = await self.repo.outbox.claim(self.holder, self.lease, self.batch)
+        # Edits are not claimed: two replicas editing one message to the same text
+        # change nothing ("not modified"), as a repeat after a crash does.
+        updates = await self.repo.outbox.due_updates(self.update_interval)
         unsettled = {row.id for row in rows}
         try:
-            for row in rows:
+            for row, edit in [(r, False) for r in rows] + [(r, True) for r in updates]:
                 now = self.clock()
                 if row.chat_id in busy or self._next_chat.get(row.chat_id, 0.0) > now:
                     continue  # this chat's turn comes later; others go first
@@ -202,11 +215,12 @@ class AlertSender:
                 slot = await self.repo.outbox.take_slot(self.interval)
                 if slot > time.time():
                     await asyncio.sleep(slot - time.time())
-                unsettled.discard(row.id)
-                if not await self.repo.outbox.confirm(row.id, self.holder, self.lease):
-                    logger.info("alert %d went to another sender (this one was slow)", row.id)
-                    continue
-                if await self._deliver(row):
+                if not edit:
+                    unsettled.discard(row.id)
+                    if not await self.repo.outbox.confirm(row.id, self.holder, self.lease):
+                        logger.info("alert %d went to another sender (this one was slow)", row.id)
+                        continue
+                if await (self._edit(row) if edit else self._deliver(row)):
                     sent += 1
         finally:
             if unsettled:  # skipped, or stopped: let any sender have them at once
@@ -214,21 +228,63 @@ class AlertSender:
                     await self.repo.outbox.release(sorted(unsettled))
         return sent
 
+    async def _message(self, row: outbox.OutboxRow, article: Article) -> dict[str, Any]:
+        """Return the alert's message for send or edit, and take the chat's turn."""
+        outlets = []
+        if row.story_id is not None and self.outlets is not None:
+            outlets = await self.outlets(row.story_id)
+        gap = self.group_interval if row.chat_id < 0 else self.chat_interval
+        self._next_chat[row.chat_id] = self.clock() + gap
+        return {
+            "chat_id": row.chat_id,
+            "text": alert_html(article, outlets),
+            "parse_mode": ParseMode.HTML,
+            "reply_markup": alert_markup(article.id),
+            "link_preview_options": NO_PREVIEW,
+        }
+
+    async def _edit(self, row: outbox.OutboxRow) -> bool:
+        """Bring a sent story alert up to date with its story's outlets; True when edited.
+
+        Editing to what the message already says is harmless (Telegram answers "not
+        modified"), so an edit repeated after a crash changes nothing.
+        """
+        article = await self.article(row.article_id)
+        if article is None or row.message_id is None:
+            await self.repo.outbox.mark_edited(row.id, row.seen)  # nothing left to edit
+            return False
+        try:
+            await self.bot.edit_message_text(
+                message_id=row.message_id, **await self._message(row, article)
+            )
+        except RetryAfter as exc:
+            wait = _seconds(exc)
+            self._next_global = self.clock() + wait
+            logger.warning("Telegram asks to wait %g s before the next edit", wait)
+            return False
+        except Forbidden as exc:
+            await self._chat_gone(row, exc)
+            return False
+        except BadRequest as exc:
+            if "not modified" not in exc.message.lower():
+                # Deleted by the reader, or no longer editable: the update is dropped.
+                logger.info("alert %d in %d not edited: %s", row.id, row.chat_id, exc.message)
+            await self.repo.outbox.mark_edited(row.id, row.seen)
+            return False
+        except TelegramError as exc:  # NetworkError included: tried again after the interval
+            logger.warning("alert %d in %d not edited: %s", row.id, row.chat_id, exc)
+            await self.repo.outbox.mark_edited(row.id, row.shown)
+            return False
+        await self.repo.outbox.mark_edited(row.id, row.seen)
+        return True
+
     async def _deliver(self, row: outbox.OutboxRow) -> bool:
         article = await self.article(row.article_id)
         if article is None:
             await self.repo.outbox.give_up(row.id, "dropped", "article deleted")
             return False
-        gap = self.group_interval if row.chat_id < 0 else self.chat_interval
-        self._next_chat[row.chat_id] = self.clock() + gap
         try:
-            await self.bot.send_message(
-                chat_id=row.chat_id,
-                text=alert_html(article),
-                parse_mode=ParseMode.HTML,
-                reply_markup=alert_markup(article.id),
-                link_preview_options=NO_PREVIEW,
-            )
+            message = await self.bot.send_message(**await self._message(row, article))
         except RetryAfter as exc:
             wait = _seconds(exc)
             # Flood control is per bot: every chat waits, and the try does not count.
@@ -269,8 +325,10 @@ class AlertSender:
             await self.repo.outbox.give_up(row.id, "failed", str(exc))
             return False
         # Marked at once, in its own commit: the only window for a repeat.
-        await self.repo.outbox.mark_sent(row.id)
+        await self.repo.outbox.mark_sent(row.id, getattr(message, "message_id", None), row.seen)
         self.sent += 1
+        # The chat's pacing, for every sender: its next alert waits this long.
+        gap = self.group_interval if row.chat_id < 0 else self.chat_interval
         await self.repo.outbox.space_chat(row.chat_id, time.time() + gap)
         return True
 

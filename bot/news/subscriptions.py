@@ -56,20 +56,35 @@ def _row(r: Any) -> Subscription:
 _COLUMNS = "id, chat_id, topic, topic_norm, active, created_at"
 
 
-async def subscribe(db: Database, chat_id: int, topic: str = ALL_NEWS) -> bool:
-    """Subscribe a chat to a topic; return False when it already was."""
+async def subscribe(
+    db: Database, chat_id: int, topic: str = ALL_NEWS, every: bool | None = None
+) -> bool:
+    """Subscribe a chat to a topic; return False when it already was.
+
+    every True asks for an alert per article, False for one per story (the default
+    of a new subscription); None keeps what an existing subscription has.
+    """
     key = topic_key(topic)
     async with db.execute(
-        "SELECT active FROM subscriptions WHERE chat_id = ? AND topic_norm = ?", (chat_id, key)
+        "SELECT active, every_article FROM subscriptions WHERE chat_id = ? AND topic_norm = ?",
+        (chat_id, key),
     ) as cur:
         row = await cur.fetchone()
-    if row is not None and row[0]:
+    if row is not None and row[0] and (every is None or bool(row[1]) == every):
         return False
     await db.execute(
-        "INSERT INTO subscriptions (chat_id, topic, topic_norm, active, created_at)"
-        " VALUES (?, ?, ?, 1, ?) ON CONFLICT(chat_id, topic_norm)"
-        " DO UPDATE SET active = 1, topic = excluded.topic, created_at = excluded.created_at",
-        (chat_id, " ".join(topic.split()), key, utc_now()),
+        "INSERT INTO subscriptions (chat_id, topic, topic_norm, active, created_at, every_article)"
+        " VALUES (?, ?, ?, 1, ?, ?) ON CONFLICT(chat_id, topic_norm)"
+        " DO UPDATE SET active = 1, topic = excluded.topic, created_at = excluded.created_at,"
+        " every_article = COALESCE(?, subscriptions.every_article)",
+        (
+            chat_id,
+            " ".join(topic.split()),
+            key,
+            utc_now(),
+            int(bool(every)),
+            None if every is None else int(every),
+        ),
     )
     await db.commit()
     return True
@@ -163,9 +178,11 @@ class SubscriptionBook:
     def __init__(self, db: Database):
         self._db = db
 
-    async def subscribe(self, chat_id: int, topic: str = ALL_NEWS) -> bool:
+    async def subscribe(
+        self, chat_id: int, topic: str = ALL_NEWS, every: bool | None = None
+    ) -> bool:
         """Subscribe a chat to a topic; see `subscribe`."""
-        return await subscribe(self._db, chat_id, topic)
+        return await subscribe(self._db, chat_id, topic, every)
 
     async def unsubscribe(self, chat_id: int, topic: str = ALL_NEWS) -> bool:
         """End a chat's subscription to a topic; see `unsubscribe`."""

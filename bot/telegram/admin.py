@@ -77,7 +77,11 @@ async def find_command(update: Update, context: BotContext, ctx: BotState, args:
     if not args:
         return "usage", admin_format.plain_messages(texts.FIND_USAGE)
     found = await admin_corpus.find(ctx.engine, args, FIND_LIMIT)
-    return f"{len(found)} found", admin_format.find_messages(args, found, FIND_LIMIT)
+    stories = await ctx.engine.store.article_stories(a.id for a in found)
+    outlets = await ctx.engine.store.story_sources(stories.values())
+    return f"{len(found)} found", admin_format.find_messages(
+        args, found, FIND_LIMIT, stories, outlets
+    )
 
 
 async def delete_command(update: Update, context: BotContext, ctx: BotState, args: str) -> Done:

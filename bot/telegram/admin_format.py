@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from bot.admin.audit import AuditEntry
 from bot.admin.corpus import AddOutcome
@@ -69,19 +69,39 @@ def add_messages(outcome: AddOutcome) -> list[str]:
     return plain_messages(texts.ADD_FETCH_FAILED.format(detail=outcome.detail[:MAX_ERROR]))
 
 
-def find_messages(query: str, articles: Sequence[Article], limit: int) -> list[str]:
-    """Reply to /find: matching articles with ids, titles, sources and dates."""
+def find_messages(
+    query: str,
+    articles: Sequence[Article],
+    limit: int,
+    stories: Mapping[int, int] | None = None,
+    outlets: Mapping[int, Sequence[str]] | None = None,
+) -> list[str]:
+    """Reply to /find: matching articles with ids, titles, sources and dates, grouped by
+    story (article id -> story id in stories), each story with its outlets."""
     if not articles:
         return plain_messages(texts.FIND_NONE.format(words=query))
     lines = [bold(texts.FIND_HEADING.format(words=query))]
+    groups: dict[int | None, list[Article]] = {}
     for a in articles:
-        line = texts.FIND_LINE.format(
-            id=a.id,
-            title=a.title or texts.UNTITLED,
-            source=a.source or texts.UNKNOWN_SOURCE,
-            date=a.published[:10] or texts.UNKNOWN_DATE,
-        )
-        lines.append(text(line))
+        groups.setdefault((stories or {}).get(a.id), []).append(a)
+    for story, members in groups.items():
+        if story is not None:
+            names = list((outlets or {}).get(story, ()))
+            lines.append(
+                text(
+                    texts.FIND_STORY.format(
+                        story=story, n=len(names), outlets=texts.LIST_SEP.join(names)
+                    )
+                )
+            )
+        for a in members:
+            line = texts.FIND_LINE.format(
+                id=a.id,
+                title=a.title or texts.UNTITLED,
+                source=a.source or texts.UNKNOWN_SOURCE,
+                date=a.published[:10] or texts.UNKNOWN_DATE,
+            )
+            lines.append(text(line))
     if len(articles) >= limit:
         lines += ["", text(texts.FIND_MORE.format(n=limit))]
     return finish("\n".join(lines))
@@ -132,6 +152,7 @@ def stats_messages(r: StatsReport) -> list[str]:
     lines = [
         bold(texts.STATS_HEADING),
         text(texts.STATS_CORPUS.format(articles=r.articles, chunks=r.chunks, sources=r.sources)),
+        text(texts.STATS_STORIES.format(stories=r.stories)),
         text(texts.STATS_FEEDS.format(feeds=r.feeds, subscribers=r.subscribers)),
         text(
             texts.STATS_QUESTIONS.format(

@@ -17,7 +17,7 @@ from telegram.ext import (
 
 from bot.errors import ConfigError
 from bot.settings import Settings
-from bot.telegram import admin, commands, questions, redaction, subscriptions
+from bot.telegram import admin, commands, inline, questions, redaction, subscriptions
 from bot.telegram.state import BotState, EngineOpener, context_types
 from retrieval.dbhealth import DamagedDatabaseError, integrity_problems
 from retrieval.engine import Engine
@@ -132,6 +132,7 @@ def build_application(settings: Settings, engine: Engine | EngineOpener) -> App:
     questions.register(app)
     subscriptions.register(app)
     admin.register(app)
+    inline.register(app)
     return app
 
 

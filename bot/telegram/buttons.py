@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.constants import ChatType
 
+from bot.conversation.followup import subject_words
 from bot.telegram import formatting, texts
 from bot.telegram.admission import admit
 from bot.telegram.delivery import send, thread_of, typing
@@ -17,6 +19,7 @@ CALLBACK_MORE = "q:m:"
 CALLBACK_SOURCES = "q:s:"
 MORE_PAGE = 3  # passages per "more results" message
 MAX_SEARCH = 50
+THREAD_ARTICLES = 5  # the best articles of an answer a button's thread is about
 
 
 def keyboard(sid: str) -> InlineKeyboardMarkup:
@@ -55,10 +58,27 @@ async def on_button(update: Update, context: BotContext) -> None:
     message = query.message
     thread_id = thread_of(message) if isinstance(message, Message) else None
     place = Place(message.chat.id, message.message_id, thread_id)
+    if message.chat.type == ChatType.PRIVATE:
+        await resume_thread(context, message.chat.id, session)
     if action == CALLBACK_SOURCES:
         await show_sources(context, query, session, place)
     else:
         await show_more(context, query, sid, session, place)
+
+
+async def resume_thread(context: BotContext, chat_id: int, session: Session) -> None:
+    """Make the answer's question and articles the chat's thread again: follow-ups read
+    against it for the next ten minutes."""
+    ids = session.articles[:THREAD_ARTICLES]
+    found = await state(context).engine.store.get_articles(ids)
+    title = next((found[i].title.strip() for i in ids if i in found), "") or texts.UNTITLED
+    await state(context).repo.threads.keep(
+        chat_id,
+        question=session.question,
+        subject=subject_words(session.question),
+        articles=ids,
+        title=title,
+    )
 
 
 async def show_sources(
@@ -92,7 +112,8 @@ async def show_more(
         return
     k = min(len(session.shown) + MORE_PAGE, MAX_SEARCH)
     async with typing(context.bot, place.chat_id, place.thread_id):
-        hits = await st.engine.search(session.question, k)
+        # Within the question's time window again, read as of now.
+        hits = await st.engine.search_as_asked(session.question, k, as_of=st.settings.moment())
     fresh = [h for h in hits if h.chunk.id not in session.shown][:MORE_PAGE]
     if not fresh:
         await query.answer(texts.NO_MORE_RESULTS)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from bot.telegram import texts
 from bot.telegram.htmlsplit import MAX_MESSAGE, rtl_html, split_html
-from retrieval.models import Answer, Article, Citation, Hit
+from retrieval.models import Answer, AnswerSentence, Article, Citation, Hit
 from retrieval.quote import quote_span
 from retrieval.store import CorpusStats
 
@@ -134,12 +134,75 @@ def _note(note: str) -> list[str]:
     return [f"<i>{text(note)}</i>", ""] if note else []
 
 
+def when(published: str) -> str:
+    """Return an article's time as `YYYY-MM-DD hh:mm` (the date alone when that is all)."""
+    return published[:16].replace("T", " ") if published else texts.UNKNOWN_DATE
+
+
+def markers(sentence: AnswerSentence) -> str:
+    """Return the markers of every article that reports a sentence: [1][3][4]."""
+    return "".join(marker(n) for n in sentence.citations)
+
+
+def quoted_line(sentence: AnswerSentence) -> str:
+    """Return a quote, its markers and, when several outlets report it, how many."""
+    line = f"{text('«' + sentence.text + '»')} {markers(sentence)}"
+    if len(sentence.outlets) > 1:
+        line += f" — {text(texts.reported_by(len(sentence.outlets)))}"
+    return line
+
+
+def version_lines(answer: Answer) -> list[str]:
+    """Lay out differing reports: one line saying so, then each version, newest first."""
+    if not answer.versions:
+        return []
+    lines = [text(texts.REPORTS_DIFFER)]
+    for v in answer.versions:
+        outlets = texts.LIST_JOIN.join(v.sentence.outlets)
+        lines.append(
+            f"• {text('«' + v.sentence.text + '»')} {markers(v.sentence)}"
+            f" — {text(outlets)} — {text(when(v.published))}"
+        )
+    return lines
+
+
+def grouped_sources(citations: Sequence[Citation]) -> list[str]:
+    """List sources grouped by outlet: the outlet in bold, then its articles with time
+    and link; a reprint says which agency it credits."""
+    groups: dict[str, list[Citation]] = {}
+    for c in citations:
+        groups.setdefault(c.source.strip() or texts.UNKNOWN_SOURCE, []).append(c)
+    lines = []
+    for source, members in groups.items():
+        lines.append(bold(source))
+        for c in members:
+            title = link(c.url, text(c.title.strip() or texts.UNTITLED))
+            line = f"{marker(c.n)} {title} — {text(when(c.published))}"
+            if c.outlet and c.outlet != c.source:
+                line += f" {text(texts.CREDITED.format(agency=c.outlet))}"
+            lines.append(line)
+    return lines
+
+
 def answer_messages(answer: Answer, note: str = "") -> list[str]:
-    """Lay out an answer: quoted sentences, linked sources, supporting passages.
+    """Lay out an answer: quoted sentences with every outlet that reports them, differing
+    reports side by side, sources grouped by outlet, supporting passages.
 
     When the articles speak of the subject without stating the answer, say so first
     and show the closest sentences they hold as what they are, not as an answer.
     """
+    if answer.time is not None and not answer.time.in_window:
+        # Nothing from the asked time: the newest reports on the subject, dated, and
+        # never quoted as if they were from then.
+        lines = [
+            *_note(note),
+            text(texts.TIME_NOTHING_IN_WINDOW.format(when=texts.when(answer.time))),
+        ]
+        if answer.headlines:
+            newest = answer.time.elsewhere
+            lines += ["", bold(texts.TIME_NEWEST_HEADING if newest else texts.NEAREST_HEADLINES)]
+            lines += [f"• {source_line(h)}" for h in answer.headlines]
+        return finish("\n".join(lines))
     if not answer.answered and answer.outcome != "not_stated":
         lines = [*_note(note), text(texts.NO_ANSWER)]
         if answer.headlines:
@@ -150,9 +213,18 @@ def answer_messages(answer: Answer, note: str = "") -> list[str]:
         lines = [*_note(note), text(texts.NOT_STATED), "", bold(texts.CLOSEST_HEADING)]
     else:
         lines = [*_note(note), bold(texts.ANSWER_HEADING)]
-    lines += [f"{text('«' + s.text + '»')} {marker(s.citation)}" for s in answer.sentences]
+    if scoped := texts.time_note(answer):
+        lines.insert(len(lines) - 1, f"<i>{text(scoped)}</i>")
+    # A time question's quotes carry their article's date and time.
+    dates = {c.n: c.published for c in answer.citations} if answer.time else {}
+    lines += version_lines(answer)
+    in_versions = {v.sentence.text for v in answer.versions}
+    rest = [s for s in answer.sentences if s.text not in in_versions]
+    if rest and answer.versions:
+        lines.append("")
+    lines += [quoted_line(s) + _dated(dates.get(s.citation, "")) for s in rest]
     lines += ["", bold(texts.SOURCES_HEADING)]
-    lines += [f"{marker(c.n)} {source_line(c)}" for c in answer.citations]
+    lines += grouped_sources(answer.citations)
     passages = quoted_passages(answer)
     if passages:
         lines += ["", bold(texts.PASSAGES_HEADING)]
@@ -163,11 +235,16 @@ def answer_messages(answer: Answer, note: str = "") -> list[str]:
     return finish("\n".join(lines))
 
 
+def _dated(published: str) -> str:
+    """Return ' (date time)' for a quote of a time question; '' when there is no date."""
+    return f" {text('(' + texts.stamp(published) + ')')}" if published else ""
+
+
 def quoted_passages(answer: Answer) -> list[tuple[int, Hit]]:
     """Return the passages the answer quotes, with their citation numbers, in order."""
     by_chunk = {h.chunk.id: h for h in answer.hits}
     out: dict[int, tuple[int, Hit]] = {}
-    for s in answer.sentences:
+    for s in [*answer.sentences, *(v.sentence for v in answer.versions)]:
         hit = by_chunk.get(s.chunk_id)
         if hit is not None and s.chunk_id not in out:
             out[s.chunk_id] = (s.citation, hit)

@@ -18,14 +18,13 @@ from telegram.ext import (
 )
 
 from bot.admin import questionlog
+from bot.conversation.turn import answer_turn
 from bot.telegram import formatting, texts
 from bot.telegram.admission import admit
 from bot.telegram.buttons import CALLBACK_PREFIX, keyboard, on_button
 from bot.telegram.commands import command_args, registered_commands
 from bot.telegram.delivery import reply, thread_of, typing
-from bot.telegram.state import BotContext, Focus, state, take_focus
-from retrieval.engine import Engine
-from retrieval.models import Answer
+from bot.telegram.state import BotContext, state
 
 logger = logging.getLogger(__name__)
 
@@ -150,34 +149,33 @@ async def answer_question(update: Update, context: BotContext, raw: str, usage: 
     question = taken.question
     started = time.perf_counter()
     async with typing(context.bot, chat.id, thread_of(message)):
-        answer, note = await ask(st.engine, question, take_focus(context), taken.note)
-    markup = None
-    if answer.sentences:  # answered, or the closest sentences of a "not stated" reply
-        shown = tuple(h.chunk.id for _, h in formatting.quoted_passages(answer))
-        articles = tuple(dict.fromkeys(h.article.id for h in answer.hits))
-        markup = keyboard(st.sessions.add(question, shown, articles))
-    messages = formatting.answer_messages(answer, note)
-    await reply(update, context, messages, quote=True, markup=markup)
+        turn = await answer_turn(
+            st.engine,
+            st.repo.threads,
+            chat.id,
+            question,
+            private=is_private(update),
+            note=taken.note,
+            as_of=st.settings.moment(),
+        )
+    answer, note = turn.answer, "\n".join(turn.notes)
+    if answer is None:  # nothing to search: an outlet the corpus does not hold
+        await reply(update, context, formatting.plain_messages(note), quote=True)
+    else:
+        markup = None
+        if answer.sentences:  # answered, or the closest sentences of a "not stated" reply
+            shown = tuple(h.chunk.id for _, h in formatting.quoted_passages(answer))
+            articles = tuple(dict.fromkeys(h.article.id for h in answer.hits))
+            markup = keyboard(st.sessions.add(turn.query, shown, articles))
+        messages = formatting.answer_messages(answer, note)
+        await reply(update, context, messages, quote=True, markup=markup)
     await questionlog.record_question(
         st.questions,
         chat_kind=chat.type,
-        answered=answer.answered,
+        answered=answer is not None and answer.answered,
         latency_ms=(time.perf_counter() - started) * 1000,
         question=question,
     )
-
-
-async def ask(
-    engine: Engine, question: str, focus: Focus | None, note: str = ""
-) -> tuple[Answer, str]:
-    """Answer from the focused article when it can; else say so and answer from all news."""
-    if focus is not None:
-        answer = await engine.ask_within(question, [focus.article_id])
-        if answer.answered:
-            return answer, note
-        missed = texts.FOCUS_NOT_ANSWERED.format(title=focus.title)
-        note = f"{note}\n{missed}" if note else missed
-    return await engine.ask(question), note
 
 
 # -- everything else ----------------------------------------------------------

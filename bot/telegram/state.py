@@ -28,18 +28,10 @@ from bot.telegram.sessions import SessionStore
 from retrieval.engine import Engine
 from retrieval.follower import IndexFollower
 
-FOCUS_KEY = "focus"  # in chat_data: the article the chat's next question is about
+INLINE_SETTLE = 0.6  # seconds; Telegram sends a query at each pause in typing
 
 # Opens the engine on the running loop (the CLI's `run`); tests pass an open engine.
 EngineOpener = Callable[[], Awaitable[Engine]]
-
-
-@dataclass(frozen=True)
-class Focus:
-    """The article an alert's «ask about this» button points the next question at."""
-
-    article_id: int
-    title: str
 
 
 @dataclass(frozen=True)
@@ -67,6 +59,10 @@ class BotState:
         # Reindex pacing: progress edits and chunks per embedding call.
         self.edit_every = EDIT_EVERY
         self.reindex_batch = BATCH
+        # Inline mode: seconds a query waits for the user to stop typing, and by user
+        # the newest query id seen.
+        self.inline_settle = INLINE_SETTLE
+        self.inline_latest: dict[int, str] = {}
         self.sender: AlertSender | None = None
         self.sender_task: asyncio.Task[None] | None = None
         self.follower: IndexFollower | None = None
@@ -164,15 +160,3 @@ def context_types(bot_state: BotState) -> ContextTypes[BotContext, Any, Any, Bot
 def state(context: BotContext) -> BotState:
     """Return the bot's state."""
     return context.bot_data
-
-
-def set_focus(context: BotContext, focus: Focus) -> None:
-    """Point the chat's next question at one article."""
-    if context.chat_data is not None:
-        context.chat_data[FOCUS_KEY] = focus
-
-
-def take_focus(context: BotContext) -> Focus | None:
-    """Return and forget the chat's focus: it holds for one question."""
-    found = context.chat_data.pop(FOCUS_KEY, None) if context.chat_data is not None else None
-    return found if isinstance(found, Focus) else None

@@ -17,13 +17,14 @@ from telegram.ext import (
     filters,
 )
 
+from bot.conversation.followup import subject_words
 from bot.news import subscriptions
 from bot.news.poller import PollConfig, poll_once
 from bot.news.sender import ASK_PREFIX, AlertSender, move_chat
 from bot.telegram import formatting, texts
 from bot.telegram.commands import command_args
 from bot.telegram.delivery import NO_PREVIEW, reply
-from bot.telegram.state import BotContext, BotState, Focus, set_focus, state
+from bot.telegram.state import BotContext, BotState, state
 from retrieval.follower import IndexFollower
 
 logger = logging.getLogger(__name__)
@@ -32,6 +33,9 @@ POLL_JOB = "feed-poll"
 UNSUB_PREFIX = "unsub:"
 MAX_TOPIC_CHARS = 80
 _ALL_WORDS = frozenset({"all", "الكل", "كل", "الجميع"})
+# First word of /subscribe: an alert per article, or (back to) one per story.
+_EVERY_WORDS = frozenset({"كل", "every"})
+_STORY_WORDS = frozenset({"قصص", "stories"})
 
 
 async def may_manage(update: Update, context: BotContext) -> bool:
@@ -57,18 +61,25 @@ async def subscribe_command(update: Update, context: BotContext) -> None:
         await reply(update, context, formatting.plain_messages(texts.ADMINS_ONLY))
         return
     assert update.effective_message is not None  # a command handler: there is one
-    topic = " ".join(command_args(update.effective_message).split())
+    words = command_args(update.effective_message).split()
+    every: bool | None = None
+    if words and words[0].lower() in _EVERY_WORDS | _STORY_WORDS:
+        every = words.pop(0).lower() in _EVERY_WORDS
+    topic = " ".join(words)
     if len(topic) > MAX_TOPIC_CHARS:
         await reply(update, context, formatting.plain_messages(texts.TOPIC_TOO_LONG))
         return
     if not subscriptions.topic_key(topic):
         topic = subscriptions.ALL_NEWS  # no words (or none at all): all news
-    new = await state(context).repo.subscriptions.subscribe(update.effective_chat.id, topic)
+    new = await state(context).repo.subscriptions.subscribe(update.effective_chat.id, topic, every)
     if topic:
         msg = texts.SUBSCRIBED_TOPIC if new else texts.ALREADY_TOPIC
     else:
         msg = texts.SUBSCRIBED_ALL if new else texts.ALREADY_ALL
-    await reply(update, context, formatting.plain_messages(msg.format(topic=topic)))
+    lines = [msg.format(topic=topic)]
+    if every is not None:
+        lines.append(texts.SUBSCRIBED_EVERY if every else texts.SUBSCRIBED_STORIES)
+    await reply(update, context, formatting.plain_messages("\n".join(lines)))
 
 
 async def unsubscribe_command(update: Update, context: BotContext) -> None:
@@ -155,7 +166,7 @@ def unchanged(exc: BadRequest) -> bool:
 
 
 async def on_ask_button(update: Update, context: BotContext) -> None:
-    """Tell the reader they can ask about the alerted article now."""
+    """Begin a thread on the alerted article and tell the reader to ask about it now."""
     query = update.callback_query
     if query is None:
         return
@@ -165,7 +176,17 @@ async def on_ask_button(update: Update, context: BotContext) -> None:
     if article is None:
         await reply(update, context, formatting.plain_messages(texts.ARTICLE_GONE))
         return
-    set_focus(context, Focus(article.id, article.title.strip() or texts.UNTITLED))
+    chat = update.effective_chat
+    if chat is not None:
+        title = article.title.strip() or texts.UNTITLED
+        await state(context).repo.threads.keep(
+            chat.id,
+            question="",
+            subject=subject_words(article.title),
+            articles=[article.id],
+            title=title,
+            pinned=True,
+        )
     await reply(
         update,
         context,
@@ -231,7 +252,13 @@ async def start_background(application: Application) -> None:  # type: ignore[ty
     await st.repo.feeds.sync_settings_feeds(st.settings.feeds)
     # Articles noted but not yet queued (a stop between the two) are queued now.
     await st.repo.outbox.fan_out(st.engine.store.get_article, st.matcher.chats_for)
-    st.sender = AlertSender(application.bot, st.repo, st.engine.store.get_article)
+    st.sender = AlertSender(
+        application.bot,
+        st.repo,
+        st.engine.store.get_article,
+        outlets=st.engine.store.story_outlets,
+        update_interval=st.settings.story_update_seconds,
+    )
     st.sender_task = asyncio.create_task(st.sender.run(), name="isnad-alert-sender")
     # Articles other replicas (or `isnad ingest`) add reach this replica's index.
     st.follower = IndexFollower(st.engine, st.settings.database_url)

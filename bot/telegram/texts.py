@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from retrieval.models import Answer, Citation
+from datetime import datetime, timedelta
+
+from retrieval.models import Answer, AnswerSentence, Citation, TimeScope
 
 ANSWER_HEADING = "الجواب:"
 SOURCES_HEADING = "المصادر:"
@@ -13,6 +15,30 @@ NEAREST_HEADLINES = "أقرب العناوين إلى سؤالك:"
 UNKNOWN_DATE = "تاريخ غير معروف"
 UNKNOWN_SOURCE = "مصدر غير معروف"
 UNTITLED = "مقال بلا عنوان"
+REPORTS_DIFFER = "تختلف الروايات:"
+CREDITED = "(عن {agency})"
+LIST_JOIN = "، "
+_ARABIC_DIGITS = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
+
+
+def reported_by(outlets: int) -> str:
+    """Say how many outlets report a quote: «أورده مصدران», «أوردته ٣ مصادر»."""
+    n = str(outlets).translate(_ARABIC_DIGITS)
+    if outlets == 2:
+        return "أورده مصدران"
+    if 3 <= outlets <= 10:
+        return f"أوردته {n} مصادر"
+    return f"أوردته {n} مصدراً"
+
+
+# -- time words (docs/time.md) ------------------------------------------------
+TIME_WINDOW_NOTE = "من الأخبار المنشورة {when}:"
+TIME_LATEST_NOTE = "الأحدث أولاً:"
+TIME_NOTHING_IN_WINDOW = "لا أجد في الأخبار المتوفرة لديّ عن هذا الموضوع خبراً نُشر {when}."
+TIME_NEWEST_HEADING = "أحدث ما لديّ عن الموضوع (نُشر قبل ذلك أو بعده):"
+TIME_DAY = "يوم {day}"
+TIME_DAYS = "بين {start} و {end}"
+TIME_HOURS = "بين {start} و {end}"
 
 # -- the Telegram bot ---------------------------------------------------------
 
@@ -91,21 +117,88 @@ RATE_LIMITED = "أرسلت أسئلة كثيرة في وقت قصير. انتظ�
 APOLOGY = "عذراً، حدث خطأ أثناء معالجة طلبك. حاول مرة أخرى بعد قليل."
 
 
+def when(scope: TimeScope) -> str:
+    """Say the window of a time scope in words: a day, days, or hours."""
+    if scope.start is None or scope.end is None:
+        return ""
+    last = scope.end - timedelta(seconds=1)
+    # Whole days: midnight to midnight, or to the as-of moment for "today", "this week".
+    whole_days = scope.start.time() == datetime.min.time() and (
+        scope.end.time() == datetime.min.time() or scope.end == scope.as_of + timedelta(seconds=1)
+    )
+    if whole_days and scope.start.date() == last.date():
+        return TIME_DAY.format(day=scope.start.date().isoformat())
+    if whole_days:
+        return TIME_DAYS.format(start=scope.start.date().isoformat(), end=last.date().isoformat())
+    return TIME_HOURS.format(
+        start=scope.start.isoformat(sep=" ", timespec="minutes"),
+        end=last.isoformat(sep=" ", timespec="minutes"),
+    )
+
+
+def time_note(answer: Answer) -> str:
+    """Return the line that says which time an answer keeps to ('' when none)."""
+    scope = answer.time
+    if scope is None or not scope.in_window:
+        return ""
+    if scope.kind == "latest":
+        return TIME_LATEST_NOTE
+    return TIME_WINDOW_NOTE.format(when=when(scope))
+
+
+def stamp(published: str) -> str:
+    """Return a stored date as shown beside a quote: the date, and the time when known."""
+    return published[:16].replace("T", " ")
+
+
 def citation_line(c: Citation) -> str:
-    """Return one source as `[n] title - source - date - url`."""
-    parts = [c.title, c.source or UNKNOWN_SOURCE, c.published[:10] or UNKNOWN_DATE]
+    """Return one source as `[n] title - source - time - url`."""
+    parts = [
+        c.title,
+        c.source or UNKNOWN_SOURCE,
+        c.published[:16].replace("T", " ") or UNKNOWN_DATE,
+    ]
+    if c.outlet and c.outlet != c.source:
+        parts[1] += " " + CREDITED.format(agency=c.outlet)
     if c.url:
         parts.append(c.url)
     return f"[{c.n}] " + " - ".join(parts)
+
+
+def _quoted(s: AnswerSentence) -> str:
+    line = f"«{s.text}» " + "".join(f"[{n}]" for n in s.citations)
+    if len(s.outlets) > 1:
+        line += f" — {reported_by(len(s.outlets))}"
+    return line
+
+
+def _versions(answer: Answer) -> list[str]:
+    if not answer.versions:
+        return []
+    lines = [REPORTS_DIFFER]
+    for v in answer.versions:
+        marks = "".join(f"[{n}]" for n in v.sentence.citations)
+        outlets = LIST_JOIN.join(v.sentence.outlets)
+        lines.append(
+            f"- «{v.sentence.text}» {marks} — {outlets} — {v.published[:16].replace('T', ' ')}"
+        )
+    return lines
 
 
 def plain_answer(answer: Answer) -> str:
     """Lay out an answer as plain text for the terminal."""
     if answer.outcome == "not_stated":
         lines = [NOT_STATED, "", CLOSEST_HEADING]
-        lines += [f"«{s.text}» [{s.citation}]" for s in answer.sentences]
+        lines += [_quoted(s) for s in answer.sentences]
         lines += ["", SOURCES_HEADING]
         lines += [citation_line(c) for c in answer.citations]
+        return "\n".join(lines) + "\n"
+    if answer.time is not None and not answer.time.in_window:
+        lines = [TIME_NOTHING_IN_WINDOW.format(when=when(answer.time))]
+        if answer.headlines:
+            heading = TIME_NEWEST_HEADING if answer.time.elsewhere else NEAREST_HEADLINES
+            lines += ["", heading]
+            lines += [citation_line(c) for c in answer.headlines]
         return "\n".join(lines) + "\n"
     if not answer.answered:
         lines = [NO_ANSWER]
@@ -113,8 +206,16 @@ def plain_answer(answer: Answer) -> str:
             lines += ["", NEAREST_HEADLINES]
             lines += [f"- {c.title} ({c.source or UNKNOWN_SOURCE})" for c in answer.headlines]
         return "\n".join(lines) + "\n"
-    lines = [ANSWER_HEADING]
-    lines += [f"«{s.text}» [{s.citation}]" for s in answer.sentences]
+    lines = [note] if (note := time_note(answer)) else []
+    lines += [ANSWER_HEADING, *_versions(answer)]
+    # A time question's quotes carry their article's date and time.
+    dates = {c.n: f" ({stamp(c.published)})" for c in answer.citations if c.published}
+    in_versions = {v.sentence.text for v in answer.versions}
+    lines += [
+        _quoted(s) + (dates.get(s.citation, "") if answer.time else "")
+        for s in answer.sentences
+        if s.text not in in_versions
+    ]
     lines += ["", SOURCES_HEADING]
     lines += [citation_line(c) for c in answer.citations]
     return "\n".join(lines) + "\n"
@@ -126,6 +227,9 @@ COMMAND_DESCRIPTIONS.setdefault("subscriptions", "اشتراكاتك في الت
 SUBSCRIBED_ALL = "اشتركت في تنبيهات كل الأخبار الجديدة. لإيقافها: /unsubscribe all"
 SUBSCRIBED_TOPIC = "اشتركت في تنبيهات الأخبار عن «{topic}». لإيقافها: /unsubscribe {topic}"
 ALREADY_ALL = "أنت مشترك من قبل في تنبيهات كل الأخبار."
+# Alerts come one per story unless a chat asks for every article (/subscribe كل).
+SUBSCRIBED_EVERY = "ستصلك تنبيهات بكل مقال جديد، لا بأول مقال من كل قصة فقط. للعودة: /subscribe قصص"
+SUBSCRIBED_STORIES = "ستصلك التنبيهات مرة لكل قصة، ويُحدَّث التنبيه بعدد المصادر التي تنقلها."
 ALREADY_TOPIC = "أنت مشترك من قبل في تنبيهات «{topic}»."
 UNSUBSCRIBED_ALL = "أوقفت كل التنبيهات في هذه المحادثة."
 UNSUBSCRIBED_TOPIC = "أوقفت تنبيهات «{topic}»."
@@ -138,10 +242,27 @@ ADMINS_ONLY = "في المجموعات يدير الاشتراكات مشرفو 
 TOPIC_TOO_LONG = "الموضوع طويل؛ اكتب كلمة أو بضع كلمات، مثل: /subscribe إدلب"
 ALERT_HEADING = "خبر جديد"
 ALERT_READ_MORE = "اقرأ الخبر كاملاً"
+ALERT_OUTLETS = "المصادر ({n}): {outlets}"
+LIST_SEP = "، "
 BUTTON_ASK_ARTICLE = "اسأل عن هذا الخبر"
 ASK_ARTICLE = "يمكنك الآن أن تسأل عن هذا الخبر: «{title}». اكتب سؤالك في رسالة."
 ARTICLE_GONE = "هذا الخبر لم يعد في مجموعة الأخبار."
 FOCUS_NOT_ANSWERED = "الخبر «{title}» لا يجيب عن سؤالك؛ هذا ما وجدته في بقية الأخبار."
+
+# -- conversation and inline mode (bot/conversation, bot/telegram/inline.py) -----
+
+FOLLOW_UP = "متابعة لـ: {title}"
+OUTLET_NOT_IN_CORPUS = "لا توجد لديّ أخبار من {outlet}."
+OUTLET_SILENT = "لم أجد في أخبار {outlet} ما يجيب عن سؤالك."
+INLINE_HELP_TITLE = "اكتب سؤالك عن خبر بعد اسم البوت"
+INLINE_HELP_DESCRIPTION = "مثل: @{bot} {example}"
+INLINE_HELP_TEXT = (
+    "اسأل «إسناد» عن الأخبار في أي محادثة: اكتب @{bot} ثم سؤالك، مثل: «{example}»،"
+    " واختر الجواب لترسله بمصادره."
+)
+INLINE_TOO_SHORT = "السؤال قصير جداً؛ أكمل كتابته."
+INLINE_NO_ANSWER_TITLE = "لا أجد جواباً في الأخبار المتوفرة"
+INLINE_REFUSED_TITLE = "تعذّرت الإجابة الآن"
 
 
 # -- admin commands (bot/admin*.py) --------------------------------------------
@@ -192,6 +313,7 @@ SOURCE_TELEGRAM = "Telegram"
 FIND_USAGE = "اكتب كلمات البحث بعد الأمر، مثل: /find إدلب"
 FIND_HEADING = "مقالات تطابق «{words}»:"
 FIND_LINE = "• رقم {id}: {title} — {source} — {date}"
+FIND_STORY = "قصة {story} — المصادر ({n}): {outlets}"
 FIND_NONE = "لا توجد مقالات تطابق «{words}»."
 FIND_MORE = "تظهر أول {n} نتيجة؛ زد كلمات البحث لتضييقها."
 
@@ -218,6 +340,7 @@ FEED_MISSING = "لا توجد خلاصة بهذا الرابط أو الرقم."
 
 STATS_HEADING = "إحصاءات «إسناد»:"
 STATS_CORPUS = "المقالات: {articles} — المقاطع: {chunks} — المصادر: {sources}"
+STATS_STORIES = "القصص: {stories}"
 STATS_FEEDS = "الخلاصات: {feeds} — المشتركون في التنبيهات: {subscribers}"
 STATS_QUESTIONS = (
     "الأسئلة اليوم: {today} (أُجيب {answered_today}) — الإجمالي: {total} (أُجيب {answered})"

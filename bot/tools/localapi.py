@@ -34,6 +34,7 @@ _STRING_PARAMS = frozenset(
         "language_code",
         "secret_token",
         "inline_message_id",
+        "inline_query_id",
         "question",
         "data",
     }
@@ -129,7 +130,7 @@ class LocalBotApi:
             "username": self.username,
             "can_join_groups": True,
             "can_read_all_group_messages": False,
-            "supports_inline_queries": False,
+            "supports_inline_queries": True,
         }
 
     # -- what the caller pushes ----------------------------------------------
@@ -222,6 +223,31 @@ class LocalBotApi:
             },
         )
         return query_id
+
+    def inline(self, query: str, user_id: int = 1, chat_type: str = "private") -> str:
+        """Push an inline query (`@bot query` typed in a chat); return the query id."""
+        query_id = f"iq{next(self._update_ids)}"
+        self.push(
+            "inline_query",
+            {
+                "id": query_id,
+                "from": self.user(user_id),
+                "query": query,
+                "offset": "",
+                "chat_type": chat_type,
+            },
+        )
+        return query_id
+
+    async def inline_answer(self, query_id: str, timeout: float = 10.0) -> ApiCall:
+        """Wait for the bot's answerInlineQuery to that query; return it."""
+        found = await self.wait_for(
+            lambda c: (
+                c.method == "answerInlineQuery" and c.params.get("inline_query_id") == query_id
+            ),
+            timeout=timeout,
+        )
+        return found[0]
 
     # -- what the caller checks -----------------------------------------------
 

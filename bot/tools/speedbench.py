@@ -32,6 +32,7 @@ from retrieval.evaluation import evaluate, load_squad
 from retrieval.index import IndexConfig, VectorIndex, fit, nlist_for
 from retrieval.models import ArticleDraft, ChunkSpan
 from retrieval.store import CorpusStore
+from retrieval.stories import StoryDecision
 
 BACKENDS = ("torch", "onnx-int8")
 Row = dict[str, str]
@@ -212,6 +213,9 @@ def index_scale(
 BENCH_TITLE = "مقال"
 
 
+NEW_STORY = StoryDecision(None, None, 0.0, 0, 0, frozenset())
+
+
 async def synthetic_corpus(
     data_dir: Path, texts: Sequence[str], real: np.ndarray, n: int, model: str, config: IndexConfig
 ) -> None:
@@ -232,7 +236,11 @@ async def synthetic_corpus(
             # One headline for all: the sentence vectors, made at ingest in the bot, are
             # warmed once per paragraph rather than once per synthetic article.
             draft = ArticleDraft(title=BENCH_TITLE, body=body, source="bench")
-            await store.add_article(draft, spans, vectors[a : a + len(spans)], model)
+            # Each its own story, as ingest would have placed it: opening the engine then
+            # has no article to place (placing 10,000 same-day articles takes minutes).
+            await store.add_article(
+                draft, spans, vectors[a : a + len(spans)], model, story=NEW_STORY
+            )
         ids, vecs = await store.vectors()
         VectorIndex.build(vecs.shape[1], ids, vecs, config).save(data_dir / "index.faiss")
     finally:

@@ -6,13 +6,12 @@ import asyncio
 import contextlib
 import sqlite3
 import time
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
-from support.botapi import SECOND, TOKEN, check_message
+from support.botapi import SECOND, check_message
 from telegram import Bot
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
@@ -24,16 +23,6 @@ from bot.tools.localapi import LocalBotApi
 from retrieval.engine import Engine
 from retrieval.models import Article
 from retrieval.store import CorpusStore
-
-
-@pytest.fixture
-async def local_bot() -> AsyncIterator[tuple[LocalBotApi, Bot]]:
-    """A real telegram.Bot talking to the local Bot API server."""
-    api = LocalBotApi(token=TOKEN)
-    await api.start()
-    async with Bot(TOKEN, base_url=api.base_url) as bot:
-        yield api, bot
-    await api.stop()
 
 
 class FakeBot:

@@ -338,7 +338,9 @@ def test_json_of_a_not_stated_reply_has_no_answer_text() -> None:
         "not_stated",
         "",
     )
-    assert out["sentences"] == [{"text": "أقرب جملة.", "citation": 1}]
+    assert out["sentences"] == [
+        {"text": "أقرب جملة.", "citation": 1, "citations": [1], "outlets": []}
+    ]
 
 
 def test_cross_validation_scores_each_question_by_a_fit_that_did_not_see_it() -> None:

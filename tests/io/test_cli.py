@@ -2,6 +2,7 @@
 
 import io
 import json
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -58,22 +59,46 @@ def test_setup_then_ask_json(
             "decision",
             "answer",
             "sentences",
+            "reports_differ",
+            "versions",
             "sources",
             "passages",
+            "time",
             "ms",
         ]
         assert obj["question"] == question and obj["answered"] is True
         assert obj["stated"] is True and obj["outcome"] == "answered"
         assert set(obj["decision"]) == {"answer_score", "topic_score", "features"}
-        assert obj["sentences"] and all(set(s) == {"text", "citation"} for s in obj["sentences"])
+        assert obj["sentences"] and all(
+            set(s) == {"text", "citation", "citations", "outlets"} for s in obj["sentences"]
+        )
+        # One seed article from one outlet: every quote is that outlet's alone, no versions.
+        assert all(s["outlets"] == ["مدونة هادي العبد الله"] for s in obj["sentences"])
+        assert obj["reports_differ"] is False and obj["versions"] == []
         assert obj["sources"][0]["title"] == "روسيا ترفض طلب تركي بخصوص مدينة إدلب وتركيا ترد"
-        assert set(obj["sources"][0]) == {"n", "article_id", "title", "source", "published", "url"}
+        assert set(obj["sources"][0]) == {
+            "n",
+            "article_id",
+            "title",
+            "source",
+            "outlet",
+            "published",
+            "dated_at_ingest",
+            "url",
+            "story",
+        }
+        assert isinstance(obj["sources"][0]["story"], int)
+        # The seed states no date: it is dated with its ingest time, and says so.
+        assert obj["sources"][0]["dated_at_ingest"] is True
+        assert datetime.fromisoformat(obj["sources"][0]["published"]).year >= 2025
+        assert obj["time"] is None  # no time words
         assert set(obj["passages"][0]) == {"chunk_id", "article_id", "text", "score"}
         assert isinstance(obj["ms"], float)
 
     assert cli.main(["stats"]) == 0
     out = capsys.readouterr().out
     assert "articles: 1\n" in out and "source: مدونة هادي العبد الله: 1" in out
+    assert "stories: 1\n" in out
 
 
 def test_setup_re_embeds_a_corpus_of_another_model(

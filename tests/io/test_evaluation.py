@@ -2,6 +2,7 @@
 
 import json
 import math
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from bot.settings import Settings
 from retrieval.embedding import Embedder
 from retrieval.embedding_cache import CachedEmbedder
 from retrieval.evaluation import (
+    EvalSet,
     contains_answer,
     evaluate,
     load_squad,
@@ -239,3 +241,19 @@ async def test_news_check_answers_and_refuses(real_embedder: Embedder) -> None:
     assert wrongly_answered == []
     assert report.answer["refused_rate"] == 1.0 and report.answer["unanswerable"] == 6
     assert report.systems["hybrid"]["recall@5"] == 1.0
+
+
+def test_a_news_set_is_asked_on_its_newest_reports_day() -> None:
+    news = EvalSet(
+        "days",
+        (("a", "نص"), ("b", "نص آخر"), ("c", "نص ثالث")),
+        (),
+        (
+            ("sabq", "u1", "2015-08-02 09:00:00"),
+            ("okaz", "u2", "2015-08-03T21:15:00"),
+            ("was", "u3", ""),
+        ),
+    )
+    assert news.asked_at() == datetime(2015, 8, 3, 21, 15)
+    # A set without dates (SQuAD files) is asked now, where time words narrow nothing.
+    assert EvalSet("squad", (("a", "نص"),), ()).asked_at() is None

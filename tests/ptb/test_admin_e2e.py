@@ -262,6 +262,8 @@ async def test_add_url_then_question_then_delete(
     )
     found = await say(botapi, "/find سيوة")
     assert f"رقم {article.id}: {ARTICLE_TITLE}" in found
+    (story,) = (await bot_engine.store.article_stories([article.id])).values()
+    assert found.split("\n")[1] == texts.FIND_STORY.format(story=story, n=1, outlets="صحيفة الواحة")
     deleted = await say(botapi, f"/delete {article.id}")
     assert deleted == texts.DELETE_DONE.format(id=article.id, title=ARTICLE_TITLE)
     after = await say(botapi, QUESTION, user=USER)
@@ -386,20 +388,22 @@ async def test_stats_match_database(
     async with db.execute(
         "SELECT (SELECT COUNT(*) FROM articles), (SELECT COUNT(*) FROM chunks),"
         " (SELECT COUNT(DISTINCT source) FROM articles), (SELECT COUNT(*) FROM feeds),"
-        " (SELECT COUNT(DISTINCT chat_id) FROM subscriptions WHERE active = 1)"
+        " (SELECT COUNT(DISTINCT chat_id) FROM subscriptions WHERE active = 1),"
+        " (SELECT COUNT(*) FROM stories)"
     ) as cur:
         row = await cur.fetchone()
     assert row is not None
-    articles, chunks, sources, feeds, subscribers = row
+    articles, chunks, sources, feeds, subscribers, stories = row
     admin_db = ctx.repo.conn
     async with admin_db.execute("SELECT COUNT(*), SUM(answered) FROM questions") as cur:
         row = await cur.fetchone()
     assert row is not None
     total, answered = row
     lines = reply.split("\n")
-    assert lines[:6] == [
+    assert lines[:7] == [
         texts.STATS_HEADING,
         texts.STATS_CORPUS.format(articles=articles, chunks=chunks, sources=sources),
+        texts.STATS_STORIES.format(stories=stories),
         texts.STATS_FEEDS.format(feeds=feeds, subscribers=subscribers),
         texts.STATS_QUESTIONS.format(
             today=total, answered_today=answered, total=total, answered=answered
@@ -407,10 +411,10 @@ async def test_stats_match_database(
         texts.STATS_SHARE.format(share="75.0%", unanswered="25.0%"),
         texts.STATS_LATENCY.format(n=4, p50="200 ms", p95="400 ms"),
     ]
-    assert (articles, subscribers, total, answered) == (2, 1, 4, 3)
-    assert lines[6].startswith(texts.STATS_INDEX.split("—")[0].format(vectors=chunks))
-    assert lines[7] == texts.STATS_MODEL.format(model=bot_engine.embedder.name)
-    assert lines[8].startswith("مدة التشغيل: ")
+    assert (articles, stories, subscribers, total, answered) == (2, 2, 1, 4, 3)
+    assert lines[7].startswith(texts.STATS_INDEX.split("—")[0].format(vectors=chunks))
+    assert lines[8] == texts.STATS_MODEL.format(model=bot_engine.embedder.name)
+    assert lines[9].startswith("مدة التشغيل: ")
 
 
 async def test_audit_shows_last_twenty(start_admin_bot: Start, botapi: LocalBotApi) -> None:

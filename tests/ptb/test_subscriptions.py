@@ -280,3 +280,23 @@ async def test_unsubscribe_button_hides_only_an_unchanged_edit(
     api.press(api.bot_message(5), f"unsub:{subs[1].id}", user_id=5)
     await asyncio.wait_for(forbidden.wait(), 10)
     assert [type(e) for e in errors] == [Forbidden]
+
+
+async def test_subscribe_every_article_and_back(
+    api: LocalBotApi, engine: Engine, start_app: Callable[..., Awaitable[App]]
+) -> None:
+    await start_app()
+    api.send_text("/subscribe كل", user_id=5)
+    api.send_text("/subscribe كل إدلب", user_id=5)
+    api.send_text("/subscribe قصص", user_id=5)
+    await api.replies(5, 3)
+    got = [plain(check_message(t)) for t in texts_to(api, 5)]
+    assert got == [
+        texts.SUBSCRIBED_ALL + "\n" + texts.SUBSCRIBED_EVERY,
+        texts.SUBSCRIBED_TOPIC.format(topic="إدلب") + "\n" + texts.SUBSCRIBED_EVERY,
+        texts.SUBSCRIBED_ALL + "\n" + texts.SUBSCRIBED_STORIES,
+    ]
+    async with engine.store.db.execute(
+        "SELECT topic, every_article FROM subscriptions WHERE chat_id = 5 ORDER BY id"
+    ) as cur:
+        assert [tuple(r) for r in await cur.fetchall()] == [("", 0), ("إدلب", 1)]

@@ -180,15 +180,17 @@ def _answer(answered: bool) -> Answer:
 def test_answer_layout_is_exact() -> None:
     (message,) = formatting.answer_messages(_answer(True))
     one = f"{RLM}[{FSI}1{PDI}]"
+    # Sources are grouped by outlet: the outlet in bold, then each article with its time.
     source = (
         f'<a href="https://example.com/a?x=1&amp;y=2">روسيا ترفض طلب تركيا</a>'
-        f" — مدونة &lt;هادي&gt; — {FSI}2019-09-02{PDI}"
+        f" — {FSI}2019-09-02 10:00{PDI}"
     )
     quoted = f"قالت {FSI}Reuters{PDI} إن {FSI}5{PDI} قذائف سقطت."
     assert message == (
         "<b>الجواب:</b>\n"
         f"{RLM}«{quoted}» [{FSI}1{PDI}]\n\n"
         "<b>المصادر:</b>\n"
+        "<b>مدونة &lt;هادي&gt;</b>\n"
         f"{one} {source}\n\n"
         "<b>المقاطع التي اقتبستُ منها:</b>\n"
         f"<blockquote expandable>{one} {quoted}</blockquote>"
@@ -225,7 +227,7 @@ def test_not_stated_says_so_before_the_closest_sentences() -> None:
     quoted = f"قالت {FSI}Reuters{PDI} إن {FSI}5{PDI} قذائف سقطت."
     assert message.startswith(
         f"{texts.NOT_STATED}\n\n<b>أقرب ما تذكره:</b>\n{RLM}«{quoted}» [{FSI}1{PDI}]\n\n"
-        f"<b>المصادر:</b>\n{one} "
+        f"<b>المصادر:</b>\n<b>مدونة &lt;هادي&gt;</b>\n{one} "
     )
     assert "الجواب" not in message
     check_message(message)

@@ -43,7 +43,7 @@ def test_answer_quotes_best_sentence_and_cites() -> None:
         ("وأعلن الجيش سقوط صاروخ على القاعدة الجوية.", 1)
     ]
     assert answer.citations == (
-        Citation(1, 7, "عنوان الخبر", "وكالة", "2024-01-02", "https://x.test/a"),
+        Citation(1, 7, "عنوان الخبر", "وكالة", "2024-01-02", "https://x.test/a", outlet="وكالة"),
     )
     # Every quoted sentence is verbatim text of a passage.
     assert all(s.text in hits[0].chunk.text for s in answer.sentences)

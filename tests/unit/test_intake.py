@@ -20,7 +20,7 @@ def test_seed_title_source_and_boilerplate() -> None:
     # Captions and subheads stay as short paragraphs.
     assert "\n\nهاون أكار التركي الصنع\n\n" in draft.body
     assert "\n\nاتصالات متوالية\n\n" in draft.body
-    assert draft.url == "" and draft.published == ""
+    assert draft.url == "" and draft.published == "" and draft.dated_at_ingest
 
 
 def test_front_matter_overrides() -> None:

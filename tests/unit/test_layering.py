@@ -108,6 +108,7 @@ TABLE_MODULES = {
     "database.py",
     "admin/audit.py",
     "admin/questionlog.py",
+    "conversation/threads.py",
     "news/feedstore.py",
     "news/outbox.py",
     "news/schema.py",
