@@ -34,6 +34,7 @@ from bot.factory import (
 )
 from bot.settings import Settings
 from bot.telegram import texts
+from bot.transfer import TransferError, copy_to_postgres
 from retrieval.dbhealth import (
     DamagedDatabaseError,
     DiskFullError,
@@ -48,6 +49,7 @@ from retrieval.engine import EngineError, rebuild_index
 from retrieval.intake import ArticleFileError, article_files, load_article_file
 from retrieval.modelfetch import ModelError, verify_model_dir
 from retrieval.models import Answer, TimeScope
+from retrieval.postgres import DatabaseUnreachableError, DatabaseUrlError, check_url, redact
 from retrieval.store import CorpusStore
 
 logger = logging.getLogger(__name__)
@@ -155,9 +157,15 @@ def _questions(args: list[str]) -> Iterable[str]:
         yield from args
 
 
+def require_corpus(settings: Settings) -> None:
+    """Say in one line that there is no corpus file yet (a PostgreSQL one is checked on open)."""
+    if not settings.database_url and not settings.db_path.exists():
+        raise CliError(f"no corpus at {settings.db_path}: run `isnad setup` first")
+
+
 async def _setup_state(settings: Settings) -> tuple[bool, bool]:
     """Tell (no model needed) whether seeds are missing and whether vectors are stale."""
-    store = await CorpusStore.open(settings.db_path)
+    store = await CorpusStore.open_location(settings.database_url, settings.db_path)
     try:
         model = await store.get_meta("model")
         stale = model is not None and model != embedder_name(settings)
@@ -179,7 +187,8 @@ async def cmd_setup(settings: Settings) -> None:
     fetch_model(settings)
     pending, stale = await _setup_state(settings)
     if not pending and not stale and settings.index_path.exists():
-        stderr_line(f"setup: up to date ({settings.db_path})")
+        where = redact(settings.database_url) if settings.database_url else settings.db_path
+        stderr_line(f"setup: up to date ({where})")
         return
     engine = await open_engine(settings, load_embedder(settings), reembedding=stale)
     try:
@@ -219,8 +228,7 @@ async def cmd_ask(settings: Settings, questions: list[str], as_json: bool, as_of
         moment = settings.moment(as_of)
     except ValueError as exc:
         raise CliError(f"bad --as-of: {exc}") from exc
-    if not settings.db_path.exists():
-        raise CliError(f"no corpus at {settings.db_path}: run `isnad setup` first")
+    require_corpus(settings)
     await check_corpus(settings)  # a damaged database fails now, not after the model loads
     engine = await open_engine(settings, load_embedder(settings))
     try:
@@ -238,11 +246,10 @@ async def cmd_ask(settings: Settings, questions: list[str], as_json: bool, as_of
 
 async def cmd_reindex(settings: Settings, fast: bool) -> None:
     """Rebuild the vector index from stored vectors, or re-embed every chunk."""
-    if not settings.db_path.exists():
-        raise CliError(f"no corpus at {settings.db_path}: run `isnad setup` first")
+    require_corpus(settings)
     if fast:
         # No model needed: the stored vectors are indexed as they are.
-        store = await CorpusStore.open(settings.db_path)
+        store = await CorpusStore.open_location(settings.database_url, settings.db_path)
         try:
             index = await rebuild_index(store, settings.index_path, index_config(settings))
         finally:
@@ -261,7 +268,7 @@ async def cmd_reindex(settings: Settings, fast: bool) -> None:
 
 async def cmd_stats(settings: Settings) -> None:
     """Print what the corpus holds."""
-    store = await CorpusStore.open(settings.db_path)
+    store = await CorpusStore.open_location(settings.database_url, settings.db_path)
     try:
         stats = await store.stats()
         model = await store.get_meta("model")
@@ -274,15 +281,26 @@ async def cmd_stats(settings: Settings) -> None:
         print(f"source: {source or '-'}: {n}")
 
 
+async def cmd_migrate(settings: Settings, url: str) -> None:
+    """Copy the SQLite file in ISNAD_DATA_DIR into the PostgreSQL database at url."""
+    check_url(url)
+    report = await copy_to_postgres(settings.db_path, url, stderr_line)
+    added = sum(t.added for t in report)
+    print(
+        f"migrated {settings.db_path} to {redact(url)}: {len(report)} tables,"
+        f" {sum(t.target for t in report)} rows checked, {added} copied now"
+    )
+
+
 async def cmd_check(settings: Settings) -> None:
     """Check the databases' integrity and the vector index against the corpus."""
     from retrieval.index import VectorIndex
 
-    if not settings.db_path.exists():
-        raise CliError(f"no corpus at {settings.db_path}: run `isnad setup` first")
+    require_corpus(settings)
     problems: list[str] = []
+    # PostgreSQL checks its own pages; `isnad check` checks the files here.
     for path in (settings.db_path, settings.sentences_path):
-        if path == settings.sentences_path and not path.exists():
+        if (path == settings.db_path and settings.database_url) or not path.exists():
             continue
         found = integrity_problems(path)
         problems += [f"{path}: {p}" for p in found]
@@ -290,7 +308,7 @@ async def cmd_check(settings: Settings) -> None:
     damaged = [p for p in problems if p.startswith(f"{settings.db_path}: ")]
     if damaged:
         raise DamagedDatabaseError(settings.db_path, damaged[0].split(": ", 1)[1])
-    store = await CorpusStore.open(settings.db_path)
+    store = await CorpusStore.open_location(settings.database_url, settings.db_path)
     try:
         ids, vectors = await store.vectors()
     finally:
@@ -311,6 +329,8 @@ async def cmd_check(settings: Settings) -> None:
 
 def cmd_backup(settings: Settings, dest: Path) -> None:
     """Copy the database with SQLite's online backup, safe while the bot runs."""
+    if settings.database_url:
+        raise CliError("the corpus is in PostgreSQL (ISNAD_DATABASE_URL): back it up with pg_dump")
     if not settings.db_path.exists():
         raise CliError(f"no corpus at {settings.db_path}: nothing to back up")
     if dest.is_dir():
@@ -378,6 +398,12 @@ def cmd_bench(settings: Settings, eval_file: Path | None) -> None:
     else:
         print_tables(run_speed_bench(settings, eval_file))
     print_figures("feeds and alerts", run_feed_bench(settings, embedder, eval_file=eval_file))
+    if eval_file is not None:
+        from bot.tools.replicabench import run_replica_bench
+
+        rows = run_replica_bench(settings, embedder, eval_file)
+        if rows:
+            print_tables({"replicas (questions at concurrency 8)": rows})
 
 
 @contextmanager
@@ -404,6 +430,7 @@ async def cmd_eval(
     gold_removed: bool = False,
     news_dir: Path = Path("../shared/eval/news"),
     features: Path | None = None,
+    database_url: str = "",
 ) -> None:
     """Score retrieval and answers on a SQuAD-format or news question file, in a throwaway
     corpus."""
@@ -437,18 +464,22 @@ async def cmd_eval(
         except OSError as exc:
             raise CliError(f"cannot write features to {features}: {exc.strerror}") from exc
     with eval_embedder(settings) as (embedder, progress):
-        report = await evaluate(
-            dataset,
-            embedder,
-            systems=[s for s in SYSTEMS if s in chosen],
-            chunk_tokens=settings.chunk_tokens,
-            chunk_overlap=settings.chunk_overlap,
-            search=search_config(settings),
-            answer=answer_config(settings),
-            index=index_config(settings),
-            progress=progress,
-            gold_removed=gold_removed,
-        )
+        try:
+            report = await evaluate(
+                dataset,
+                embedder,
+                systems=[s for s in SYSTEMS if s in chosen],
+                chunk_tokens=settings.chunk_tokens,
+                chunk_overlap=settings.chunk_overlap,
+                search=search_config(settings),
+                answer=answer_config(settings),
+                index=index_config(settings),
+                progress=progress,
+                gold_removed=gold_removed,
+                database_url=database_url,
+            )
+        except ValueError as exc:  # a database that is not empty
+            raise CliError(str(exc)) from exc
     if features is not None:
         with features.open("w", encoding="utf-8") as fh:
             for r in report.results:
@@ -654,6 +685,8 @@ def parser() -> argparse.ArgumentParser:
     rei = sub.add_parser("reindex", help="re-embed every chunk and swap the index in")
     rei.add_argument("--fast", action="store_true", help="rebuild from stored vectors only")
     sub.add_parser("stats", help="what the corpus holds")
+    mig = sub.add_parser("migrate", help="copy the SQLite corpus and tables into PostgreSQL")
+    mig.add_argument("--to", required=True, metavar="URL", help="postgresql://user@host/db")
     sub.add_parser("check", help="check the databases and the index against them")
     bak = sub.add_parser("backup", help="copy the database safely, even while the bot runs")
     bak.add_argument("path", type=Path, help="a new file, or a folder")
@@ -681,6 +714,11 @@ def parser() -> argparse.ArgumentParser:
         help="folder of news day zips, for news question files",
     )
     evl.add_argument("--features", type=Path, help="write each question's features (JSON lines)")
+    evl.add_argument(
+        "--database-url",
+        default="",
+        help="build the throwaway corpus in this empty PostgreSQL database instead",
+    )
     evs = sub.add_parser("eval-stories", help="measure story assignment on labelled article pairs")
     evs.add_argument("file", type=Path, help="a pairs file, e.g. retrieval/data/story_pairs.json")
     evs.add_argument(
@@ -733,6 +771,8 @@ def dispatch(settings: Settings, args: argparse.Namespace) -> None:
             asyncio.run(cmd_reindex(settings, args.fast))
         case "stats":
             asyncio.run(cmd_stats(settings))
+        case "migrate":
+            asyncio.run(cmd_migrate(settings, args.to))
         case "check":
             asyncio.run(cmd_check(settings))
         case "backup":
@@ -754,6 +794,7 @@ def dispatch(settings: Settings, args: argparse.Namespace) -> None:
                     gold_removed=args.gold_removed,
                     news_dir=args.news_dir,
                     features=args.features,
+                    database_url=args.database_url,
                 )
             )
         case "eval-stories":
@@ -802,6 +843,9 @@ def main(argv: list[str] | None = None) -> int:
         ConfigError,
         DamagedDatabaseError,
         DiskFullError,
+        DatabaseUrlError,
+        DatabaseUnreachableError,
+        TransferError,
     ) as exc:
         print(f"isnad: {exc}", file=sys.stderr)
         return 1

@@ -148,7 +148,7 @@ def uses_sentences(settings: Settings) -> bool:
 
 async def check_corpus(settings: Settings) -> None:
     """Open and close the database: a damaged file fails here, before the model loads."""
-    store = await CorpusStore.open(settings.db_path)
+    store = await CorpusStore.open_location(settings.database_url, settings.db_path)
     await store.close()
 
 
@@ -191,7 +191,9 @@ async def open_engine(
     settings: Settings, embedder: Embedder, *, reembedding: bool = False
 ) -> Engine:
     """Open the database and the vector index beside it (see Engine.open for reembedding)."""
-    store = await CorpusStore.open(settings.db_path)
+    # The index and sentence cache live here even when the corpus is in PostgreSQL.
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = await CorpusStore.open_location(settings.database_url, settings.db_path)
     try:
         return await Engine.open(
             store,

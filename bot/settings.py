@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from retrieval.postgres import is_postgres_url
+
 MODEL_NAME = "embeddinggemma-300m"
 _AS_OF = re.compile(r"\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2})?)?")
 
@@ -45,6 +47,9 @@ class Settings(BaseSettings):
 
     # Storage and model
     data_dir: Path = Path("data")
+    # postgresql://user:password@host/db puts every table there, for several replicas
+    # (docs/replicas.md); empty: the SQLite file in data_dir.
+    database_url: str = ""
     model_dir: Path = Field(default_factory=lambda: Path.home() / ".cache" / "isnad" / "models")
     mirror_dir: Path = Field(default_factory=lambda: Path.home() / ".cache" / "isnad" / "mirror")
     # Embeddings kept by `isnad eval` so that a re-run does not embed again.
@@ -113,6 +118,15 @@ class Settings(BaseSettings):
     # A story alert is edited with the story's new outlets at most this often.
     story_update_seconds: float = Field(3600.0, ge=0)
     allow_private_urls: bool = False
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        if value and not is_postgres_url(value):
+            raise ValueError(
+                "must start with postgresql:// (or be empty for the SQLite file in ISNAD_DATA_DIR)"
+            )
+        return value
 
     @field_validator("time_zone")
     @classmethod

@@ -118,6 +118,8 @@ class Engine:
         self.evidence = SentenceEvidence(embedder, self.embed_query, sentence_cache)
         # One writer at a time: ingest, delete and index swaps touch both stores.
         self.write_lock = asyncio.Lock()
+        # The newest change to the chunks (the store's change log) this index reflects.
+        self.applied_change = 0
 
     @classmethod
     async def open(
@@ -156,6 +158,9 @@ class Engine:
             logger.warning(
                 "corpus embedded with %s, model is %s: run reindex", model, embedder.name
             )
+        # Read before the vectors: a change committed in between is applied again by
+        # follow_changes, harmlessly, rather than missed.
+        applied = await store.last_change()
         ids, vectors = await store.vectors()
         if len(ids) and vectors.shape[1] != embedder.dim and reembedding:
             logger.warning(
@@ -191,6 +196,7 @@ class Engine:
             corroboration,
             stories,
         )
+        engine.applied_change = applied
         if sentence_cache is not None:
             await engine.check_sentence_cache(ids)
         placed = await engine.place_unplaced()
@@ -357,6 +363,36 @@ class Engine:
             await asyncio.to_thread(self.index.remove, ids)
             await asyncio.to_thread(self.index.save, self.index_path)
         return True
+
+    async def follow_changes(self, limit: int = 5000) -> int:
+        """Bring the index in step with changes other processes committed; return how many.
+
+        Changes this engine made itself are in the index already and pass as no-ops. A
+        'reindex' (new vectors for every chunk, committed at once) rebuilds the index
+        from the stored vectors off to the side and swaps it in whole, so searches see
+        the old generation until the new one is complete.
+        """
+        async with self.write_lock:
+            rows = await self.store.changes_since(self.applied_change, limit)
+            if not rows:
+                return 0
+            if any(op == "reindex" for _, _, op in rows):
+                self.index = await rebuild_index(
+                    self.store, self.index_path, self.index.config, self.embedder.dim
+                )
+                logger.info("swapped in the index of a reindex (%d vectors)", len(self.index))
+            else:
+                last: dict[int, str] = {}
+                for _, chunk_id, op in rows:
+                    last[chunk_id] = op
+                held = set((await asyncio.to_thread(self.index.ids)).tolist())
+                gone = [c for c, op in last.items() if op == "remove" and c in held]
+                new = [c for c, op in last.items() if op == "add" and c not in held]
+                ids, vectors = await self.store.vectors_of(new)
+                await asyncio.to_thread(self.index.remove, gone)
+                await asyncio.to_thread(self.index.add, ids, vectors)
+            self.applied_change = rows[-1][0]
+        return len(rows)
 
     async def rebuild_index(self) -> int:
         """Rebuild the vector index from stored vectors and swap it in; return its size."""

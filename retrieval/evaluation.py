@@ -361,12 +361,17 @@ def outcome_rates(prefix: str, results: Sequence[QuestionResult]) -> dict[str, f
 
 
 @asynccontextmanager
-async def throwaway_engine(embedder: Embedder, **options: Any) -> AsyncIterator[Engine]:
+async def throwaway_engine(
+    embedder: Embedder, database_url: str = "", **options: Any
+) -> AsyncIterator[Engine]:
     """Open an engine (Engine.open's options) on a new corpus in a temporary folder,
-    never the bot's database; close and remove it after."""
+    never the bot's database; close and remove it after. With database_url, the corpus
+    is that PostgreSQL database instead, which must be empty (to measure that backend)."""
     with tempfile.TemporaryDirectory(prefix="isnad-eval-") as tmp:
-        store = await CorpusStore.open(Path(tmp) / "eval.db")
+        store = await CorpusStore.open_location(database_url, Path(tmp) / "eval.db")
         try:
+            if database_url and (await store.stats()).articles:
+                raise ValueError("isnad eval needs an empty database: create a new one")
             yield await Engine.open(store, embedder, Path(tmp) / "index.faiss", **options)
         finally:
             await store.close()
@@ -385,11 +390,17 @@ async def evaluate(
     progress: Progress | None = None,
     gold_removed: bool = False,
     answerability: AnswerabilityModel | None = None,
+    database_url: str = "",
 ) -> EvalReport:
-    """Build a throwaway corpus from the set, ask every question, and score the results."""
+    """Build a throwaway corpus from the set, ask every question, and score the results.
+
+    The corpus is an SQLite file in a temporary folder, or the empty PostgreSQL
+    database at database_url (to measure that backend).
+    """
     start = time.perf_counter()
     async with throwaway_engine(
         embedder,
+        database_url,
         chunk_tokens=chunk_tokens,
         chunk_overlap=chunk_overlap,
         search=search,

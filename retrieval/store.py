@@ -1,4 +1,4 @@
-"""The corpus store: one SQLite file with articles, chunks, vectors and an FTS5 index."""
+"""The corpus store: articles, chunks, vectors and a lexical index, in SQLite or PostgreSQL."""
 
 from __future__ import annotations
 
@@ -17,8 +17,10 @@ import numpy as np
 
 from retrieval.arabic import index_text
 from retrieval.dbhealth import DamagedDatabaseError, is_damage
+from retrieval.fulltext import Fts5Text, FullText, PgText
 from retrieval.identity import canonical_url, content_hash
 from retrieval.models import Article, ArticleDraft, Chunk, ChunkSpan
+from retrieval.postgres import CHANGES_CHANNEL, Database, PgConnection, is_postgres
 from retrieval.schema import migrate
 from retrieval.stories import StoryDecision
 from retrieval.storystore import ARTICLE_COLUMNS, StoryRows, article_row
@@ -26,6 +28,12 @@ from retrieval.storystore import ARTICLE_COLUMNS, StoryRows, article_row
 logger = logging.getLogger(__name__)
 
 _ARTICLE_COLUMNS = ARTICLE_COLUMNS
+
+
+# Corpus writers on PostgreSQL take turns on this lock, so the change log's sequence
+# numbers are handed out in commit order and a follower never skips past a change
+# that commits late.
+CHANGE_LOCK = 0x15AD_C0DE
 
 
 def utc_now() -> str:
@@ -48,7 +56,7 @@ class CorpusStats:
 _article = article_row
 
 
-async def connect(path: Path) -> aiosqlite.Connection:
+async def connect(path: Path) -> Database:
     """Open a connection in WAL mode that waits for a busy writer instead of failing."""
     db = await aiosqlite.connect(path)
     try:
@@ -68,6 +76,8 @@ class CorpusStore(StoryRows):
     `db` is shared: other parts of the bot keep their tables in the same file
     and commit on it. Corpus writes therefore go through a connection of their
     own, so that nobody's commit can land in the middle of adding an article.
+    Both are aiosqlite connections to a file, or `PgConnection`s to one PostgreSQL
+    database (`open_url`); the SQL is the same but for the lexical index (`fulltext`).
     """
 
     # How long a chunk count serves term statistics: a count a few seconds old (another
@@ -75,11 +85,18 @@ class CorpusStore(StoryRows):
     # chunks per question costs more than the rest of the decision.
     COUNT_SECONDS = 30.0
 
-    def __init__(self, db: aiosqlite.Connection, path: Path, writer: aiosqlite.Connection):
+    def __init__(
+        self,
+        db: Database,
+        path: Path,
+        writer: Database,
+        url: str = "",
+    ):
         self.db = db
         self.path = path
+        self.url = url  # the PostgreSQL database, or "" for the file at path
         self._writer = writer
-        self._vocab = False  # the TEMP fts5vocab table exists on db
+        self._text: FullText = PgText() if is_postgres(db) else Fts5Text()
         self._count: tuple[float, int] | None = None  # (monotonic time, chunks)
         # Chunks holding each term, as counted at a monotonic time; the same freshness.
         self._documents: OrderedDict[str, tuple[float, int]] = OrderedDict()
@@ -101,6 +118,23 @@ class CorpusStore(StoryRows):
                 raise DamagedDatabaseError(path, str(exc)) from exc
             raise
         return cls(db, path, writer)
+
+    @classmethod
+    async def open_url(cls, url: str) -> CorpusStore:
+        """Open (and create or migrate) the corpus in the PostgreSQL database at url."""
+        db = await PgConnection.open(url)
+        try:
+            await migrate(db)
+            writer = await PgConnection.open(url)
+        except BaseException:
+            await db.close()
+            raise
+        return cls(db, Path(), writer, url)
+
+    @classmethod
+    async def open_location(cls, url: str, path: Path) -> CorpusStore:
+        """Open the PostgreSQL database at url, or the SQLite file at path when url is ""."""
+        return await (cls.open_url(url) if url else cls.open(path))
 
     async def close(self) -> None:
         """Close both connections."""
@@ -142,10 +176,11 @@ class CorpusStore(StoryRows):
         dated_at_ingest = draft.dated_at_ingest and not draft.published
         published = now if dated_at_ingest else draft.published
         try:
-            cur = await self._writer.execute(
+            await self._begin_change()
+            async with self._writer.execute(
                 "INSERT INTO articles (title, body, source, url, canonical_url, published,"
                 " content_hash, added_at, author, dated_at_ingest)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (
                     draft.title,
                     draft.body,
@@ -158,13 +193,15 @@ class CorpusStore(StoryRows):
                     draft.author,
                     int(dated_at_ingest),
                 ),
-            )
-            article_id = int(cur.lastrowid or 0)
+            ) as cur:
+                # Closed at once: SQLite holds a RETURNING statement open till then.
+                (row,) = await cur.fetchall()
+            article_id = int(row[0])
             chunks = []
             for span, vec in zip(spans, vectors, strict=True):
-                cur = await self._writer.execute(
-                    "INSERT INTO chunks (article_id, ord, start, end, text, vector, model)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                async with self._writer.execute(
+                    'INSERT INTO chunks (article_id, ord, start, "end", text, vector, model)'
+                    " VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
                     (
                         article_id,
                         span.order,
@@ -174,25 +211,26 @@ class CorpusStore(StoryRows):
                         np.asarray(vec, dtype=np.float32).tobytes(),
                         model,
                     ),
-                )
-                chunk_id = int(cur.lastrowid or 0)
-                await self._writer.execute(
-                    "INSERT INTO chunks_fts (rowid, norm) VALUES (?, ?)",
-                    (
-                        chunk_id,
-                        index_text(draft.title if span.order == 0 else "")
-                        + " "
-                        + index_text(span.text),
-                    ),
+                ) as cur:
+                    (row,) = await cur.fetchall()
+                chunk_id = int(row[0])
+                await self._text.add(
+                    self._writer,
+                    chunk_id,
+                    index_text(draft.title if span.order == 0 else "")
+                    + " "
+                    + index_text(span.text),
                 )
                 chunks.append(
                     Chunk(chunk_id, article_id, span.order, span.start, span.end, span.text)
                 )
             if story is not None:
                 await self._place(article_id, story, now)
+            await self._log_changes([(c.id, "add") for c in chunks])
             await self._writer.commit()
             self._count = None  # chunks added or removed: count again
             self._documents.clear()
+            self._text.forget()
         except BaseException:
             await self._writer.rollback()
             raise
@@ -221,6 +259,7 @@ class CorpusStore(StoryRows):
         ) as cur:
             ids = [int(r[0]) for r in await cur.fetchall()]
         try:
+            await self._begin_change()
             async with self._writer.execute(
                 "SELECT MIN(article_id) FROM article_stories WHERE copy_of = ?", (article_id,)
             ) as cur:
@@ -231,14 +270,14 @@ class CorpusStore(StoryRows):
                     " ELSE ? END WHERE copy_of = ?",
                     (int(row[0]), int(row[0]), article_id),
                 )
-            await self._writer.executemany(
-                "DELETE FROM chunks_fts WHERE rowid = ?", [(i,) for i in ids]
-            )
+            await self._text.remove(self._writer, ids)
             await self._writer.execute("DELETE FROM chunks WHERE article_id = ?", (article_id,))
             await self._writer.execute("DELETE FROM articles WHERE id = ?", (article_id,))
+            await self._log_changes([(i, "remove") for i in ids])
             await self._writer.commit()
             self._count = None  # chunks added or removed: count again
             self._documents.clear()
+            self._text.forget()
         except BaseException:
             await self._writer.rollback()
             raise
@@ -275,12 +314,11 @@ class CorpusStore(StoryRows):
         """Return articles whose chunks match all the given search terms."""
         if not terms:
             return []
-        query = " AND ".join(f'"{t}"' for t in terms)
         async with self.db.execute(
-            f"SELECT DISTINCT {', '.join('a.' + c.strip() for c in _ARTICLE_COLUMNS.split(','))}"
-            " FROM chunks_fts f JOIN chunks c ON c.id = f.rowid JOIN articles a"
-            " ON a.id = c.article_id WHERE chunks_fts MATCH ? ORDER BY a.id DESC LIMIT ?",
-            (query, limit),
+            f"SELECT {', '.join('a.' + c.strip() for c in _ARTICLE_COLUMNS.split(','))}"
+            " FROM articles a WHERE a.id IN (SELECT c.article_id FROM chunks c WHERE c.id IN"
+            f" ({self._text.matching_all()})) ORDER BY a.id DESC LIMIT ?",
+            (self._text.all_terms(terms), limit),
         ) as cur:
             return [_article(r) for r in await cur.fetchall()]
 
@@ -293,7 +331,7 @@ class CorpusStore(StoryRows):
             return {}
         marks = ",".join("?" * len(ids))
         async with self.db.execute(
-            f"SELECT id, article_id, ord, start, end, text FROM chunks WHERE id IN ({marks})", ids
+            f'SELECT id, article_id, ord, start, "end", text FROM chunks WHERE id IN ({marks})', ids
         ) as cur:
             return {int(r[0]): Chunk(*r) for r in await cur.fetchall()}
 
@@ -362,8 +400,13 @@ class CorpusStore(StoryRows):
             return [np.frombuffer(r[0], dtype=np.float32) for r in await cur.fetchall()]
 
     async def replace_vectors(self, ids: Sequence[int], vectors: np.ndarray, model: str) -> None:
-        """Store new vectors for these chunks and record the model, in one transaction."""
+        """Store new vectors for these chunks and record the model, in one transaction.
+
+        The change log gets one 'reindex' row: followers rebuild their index from the
+        stored vectors and swap it in whole when they see it.
+        """
         try:
+            await self._begin_change()
             await self._writer.executemany(
                 "UPDATE chunks SET vector = ?, model = ? WHERE id = ?",
                 [
@@ -376,6 +419,7 @@ class CorpusStore(StoryRows):
                 " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                 (model,),
             )
+            await self._log_changes([(0, "reindex")])
             await self._writer.commit()
             self.forget_lead_vectors()  # stories compare the new vectors from now on
         except BaseException:
@@ -389,24 +433,7 @@ class CorpusStore(StoryRows):
 
         With within, only those chunks are searched (say, the articles of a time window).
         """
-        terms = [t.replace('"', "") for t in terms if t.replace('"', "")]
-        if not terms:
-            return []
-        query = " OR ".join(f'"{t}"' for t in dict.fromkeys(terms))
-        if within is not None:
-            # One JSON parameter, however many chunks: no limit on bound variables.
-            async with self.db.execute(
-                "SELECT rowid, bm25(chunks_fts) AS s FROM chunks_fts WHERE chunks_fts MATCH ?"
-                " AND rowid IN (SELECT value FROM json_each(?)) ORDER BY s LIMIT ?",
-                (query, json.dumps(sorted(within)), limit),
-            ) as cur:
-                return [(int(r[0]), float(r[1])) for r in await cur.fetchall()]
-        async with self.db.execute(
-            "SELECT rowid, bm25(chunks_fts) AS s FROM chunks_fts WHERE chunks_fts MATCH ?"
-            " ORDER BY s LIMIT ?",
-            (query, limit),
-        ) as cur:
-            return [(int(r[0]), float(r[1])) for r in await cur.fetchall()]
+        return await self._text.search(self.db, terms, limit, within)
 
     async def published_between(self, low: str, high: str) -> list[tuple[int, str]]:
         """Return (article id, published) of articles whose stored date string lies in
@@ -439,27 +466,12 @@ class CorpusStore(StoryRows):
     ) -> tuple[dict[str, int], int]:
         """Return how many chunks hold each term, and how many chunks there are, leaving
         the hidden chunks out of both."""
-        # fts5vocab reads FTS5's own term index: no table of ours to keep in step. A
-        # TEMP table lives with the connection; IF NOT EXISTS, should a rollback drop it.
-        if not self._vocab:
-            await self.db.execute(
-                "CREATE VIRTUAL TABLE IF NOT EXISTS temp.chunks_vocab"
-                " USING fts5vocab(main, chunks_fts, row)"
-            )
-            self._vocab = True
         hidden_ids = sorted(hidden)
-        marks = ",".join("?" * len(hidden_ids))
         counts: dict[str, int] = {}
         for term in dict.fromkeys(t for t in terms if t):
             counts[term] = await self._term_documents(term)
             if hidden_ids and counts[term]:
-                async with self.db.execute(
-                    "SELECT COUNT(*) FROM chunks_fts WHERE chunks_fts MATCH ?"
-                    f" AND rowid IN ({marks})",
-                    ('"' + term.replace('"', "") + '"', *hidden_ids),
-                ) as cur:
-                    row = await cur.fetchone()
-                counts[term] -= int(row[0]) if row else 0
+                counts[term] -= await self._text.documents_among(self.db, term, hidden_ids)
         return counts, await self._chunk_count() - len(hidden_ids)
 
     async def _term_documents(self, term: str) -> int:
@@ -468,13 +480,9 @@ class CorpusStore(StoryRows):
         if known is not None and now - known[0] <= self.COUNT_SECONDS:
             self._documents.move_to_end(term)
             return known[1]
-        # fts5vocab counts by reading the term's whole posting list: a common term in
-        # a big corpus costs milliseconds, so counts are kept a while.
-        async with self.db.execute(
-            "SELECT doc FROM temp.chunks_vocab WHERE term = ?", (term,)
-        ) as cur:
-            row = await cur.fetchone()
-        self._documents[term] = (now, int(row[0]) if row else 0)
+        # Counting reads the term's whole posting list: a common term in a big corpus
+        # costs milliseconds, so counts are kept a while.
+        self._documents[term] = (now, await self._text.documents(self.db, term))
         if len(self._documents) > 20_000:
             self._documents.popitem(last=False)
         return self._documents[term][1]
@@ -486,6 +494,52 @@ class CorpusStore(StoryRows):
                 row = await cur.fetchone()
             self._count = (now, int(row[0]) if row else 0)
         return self._count[1]
+
+    # -- the change log -------------------------------------------------------
+
+    async def _begin_change(self) -> None:
+        if isinstance(self._writer, PgConnection):
+            await self._writer.begin()
+            await self._writer.execute("SELECT pg_advisory_xact_lock(?)", (CHANGE_LOCK,))
+
+    async def _log_changes(self, rows: Sequence[tuple[int, str]]) -> None:
+        await self._writer.executemany(
+            "INSERT INTO chunk_changes (chunk_id, op) VALUES (?, ?)", list(rows)
+        )
+        if isinstance(self._writer, PgConnection):
+            # Delivered at commit: followers wake without polling.
+            await self._writer.execute("SELECT pg_notify(?, '')", (CHANGES_CHANNEL,))
+
+    async def last_change(self) -> int:
+        """Return the sequence number of the newest change to the chunks (0 if none)."""
+        async with self.db.execute("SELECT COALESCE(MAX(seq), 0) FROM chunk_changes") as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    async def changes_since(self, seq: int, limit: int = 5000) -> list[tuple[int, int, str]]:
+        """Return (seq, chunk id, op) of the changes after seq, oldest first."""
+        async with self.db.execute(
+            "SELECT seq, chunk_id, op FROM chunk_changes WHERE seq > ? ORDER BY seq LIMIT ?",
+            (seq, limit),
+        ) as cur:
+            return [(int(s), int(c), str(o)) for s, c, o in await cur.fetchall()]
+
+    async def vectors_of(self, ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """Return (ids, vectors) of those of these chunks still stored, by id."""
+        found: list[tuple[int, bytes]] = []
+        for first in range(0, len(ids), 500):
+            part = list(ids[first : first + 500])
+            marks = ",".join("?" * len(part))
+            async with self.db.execute(
+                f"SELECT id, vector FROM chunks WHERE id IN ({marks}) ORDER BY id", part
+            ) as cur:
+                found += [(int(i), bytes(v)) for i, v in await cur.fetchall()]
+        if not found:
+            return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
+        return (
+            np.asarray([i for i, _ in found], dtype=np.int64),
+            np.vstack([np.frombuffer(v, dtype=np.float32) for _, v in found]),
+        )
 
     # -- meta ---------------------------------------------------------------
 

@@ -9,11 +9,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-import aiosqlite
 import numpy as np
 
 from retrieval.models import Article
 from retrieval.neardup import to_signed, to_unsigned
+from retrieval.postgres import Database
 from retrieval.stories import StoryDecision, StoryMember, parse_time
 
 ARTICLE_COLUMNS = (
@@ -29,8 +29,8 @@ def article_row(row: Sequence[object]) -> Article:
 class StoryRows:
     """Reads and writes of the stories and article_stories tables."""
 
-    db: aiosqlite.Connection
-    _writer: aiosqlite.Connection
+    db: Database
+    _writer: Database
     _member_cache: dict[int, StoryMember]  # lead vectors, keys, hashes by article id
 
     async def _place(self, article_id: int, story: StoryDecision, now: str) -> None:
@@ -43,12 +43,19 @@ class StoryRows:
                 if await cur.fetchone() is None:
                     story_id = None  # its articles were deleted since the decision
         if story_id is None:
-            cur = await self._writer.execute("INSERT INTO stories (created_at) VALUES (?)", (now,))
-            story_id = int(cur.lastrowid or 0)
+            async with self._writer.execute(
+                "INSERT INTO stories (created_at) VALUES (?) RETURNING id", (now,)
+            ) as cur:
+                # Read whole and closed: SQLite holds a RETURNING statement open till then.
+                (row,) = await cur.fetchall()
+            story_id = int(row[0])
         await self._writer.execute(
-            "INSERT OR REPLACE INTO article_stories"
+            "INSERT INTO article_stories"
             " (article_id, story_id, copy_of, simhash, words, keys, cosine)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(article_id) DO UPDATE SET"
+            " story_id = excluded.story_id, copy_of = excluded.copy_of,"
+            " simhash = excluded.simhash, words = excluded.words, keys = excluded.keys,"
+            " cosine = excluded.cosine",
             (
                 article_id,
                 story_id,

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import itertools
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from bot.settings import Settings
 from bot.telegram.app import build_application
 from bot.tools.localapi import LocalBotApi
 from bot.tools.newssite import running_server
+from bot.tools.pgserver import INSTALL_HINT, PgServer, find_binaries
 from retrieval.answer import AnswerConfig
 from retrieval.answerability import AnswerabilityModel, LogisticScore
 from retrieval.embedding import Embedder
@@ -101,21 +103,22 @@ async def seed_engine(tmp_path: Path) -> AsyncIterator[Engine]:
 
 
 @pytest.fixture
-async def engine(tmp_path: Path) -> AsyncIterator[Engine]:
-    """The seed and SECOND in a hashing-embedder engine, with the bot's own tables."""
-    eng = await open_test_engine(tmp_path)
+async def engine(tmp_path: Path, database_url: str) -> AsyncIterator[Engine]:
+    """The seed and SECOND in a hashing-embedder engine, with the bot's own tables, on
+    each backend in turn."""
+    eng = await open_test_engine(tmp_path, database_url)
     await migrate_bot_tables(eng.store.db)
     yield eng
     await eng.store.close()
 
 
 @pytest.fixture
-async def bot_engine(tmp_path: Path) -> AsyncIterator[Engine]:
-    """A hashing-embedder engine on a real SQLite file: the seed and one more article.
+async def bot_engine(tmp_path: Path, database_url: str) -> AsyncIterator[Engine]:
+    """A hashing-embedder engine on each backend in turn: the seed and one more article.
 
     The bot's tables are there too, so a test may use the store's connection for them.
     """
-    engine = await open_test_engine(tmp_path)
+    engine = await open_test_engine(tmp_path, database_url)
     await migrate_bot_tables(engine.store.db)
     yield engine
     await engine.store.close()
@@ -170,3 +173,31 @@ async def pages() -> AsyncIterator[Pages]:
     """The admin tests' article pages and feed on the local news server."""
     async with running_server() as server:
         yield Pages(server)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    """One PostgreSQL server for the session, on a Unix socket; skipped without binaries."""
+    binaries = find_binaries()
+    if binaries is None:
+        pytest.skip(f"{INSTALL_HINT}: the PostgreSQL tests are skipped")
+    server = PgServer.start(binaries)
+    yield server
+    server.stop()
+
+
+_DATABASES = itertools.count(1)
+
+
+@pytest.fixture
+def pg_url(pg_server: PgServer) -> str:
+    """A fresh, empty database on the session's server."""
+    return pg_server.create_database(f"test{next(_DATABASES)}")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """Each backend in turn: "" (the SQLite file) or a fresh PostgreSQL database's URL."""
+    if request.param == "sqlite":
+        return ""
+    return str(request.getfixturevalue("pg_url"))

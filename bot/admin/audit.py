@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import aiosqlite
-
+from retrieval.postgres import Database
 from retrieval.store import utc_now
 
 MAX_ARGS = 500  # characters of arguments kept; a pasted article does not belong here
@@ -28,7 +27,7 @@ class AuditEntry:
 
 
 async def record(
-    db: aiosqlite.Connection,
+    db: Database,
     *,
     user_id: int,
     user_name: str,
@@ -39,9 +38,9 @@ async def record(
     result: str,
 ) -> int:
     """Write one audit row and return its id."""
-    cur = await db.execute(
+    async with db.execute(
         "INSERT INTO admin_audit (at, user_id, user_name, chat_id, command, args, allowed, result)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         (
             utc_now(),
             user_id,
@@ -52,12 +51,14 @@ async def record(
             int(allowed),
             result[:MAX_RESULT],
         ),
-    )
+    ) as cur:
+        # Closed before the commit: SQLite holds a RETURNING statement open till then.
+        (row,) = await cur.fetchall()
     await db.commit()
-    return int(cur.lastrowid or 0)
+    return int(row[0])
 
 
-async def set_result(db: aiosqlite.Connection, entry_id: int, result: str) -> None:
+async def set_result(db: Database, entry_id: int, result: str) -> None:
     """Replace a row's result, for commands (reindex) that finish after their reply."""
     await db.execute(
         "UPDATE admin_audit SET result = ? WHERE id = ?", (result[:MAX_RESULT], entry_id)
@@ -65,7 +66,7 @@ async def set_result(db: aiosqlite.Connection, entry_id: int, result: str) -> No
     await db.commit()
 
 
-async def last(db: aiosqlite.Connection, n: int = 20) -> list[AuditEntry]:
+async def last(db: Database, n: int = 20) -> list[AuditEntry]:
     """Return the newest n rows, newest first."""
     async with db.execute(
         "SELECT id, at, user_id, user_name, chat_id, command, args, allowed, result"
@@ -89,7 +90,7 @@ async def last(db: aiosqlite.Connection, n: int = 20) -> list[AuditEntry]:
     ]
 
 
-async def count(db: aiosqlite.Connection) -> int:
+async def count(db: Database) -> int:
     """Return how many rows the audit log holds."""
     async with db.execute("SELECT COUNT(*) FROM admin_audit") as cur:
         row = await cur.fetchone()
@@ -99,7 +100,7 @@ async def count(db: aiosqlite.Connection) -> int:
 class AuditLog:
     """The admin audit log, on the bot's one connection."""
 
-    def __init__(self, db: aiosqlite.Connection):
+    def __init__(self, db: Database):
         self._db = db
 
     async def record(

@@ -8,8 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import aiosqlite
-
+from retrieval.postgres import Database
 from retrieval.store import utc_now
 
 logger = logging.getLogger(__name__)
@@ -48,7 +47,7 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 
 async def record(
-    db: aiosqlite.Connection,
+    db: Database,
     *,
     chat_kind: str,
     answered: bool,
@@ -66,7 +65,7 @@ async def record(
 
 
 async def stats(
-    db: aiosqlite.Connection, now: datetime | None = None, window: int = LATENCY_WINDOW
+    db: Database, now: datetime | None = None, window: int = LATENCY_WINDOW
 ) -> QuestionStats:
     """Count questions today (UTC) and in total, and the latency percentiles of the newest."""
     midnight = (
@@ -76,7 +75,9 @@ async def stats(
     )
     async with db.execute(
         "SELECT COUNT(*), COALESCE(SUM(answered), 0),"
-        " COALESCE(SUM(at >= ?), 0), COALESCE(SUM(answered AND at >= ?), 0) FROM questions",
+        " COALESCE(SUM(CASE WHEN at >= ? THEN 1 ELSE 0 END), 0),"
+        " COALESCE(SUM(CASE WHEN answered = 1 AND at >= ? THEN 1 ELSE 0 END), 0)"
+        " FROM questions",
         (midnight.isoformat(timespec="seconds"),) * 2,
     ) as cur:
         row = await cur.fetchone()
@@ -99,7 +100,7 @@ async def stats(
 class QuestionTable:
     """The question log's table, on the bot's one connection."""
 
-    def __init__(self, db: aiosqlite.Connection):
+    def __init__(self, db: Database):
         self._db = db
 
     async def record(

@@ -11,8 +11,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import aiosqlite
-
+from retrieval.postgres import Database
 from retrieval.store import CorpusStore
 
 THREAD_SECONDS = 600.0  # a follow-up must come within 10 minutes
@@ -51,7 +50,7 @@ class ThreadBook:
 
     def __init__(
         self,
-        db: aiosqlite.Connection,
+        db: Database,
         ttl: float = THREAD_SECONDS,
         clock: Callable[[], float] = time.time,
     ):

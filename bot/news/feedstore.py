@@ -7,8 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import aiosqlite
-
+from retrieval.postgres import Database
 from retrieval.store import utc_now
 
 # A failing feed waits base * 2^(failures-1), at most MAX_BACKOFF; it is never dropped.
@@ -54,7 +53,7 @@ def _feed(r: Any) -> Feed:
     )
 
 
-async def sync_settings_feeds(db: aiosqlite.Connection, urls: Iterable[str]) -> None:
+async def sync_settings_feeds(db: Database, urls: Iterable[str]) -> None:
     """Make sure every feed named in settings has a row (new ones start unpolled)."""
     now = utc_now()
     await db.executemany(
@@ -65,7 +64,7 @@ async def sync_settings_feeds(db: aiosqlite.Connection, urls: Iterable[str]) -> 
     await db.commit()
 
 
-async def add_feed(db: aiosqlite.Connection, url: str) -> tuple[Feed, bool]:
+async def add_feed(db: Database, url: str) -> tuple[Feed, bool]:
     """Add a feed by URL (an admin's: it stays when settings drop it); return it and if new."""
     url = url.strip()
     existing = await get_feed(db, url)
@@ -80,32 +79,33 @@ async def add_feed(db: aiosqlite.Connection, url: str) -> tuple[Feed, bool]:
     return feed, existing is None
 
 
-async def remove_feed(db: aiosqlite.Connection, url_or_id: str) -> bool:
+async def remove_feed(db: Database, url_or_id: str) -> bool:
     """Remove a feed (by URL or id) and its seen entries; articles stay."""
     key = url_or_id.strip()
     cur = await db.execute(
-        "DELETE FROM feeds WHERE url = ? OR (? AND id = ?)",
-        (key, key.isdigit(), int(key) if key.isdigit() else -1),
+        # Ids are positive: -1 matches nothing when the key is no number.
+        "DELETE FROM feeds WHERE url = ? OR id = ?",
+        (key, int(key) if key.isdigit() else -1),
     )
     await db.commit()
     return cur.rowcount > 0
 
 
-async def get_feed(db: aiosqlite.Connection, url: str) -> Feed | None:
+async def get_feed(db: Database, url: str) -> Feed | None:
     """Return one feed by URL, or None."""
     async with db.execute(f"SELECT {_COLUMNS} FROM feeds WHERE url = ?", (url,)) as cur:
         row = await cur.fetchone()
     return _feed(row) if row else None
 
 
-async def list_feeds(db: aiosqlite.Connection) -> list[Feed]:
+async def list_feeds(db: Database) -> list[Feed]:
     """Return every feed, oldest first."""
     async with db.execute(f"SELECT {_COLUMNS} FROM feeds ORDER BY id") as cur:
         return [_feed(r) for r in await cur.fetchall()]
 
 
 async def record_success(
-    db: aiosqlite.Connection,
+    db: Database,
     feed_id: int,
     *,
     etag: str | None,
@@ -123,7 +123,7 @@ async def record_success(
     await db.commit()
 
 
-async def record_failure(db: aiosqlite.Connection, feed: Feed, error: str) -> float:
+async def record_failure(db: Database, feed: Feed, error: str) -> float:
     """Record a failed poll and back the feed off; return the delay in seconds."""
     delay = min(MAX_BACKOFF, BACKOFF_BASE * 2**feed.failures)
     await db.execute(
@@ -141,7 +141,7 @@ INGESTING = "ingesting"
 
 
 async def _keys_by_outcome(
-    db: aiosqlite.Connection, feed_id: int, keys: Sequence[str], ingesting: bool
+    db: Database, feed_id: int, keys: Sequence[str], ingesting: bool
 ) -> set[str]:
     """Return those keys of this feed whose outcome is (or, ingesting=False, is not)
     the being-ingested mark."""
@@ -149,8 +149,10 @@ async def _keys_by_outcome(
     for i in range(0, len(keys), 500):
         part = keys[i : i + 500]
         marks = ",".join("?" * len(part))
+        # (outcome = ?) = ? would compare a boolean with an integer on PostgreSQL.
         async with db.execute(
-            "SELECT entry_key FROM feed_entries WHERE feed_id = ? AND (outcome = ?) = ?"
+            "SELECT entry_key FROM feed_entries WHERE feed_id = ?"
+            " AND CASE WHEN outcome = ? THEN 1 ELSE 0 END = ?"
             f" AND entry_key IN ({marks})",
             (feed_id, INGESTING, int(ingesting), *part),
         ) as cur:
@@ -158,13 +160,13 @@ async def _keys_by_outcome(
     return found
 
 
-async def unseen(db: aiosqlite.Connection, feed_id: int, keys: Sequence[str]) -> set[str]:
+async def unseen(db: Database, feed_id: int, keys: Sequence[str]) -> set[str]:
     """Return the entry keys of this feed not seen before (being ingested counts as unseen)."""
     return set(keys) - await _keys_by_outcome(db, feed_id, keys, ingesting=False)
 
 
 async def mark_seen(
-    db: aiosqlite.Connection, feed_id: int, rows: Iterable[tuple[str, str, int | None]]
+    db: Database, feed_id: int, rows: Iterable[tuple[str, str, int | None]]
 ) -> None:
     """Record entries as seen: (entry key, outcome, article id or None).
 
@@ -181,12 +183,12 @@ async def mark_seen(
     await db.commit()
 
 
-async def interrupted(db: aiosqlite.Connection, feed_id: int, keys: Sequence[str]) -> set[str]:
+async def interrupted(db: Database, feed_id: int, keys: Sequence[str]) -> set[str]:
     """Return the entry keys of this feed whose ingest was cut short before."""
     return await _keys_by_outcome(db, feed_id, keys, ingesting=True)
 
 
-async def recent_hashes(db: aiosqlite.Connection, limit: int = 5000) -> list[tuple[int, int]]:
+async def recent_hashes(db: Database, limit: int = 5000) -> list[tuple[int, int]]:
     """Return (article id, signed simhash) of the newest articles the bot noted."""
     async with db.execute(
         "SELECT article_id, simhash FROM news_articles ORDER BY article_id DESC LIMIT ?", (limit,)
@@ -197,7 +199,7 @@ async def recent_hashes(db: aiosqlite.Connection, limit: int = 5000) -> list[tup
 class FeedStore:
     """The feeds and what each has shown us, on the bot's one connection."""
 
-    def __init__(self, db: aiosqlite.Connection):
+    def __init__(self, db: Database):
         self._db = db
 
     async def sync_settings_feeds(self, urls: Iterable[str]) -> None:

@@ -8,10 +8,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import aiosqlite
-
 from retrieval.models import Article
 from retrieval.neardup import simhash, to_signed
+from retrieval.postgres import Database, PgConnection, is_postgres
 from retrieval.store import utc_now
 
 logger = logging.getLogger(__name__)
@@ -57,7 +56,7 @@ def _outbox_row(r: Sequence[Any]) -> OutboxRow:
 
 
 async def record_articles(
-    db: aiosqlite.Connection,
+    db: Database,
     articles: Sequence[Article],
     *,
     alert: bool,
@@ -83,7 +82,7 @@ async def record_articles(
     await db.commit()
 
 
-async def unnoted(db: aiosqlite.Connection, article_ids: Sequence[int]) -> set[int]:
+async def unnoted(db: Database, article_ids: Sequence[int]) -> set[int]:
     """Return which of the articles have no news row (never noted for alerts)."""
     ids = sorted(set(article_ids))
     if not ids:
@@ -97,7 +96,7 @@ async def unnoted(db: aiosqlite.Connection, article_ids: Sequence[int]) -> set[i
 
 
 async def fan_out(
-    db: aiosqlite.Connection,
+    db: Database,
     article: ArticleLookup,
     match: Matcher,
     window: float = STORY_WINDOW,
@@ -165,9 +164,7 @@ async def fan_out(
     return queued
 
 
-async def due(
-    db: aiosqlite.Connection, limit: int = 500, now: float | None = None
-) -> list[OutboxRow]:
+async def due(db: Database, limit: int = 500, now: float | None = None) -> list[OutboxRow]:
     """Return the oldest due pending alert of each chat, oldest first."""
     # One row per chat: a chat with a long queue must not starve the others.
     async with db.execute(
@@ -180,7 +177,7 @@ async def due(
 
 
 async def due_updates(
-    db: aiosqlite.Connection, interval: float, limit: int = 500, now: float | None = None
+    db: Database, interval: float, limit: int = 500, now: float | None = None
 ) -> list[OutboxRow]:
     """Return sent story alerts that lag behind their story and were last sent or edited
     at least interval seconds ago, oldest first."""
@@ -193,7 +190,7 @@ async def due_updates(
         return [_outbox_row(r) for r in await cur.fetchall()]
 
 
-async def mark_edited(db: aiosqlite.Connection, row_id: int, shown: int) -> None:
+async def mark_edited(db: Database, row_id: int, shown: int) -> None:
     """Record that a story alert now shows shown articles (or gives up on the rest)."""
     await db.execute(
         "UPDATE outbox SET shown = MAX(shown, ?), edited_unix = ? WHERE id = ?",
@@ -202,7 +199,113 @@ async def mark_edited(db: aiosqlite.Connection, row_id: int, shown: int) -> None
     await db.commit()
 
 
-async def next_due_time(db: aiosqlite.Connection) -> float | None:
+CLAIM_LOCK = 0x15AD_0B0C
+
+
+def _claim_sql(db: Database) -> str:
+    # The oldest due row of each chat with nothing in flight, so a chat gets one alert
+    # at a time however many senders run. On PostgreSQL, rows another sender is
+    # claiming this instant are skipped rather than waited for; the outer WHERE is
+    # checked again on the row as committed, so a row is never claimed twice.
+    return (
+        "UPDATE outbox SET claimed_by = ?, claimed_until = ? WHERE id IN"
+        " (SELECT id FROM outbox WHERE id IN"
+        " (SELECT MIN(id) FROM outbox WHERE status = 'pending' AND next_attempt <= ?"
+        " AND chat_id NOT IN (SELECT chat_id FROM outbox WHERE status = 'pending'"
+        " AND claimed_until >= ?) GROUP BY chat_id)"
+        " ORDER BY id LIMIT ?"
+        + (" FOR UPDATE SKIP LOCKED" if is_postgres(db) else "")
+        + ") AND status = 'pending' AND claimed_until < ?"
+        " RETURNING " + _COLUMNS
+    )
+
+
+async def claim(
+    db: Database, holder: str, lease: float, limit: int = 500, now: float | None = None
+) -> list[OutboxRow]:
+    """Claim the due rows (one per chat) for holder until lease seconds from now.
+
+    A claim that is not settled (sent, postponed, given up, released) lapses with
+    its lease, so the rows of a sender that died go to another within lease seconds.
+    """
+    at = time.time() if now is None else now
+    if isinstance(db, PgConnection):
+        # Claims take turns (a statement each, so nothing waits long): each one then
+        # sees every claim committed before it, whatever the plan does with the subquery.
+        await db.begin()
+        await db.execute("SELECT pg_advisory_xact_lock(?)", (CLAIM_LOCK,))
+    async with db.execute(_claim_sql(db), (holder, at + lease, at, at, limit, at)) as cur:
+        rows = sorted((_outbox_row(r) for r in await cur.fetchall()), key=lambda r: r.id)
+    await db.commit()
+    return rows
+
+
+async def confirm(
+    db: Database, row_id: int, holder: str, lease: float, now: float | None = None
+) -> bool:
+    """Renew holder's claim on a row just before sending it; False if it is no longer theirs.
+
+    A sender slowed past its lease (a loaded machine) may have lost the row to
+    another: it then must not send it too.
+    """
+    at = time.time() if now is None else now
+    async with db.execute(
+        "UPDATE outbox SET claimed_until = ? WHERE id = ? AND claimed_by = ?"
+        " AND status = 'pending' RETURNING id",
+        (at + lease, row_id, holder),
+    ) as cur:
+        # fetchall: an SQLite statement half read would hold off the next commit on
+        # this connection, whoever makes it.
+        kept = bool(await cur.fetchall())
+    await db.commit()
+    return kept
+
+
+async def release(db: Database, row_ids: Sequence[int]) -> None:
+    """Give claimed rows back untouched (their chat's turn had not come)."""
+    await db.executemany(
+        "UPDATE outbox SET claimed_until = 0 WHERE id = ?", [(i,) for i in row_ids]
+    )
+    await db.commit()
+
+
+async def space_chat(db: Database, chat_id: int, until: float) -> None:
+    """Hold a chat's pending alerts until a unix time (its pacing, for every sender)."""
+    await db.execute(
+        "UPDATE outbox SET next_attempt = ? WHERE chat_id = ? AND status = 'pending'"
+        " AND next_attempt < ?",
+        (until, chat_id, until),
+    )
+    await db.commit()
+
+
+async def take_slot(db: Database, interval: float, now: float | None = None) -> float:
+    """Reserve the next sending slot of all senders together; return its unix time.
+
+    One row holds when the next message may go: each sender moves it on by interval
+    and waits for the slot it got, so the bot stays within Telegram's overall rate
+    however many replicas send.
+    """
+    at = time.time() if now is None else now
+    async with db.execute(
+        "UPDATE send_pace SET next_at = CASE WHEN next_at > ? THEN next_at ELSE ? END + ?"
+        " WHERE name = 'alerts' RETURNING next_at",
+        (at, at, interval),
+    ) as cur:
+        rows = list(await cur.fetchall())
+    await db.commit()
+    return float(rows[0][0]) - interval if rows else at
+
+
+async def hold_all(db: Database, until: float) -> None:
+    """Hold every sender until a unix time (Telegram's flood control is per bot)."""
+    await db.execute(
+        "UPDATE send_pace SET next_at = ? WHERE name = 'alerts' AND next_at < ?", (until, until)
+    )
+    await db.commit()
+
+
+async def next_due_time(db: Database) -> float | None:
     """Return when the earliest pending alert falls due (unix time), or None."""
     async with db.execute("SELECT MIN(next_attempt) FROM outbox WHERE status = 'pending'") as cur:
         row = await cur.fetchone()
@@ -210,7 +313,7 @@ async def next_due_time(db: aiosqlite.Connection) -> float | None:
 
 
 async def mark_sent(
-    db: aiosqlite.Connection, row_id: int, message_id: int | None = None, shown: int = 0
+    db: Database, row_id: int, message_id: int | None = None, shown: int = 0
 ) -> None:
     """Record a delivered alert, its message id and how many story articles it counts."""
     await db.execute(
@@ -222,17 +325,18 @@ async def mark_sent(
 
 
 async def postpone(
-    db: aiosqlite.Connection, row_id: int, delay: float, error: str, *, count: bool = True
+    db: Database, row_id: int, delay: float, error: str, *, count: bool = True
 ) -> None:
     """Try an alert again after delay seconds; count the attempt unless told not to."""
     await db.execute(
-        "UPDATE outbox SET next_attempt = ?, last_error = ?, attempts = attempts + ? WHERE id = ?",
+        "UPDATE outbox SET next_attempt = ?, last_error = ?, attempts = attempts + ?,"
+        " claimed_until = 0 WHERE id = ?",
         (time.time() + delay, error[:500], int(count), row_id),
     )
     await db.commit()
 
 
-async def give_up(db: aiosqlite.Connection, row_id: int, status: str, error: str) -> None:
+async def give_up(db: Database, row_id: int, status: str, error: str) -> None:
     """Mark an alert failed or dropped; it will not be tried again."""
     await db.execute(
         "UPDATE outbox SET status = ?, last_error = ?, attempts = attempts + 1 WHERE id = ?",
@@ -241,7 +345,7 @@ async def give_up(db: aiosqlite.Connection, row_id: int, status: str, error: str
     await db.commit()
 
 
-async def drop_chat(db: aiosqlite.Connection, chat_id: int, error: str) -> int:
+async def drop_chat(db: Database, chat_id: int, error: str) -> int:
     """Drop every pending alert of a chat; return how many."""
     cur = await db.execute(
         "UPDATE outbox SET status = 'dropped', last_error = ? WHERE chat_id = ?"
@@ -252,15 +356,16 @@ async def drop_chat(db: aiosqlite.Connection, chat_id: int, error: str) -> int:
     return cur.rowcount
 
 
-async def move_chat(db: aiosqlite.Connection, old: int, new: int) -> int:
+async def move_chat(db: Database, old: int, new: int) -> int:
     """Readdress a chat's pending alerts to its new id; return how many were moved.
 
     An article already queued for the new id stays queued once: the old row is dropped.
     """
     cur = await db.execute(
-        "UPDATE OR IGNORE outbox SET chat_id = ?, next_attempt = 0 WHERE chat_id = ?"
-        " AND status = 'pending'",
-        (new, old),
+        "UPDATE outbox SET chat_id = ?, next_attempt = 0, claimed_until = 0 WHERE chat_id = ?"
+        " AND status = 'pending'"
+        " AND article_id NOT IN (SELECT article_id FROM outbox WHERE chat_id = ?)",
+        (new, old, new),
     )
     moved = cur.rowcount
     await db.execute(
@@ -272,7 +377,7 @@ async def move_chat(db: aiosqlite.Connection, old: int, new: int) -> int:
     return moved
 
 
-async def status_counts(db: aiosqlite.Connection) -> dict[str, int]:
+async def status_counts(db: Database) -> dict[str, int]:
     """Return how many alerts are in each status."""
     async with db.execute("SELECT status, COUNT(*) FROM outbox GROUP BY status") as cur:
         return {str(s): int(n) for s, n in await cur.fetchall()}
@@ -281,7 +386,7 @@ async def status_counts(db: aiosqlite.Connection) -> dict[str, int]:
 class Outbox:
     """The noted news articles and the alerts queued for chats, on the bot's one connection."""
 
-    def __init__(self, db: aiosqlite.Connection):
+    def __init__(self, db: Database):
         self._db = db
 
     async def record_articles(
@@ -308,6 +413,32 @@ class Outbox:
     async def due(self, limit: int = 500, now: float | None = None) -> list[OutboxRow]:
         """Return the rows due now; see `due`."""
         return await due(self._db, limit, now)
+
+    async def claim(
+        self, holder: str, lease: float, limit: int = 500, now: float | None = None
+    ) -> list[OutboxRow]:
+        """Claim due rows for a lease; see `claim`."""
+        return await claim(self._db, holder, lease, limit, now)
+
+    async def confirm(self, row_id: int, holder: str, lease: float) -> bool:
+        """Renew a claim before sending; see `confirm`."""
+        return await confirm(self._db, row_id, holder, lease)
+
+    async def release(self, row_ids: Sequence[int]) -> None:
+        """Give claimed rows back; see `release`."""
+        await release(self._db, row_ids)
+
+    async def space_chat(self, chat_id: int, until: float) -> None:
+        """Hold a chat's pending rows until a unix time; see `space_chat`."""
+        await space_chat(self._db, chat_id, until)
+
+    async def take_slot(self, interval: float, now: float | None = None) -> float:
+        """Reserve the next sending slot of all senders; see `take_slot`."""
+        return await take_slot(self._db, interval, now)
+
+    async def hold_all(self, until: float) -> None:
+        """Hold every sender until a unix time; see `hold_all`."""
+        await hold_all(self._db, until)
 
     async def due_updates(self, interval: float, limit: int = 500) -> list[OutboxRow]:
         """Return the story alerts to edit now; see `due_updates`."""

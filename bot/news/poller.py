@@ -353,7 +353,7 @@ async def cmd_poll(settings: Settings) -> None:
     embedder = await asyncio.to_thread(load_embedder, settings)
     engine = await open_engine(settings, embedder)
     try:
-        db = await BotRepository.open(settings.db_path)
+        db = await BotRepository.open_location(settings.database_url, settings.db_path)
         try:
             match = TopicMatcher(engine, db.subscriptions).chats_for
             report = await poll_once(engine, db, PollConfig.from_settings(settings), match=match)

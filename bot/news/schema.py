@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import aiosqlite
+from retrieval.postgres import Database
 
 COMPONENT = "bot"
 
@@ -99,19 +99,41 @@ BOT_STEPS: tuple[str, ...] = (
         WHERE story_id IS NOT NULL;
     CREATE INDEX outbox_updates ON outbox (status, seen, shown);
     """,
+    # 4: several senders (replicas) share the outbox: a row is claimed by one for a
+    # lease, which lapses if its holder dies; one row paces every sender together.
+    """
+    ALTER TABLE outbox ADD COLUMN claimed_by TEXT NOT NULL DEFAULT '';
+    ALTER TABLE outbox ADD COLUMN claimed_until REAL NOT NULL DEFAULT 0;
+    CREATE TABLE send_pace (name TEXT PRIMARY KEY, next_at REAL NOT NULL);
+    INSERT INTO send_pace (name, next_at) VALUES ('alerts', 0);
+    """,
+    # 5: answer-button sessions and question counts, shared by replicas (only written
+    # when the bot runs on PostgreSQL; one bot keeps them in memory).
+    """
+    CREATE TABLE answer_sessions (
+        sid TEXT PRIMARY KEY,
+        question TEXT NOT NULL,
+        shown TEXT NOT NULL,  -- chunk ids, comma-separated
+        articles TEXT NOT NULL,  -- article ids, comma-separated
+        created_at REAL NOT NULL  -- unix time
+    );
+    CREATE INDEX answer_sessions_created ON answer_sessions (created_at);
+    CREATE TABLE question_hits (user_id INTEGER NOT NULL, at REAL NOT NULL);
+    CREATE INDEX question_hits_user ON question_hits (user_id, at);
+    """,
 )
 
 
-async def bump(db: aiosqlite.Connection, counts: dict[str, int]) -> None:
+async def bump(db: Database, counts: dict[str, int]) -> None:
     """Add to the named stats counters (not committed: the caller's transaction)."""
     await db.executemany(
         "INSERT INTO news_counters (name, value) VALUES (?, ?)"
-        " ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
+        " ON CONFLICT(name) DO UPDATE SET value = news_counters.value + excluded.value",
         [(k, v) for k, v in counts.items() if v],
     )
 
 
-async def counters(db: aiosqlite.Connection) -> dict[str, int]:
+async def counters(db: Database) -> dict[str, int]:
     """Return every stats counter of feeds and alerts."""
     async with db.execute("SELECT name, value FROM news_counters ORDER BY name") as cur:
         return {str(n): int(v) for n, v in await cur.fetchall()}
@@ -120,7 +142,7 @@ async def counters(db: aiosqlite.Connection) -> dict[str, int]:
 class NewsCounters:
     """The news pipeline's running counters, on the bot's one connection."""
 
-    def __init__(self, db: aiosqlite.Connection):
+    def __init__(self, db: Database):
         self._db = db
 
     async def bump(self, counts: dict[str, int]) -> None:

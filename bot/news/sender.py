@@ -1,5 +1,10 @@
 """Deliver queued alerts to Telegram within its limits, resuming after any restart.
 
+Several senders (one per replica) share one outbox: each claims rows for a lease,
+one per chat at a time, so every alert goes out through exactly one of them; a
+sender that dies leaves its claims to lapse, and another picks the rows up. The
+overall rate and each chat's pacing are kept in the database, for all of them.
+
 Delivery is at least once with a minimal window: a row is marked sent in its own
 commit right after Telegram accepts the message, so only a crash in those few
 milliseconds (or a TimedOut whose message did arrive) can send one alert twice.
@@ -11,7 +16,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
 import time
+import uuid
 import warnings
 from collections.abc import Callable, Sequence
 from datetime import timedelta
@@ -123,6 +131,8 @@ class AlertSender:
         max_backoff: float = 600.0,
         idle_wait: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
+        lease: float = 60.0,
+        batch: int = 500,
     ):
         self.bot = bot
         self.repo = repo
@@ -137,6 +147,10 @@ class AlertSender:
         self.max_backoff = max_backoff
         self.idle_wait = idle_wait
         self.clock = clock
+        # Longer than one send with its timeouts: a live holder never loses its claim.
+        self.lease = lease
+        self.batch = batch  # rows claimed at a time
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.sent = 0
         self._next_global = 0.0
         self._next_chat: dict[int, float] = {}
@@ -183,18 +197,35 @@ class AlertSender:
         """Send every due alert whose chat may receive one now; return how many were sent."""
         sent = 0
         busy: set[int] = set()
-        rows = await self.repo.outbox.due()
+        rows = await self.repo.outbox.claim(self.holder, self.lease, self.batch)
+        # Edits are not claimed: two replicas editing one message to the same text
+        # change nothing ("not modified"), as a repeat after a crash does.
         updates = await self.repo.outbox.due_updates(self.update_interval)
-        for row, edit in [(r, False) for r in rows] + [(r, True) for r in updates]:
-            now = self.clock()
-            if row.chat_id in busy or self._next_chat.get(row.chat_id, 0.0) > now:
-                continue  # this chat's turn comes later; others go first
-            busy.add(row.chat_id)
-            if self._next_global > now:
-                await asyncio.sleep(self._next_global - now)
-            self._next_global = max(self._next_global, self.clock()) + self.interval
-            if await (self._edit(row) if edit else self._deliver(row)):
-                sent += 1
+        unsettled = {row.id for row in rows}
+        try:
+            for row, edit in [(r, False) for r in rows] + [(r, True) for r in updates]:
+                now = self.clock()
+                if row.chat_id in busy or self._next_chat.get(row.chat_id, 0.0) > now:
+                    continue  # this chat's turn comes later; others go first
+                busy.add(row.chat_id)
+                if self._next_global > now:  # Telegram asked this sender to wait
+                    await asyncio.sleep(self._next_global - now)
+                # The overall pace is a slot shared with the other senders: Telegram's
+                # limit is per bot, not per replica.
+                slot = await self.repo.outbox.take_slot(self.interval)
+                if slot > time.time():
+                    await asyncio.sleep(slot - time.time())
+                if not edit:
+                    unsettled.discard(row.id)
+                    if not await self.repo.outbox.confirm(row.id, self.holder, self.lease):
+                        logger.info("alert %d went to another sender (this one was slow)", row.id)
+                        continue
+                if await (self._edit(row) if edit else self._deliver(row)):
+                    sent += 1
+        finally:
+            if unsettled:  # skipped, or stopped: let any sender have them at once
+                with contextlib.suppress(Exception):
+                    await self.repo.outbox.release(sorted(unsettled))
         return sent
 
     async def _message(self, row: outbox.OutboxRow, article: Article) -> dict[str, Any]:
@@ -258,6 +289,7 @@ class AlertSender:
             wait = _seconds(exc)
             # Flood control is per bot: every chat waits, and the try does not count.
             self._next_global = self.clock() + wait
+            await self.repo.outbox.hold_all(time.time() + wait)
             await self.repo.outbox.postpone(row.id, wait, f"RetryAfter {wait:g}", count=False)
             logger.warning("Telegram asks to wait %g s before the next alert", wait)
             return False
@@ -283,6 +315,9 @@ class AlertSender:
                 await self.repo.outbox.give_up(row.id, "failed", str(exc))
             else:
                 delay = min(self.max_backoff, self.backoff * 2**row.attempts)
+                logger.warning(
+                    "alert %d to %d: %s; again in %.0f s", row.id, row.chat_id, exc, delay
+                )
                 await self.repo.outbox.postpone(row.id, delay, str(exc))
             return False
         except TelegramError as exc:
@@ -292,6 +327,9 @@ class AlertSender:
         # Marked at once, in its own commit: the only window for a repeat.
         await self.repo.outbox.mark_sent(row.id, getattr(message, "message_id", None), row.seen)
         self.sent += 1
+        # The chat's pacing, for every sender: its next alert waits this long.
+        gap = self.group_interval if row.chat_id < 0 else self.chat_interval
+        await self.repo.outbox.space_chat(row.chat_id, time.time() + gap)
         return True
 
     async def _chat_gone(self, row: outbox.OutboxRow, exc: TelegramError) -> None:

@@ -7,12 +7,12 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-import aiosqlite
 import numpy as np
 
 from retrieval.arabic import STOPWORDS, light_stem, words
 from retrieval.engine import Engine
 from retrieval.models import Article
+from retrieval.postgres import Database
 from retrieval.store import utc_now
 
 logger = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ _COLUMNS = "id, chat_id, topic, topic_norm, active, created_at"
 
 
 async def subscribe(
-    db: aiosqlite.Connection, chat_id: int, topic: str = ALL_NEWS, every: bool | None = None
+    db: Database, chat_id: int, topic: str = ALL_NEWS, every: bool | None = None
 ) -> bool:
     """Subscribe a chat to a topic; return False when it already was.
 
@@ -76,7 +76,7 @@ async def subscribe(
         "INSERT INTO subscriptions (chat_id, topic, topic_norm, active, created_at, every_article)"
         " VALUES (?, ?, ?, 1, ?, ?) ON CONFLICT(chat_id, topic_norm)"
         " DO UPDATE SET active = 1, topic = excluded.topic, created_at = excluded.created_at,"
-        " every_article = COALESCE(?, every_article)",
+        " every_article = COALESCE(?, subscriptions.every_article)",
         (
             chat_id,
             " ".join(topic.split()),
@@ -90,7 +90,7 @@ async def subscribe(
     return True
 
 
-async def unsubscribe(db: aiosqlite.Connection, chat_id: int, topic: str = ALL_NEWS) -> bool:
+async def unsubscribe(db: Database, chat_id: int, topic: str = ALL_NEWS) -> bool:
     """Stop one of a chat's subscriptions; return False when there was none."""
     cur = await db.execute(
         "UPDATE subscriptions SET active = 0 WHERE chat_id = ? AND topic_norm = ? AND active = 1",
@@ -100,9 +100,7 @@ async def unsubscribe(db: aiosqlite.Connection, chat_id: int, topic: str = ALL_N
     return cur.rowcount > 0
 
 
-async def unsubscribe_id(
-    db: aiosqlite.Connection, chat_id: int, sub_id: int
-) -> Subscription | None:
+async def unsubscribe_id(db: Database, chat_id: int, sub_id: int) -> Subscription | None:
     """Stop a subscription by id if it belongs to the chat; return it, or None."""
     cur = await db.execute(
         "UPDATE subscriptions SET active = 0 WHERE id = ? AND chat_id = ? AND active = 1",
@@ -116,7 +114,7 @@ async def unsubscribe_id(
     return _row(row) if row else None
 
 
-async def deactivate_chat(db: aiosqlite.Connection, chat_id: int) -> int:
+async def deactivate_chat(db: Database, chat_id: int) -> int:
     """Stop every subscription of a chat (it blocked the bot or is gone); return how many."""
     cur = await db.execute(
         "UPDATE subscriptions SET active = 0 WHERE chat_id = ? AND active = 1", (chat_id,)
@@ -125,7 +123,7 @@ async def deactivate_chat(db: aiosqlite.Connection, chat_id: int) -> int:
     return cur.rowcount
 
 
-async def move_chat(db: aiosqlite.Connection, old: int, new: int) -> int:
+async def move_chat(db: Database, old: int, new: int) -> int:
     """Carry a chat's subscriptions to the id Telegram gave it (group -> supergroup).
 
     A topic the new id already has (say, subscribed again after the upgrade) is kept
@@ -138,8 +136,9 @@ async def move_chat(db: aiosqlite.Connection, old: int, new: int) -> int:
         (new, old),
     )
     cur = await db.execute(
-        "UPDATE OR IGNORE subscriptions SET chat_id = ? WHERE chat_id = ? AND active = 1",
-        (new, old),
+        "UPDATE subscriptions SET chat_id = ? WHERE chat_id = ? AND active = 1"
+        " AND topic_norm NOT IN (SELECT topic_norm FROM subscriptions WHERE chat_id = ?)",
+        (new, old, new),
     )
     moved = cur.rowcount
     await db.execute("UPDATE subscriptions SET active = 0 WHERE chat_id = ?", (old,))
@@ -147,7 +146,7 @@ async def move_chat(db: aiosqlite.Connection, old: int, new: int) -> int:
     return moved
 
 
-async def list_subscriptions(db: aiosqlite.Connection, chat_id: int) -> list[Subscription]:
+async def list_subscriptions(db: Database, chat_id: int) -> list[Subscription]:
     """Return a chat's active subscriptions, oldest first."""
     async with db.execute(
         f"SELECT {_COLUMNS} FROM subscriptions WHERE chat_id = ? AND active = 1 ORDER BY id",
@@ -156,7 +155,7 @@ async def list_subscriptions(db: aiosqlite.Connection, chat_id: int) -> list[Sub
         return [_row(r) for r in await cur.fetchall()]
 
 
-async def active_subscriptions(db: aiosqlite.Connection) -> list[Subscription]:
+async def active_subscriptions(db: Database) -> list[Subscription]:
     """Return every active subscription."""
     async with db.execute(
         f"SELECT {_COLUMNS} FROM subscriptions WHERE active = 1 ORDER BY id"
@@ -164,7 +163,7 @@ async def active_subscriptions(db: aiosqlite.Connection) -> list[Subscription]:
         return [_row(r) for r in await cur.fetchall()]
 
 
-async def count_subscribers(db: aiosqlite.Connection) -> int:
+async def count_subscribers(db: Database) -> int:
     """Return how many chats have at least one active subscription."""
     async with db.execute(
         "SELECT COUNT(DISTINCT chat_id) FROM subscriptions WHERE active = 1"
@@ -176,7 +175,7 @@ async def count_subscribers(db: aiosqlite.Connection) -> int:
 class SubscriptionBook:
     """The chats' topic subscriptions, on the bot's one connection."""
 
-    def __init__(self, db: aiosqlite.Connection):
+    def __init__(self, db: Database):
         self._db = db
 
     async def subscribe(

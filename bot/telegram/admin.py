@@ -174,8 +174,12 @@ async def reindex_command(update: Update, context: BotContext, ctx: BotState, ar
     kind: Kind | None = {"": "full", "fast": "fast"}.get(args.lower())  # type: ignore[assignment]
     if kind is None:
         return "usage", admin_format.plain_messages(texts.REINDEX_USAGE)
+    # One reindex at a time across replicas too (a lock in the database when shared).
+    if not await ctx.repo.reindexing.take():
+        return "busy", admin_format.plain_messages(texts.REINDEX_BUSY)
     job = ctx.reindexer.claim(kind)
     if job is None:
+        await ctx.repo.reindexing.release()
         return "busy", admin_format.plain_messages(texts.REINDEX_BUSY)
     try:
         # The first message already says how much there is to do.
@@ -187,6 +191,7 @@ async def reindex_command(update: Update, context: BotContext, ctx: BotState, ar
         assert shown is not None
     except BaseException:
         ctx.reindexer.release(job)
+        await ctx.repo.reindexing.release()
         raise
 
     async def show(body: str) -> None:
@@ -199,7 +204,10 @@ async def reindex_command(update: Update, context: BotContext, ctx: BotState, ar
         )
 
     async def finished() -> None:
-        await ctx.repo.audit.set_result(entry, summary(job, time.monotonic()))
+        try:
+            await ctx.repo.audit.set_result(entry, summary(job, time.monotonic()))
+        finally:
+            await ctx.repo.reindexing.release()
 
     ctx.reindexer.start(job, show, finished)
     return None, []  # audited above, and again with the outcome when the job ends

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Callable, Coroutine
@@ -149,13 +150,18 @@ def run_bot(settings: Settings) -> None:
     that loop, and close in post_shutdown.
     """
     bot_token(settings)
-    if not settings.db_path.exists():
-        raise ConfigError(f"no corpus at {settings.db_path}: run `isnad setup` first")
-    # The bot runs for days: read every page once now rather than fail mid-answer.
-    problems = integrity_problems(settings.db_path, quick=True)
-    if problems:
-        raise DamagedDatabaseError(settings.db_path, problems[0])
-    from bot.factory import load_embedder, open_engine  # heavy: torch comes with the model
+    from bot.factory import check_corpus, load_embedder, open_engine  # heavy: torch
+
+    if settings.database_url:
+        # Unreachable or refusing: one line now, before the model loads.
+        asyncio.run(check_corpus(settings))
+    else:
+        if not settings.db_path.exists():
+            raise ConfigError(f"no corpus at {settings.db_path}: run `isnad setup` first")
+        # The bot runs for days: read every page once now rather than fail mid-answer.
+        problems = integrity_problems(settings.db_path, quick=True)
+        if problems:
+            raise DamagedDatabaseError(settings.db_path, problems[0])
 
     embedder = load_embedder(settings)
     app = build_application(settings, lambda: open_engine(settings, embedder))

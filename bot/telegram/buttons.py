@@ -50,6 +50,7 @@ async def on_button(update: Update, context: BotContext) -> None:
     assert query is not None
     data = query.data or ""
     action, sid = data[:4], data[4:]
+    await st.sessions.fetch(sid)  # made under another replica's answer, perhaps
     session = st.sessions.get(sid) if action in (CALLBACK_MORE, CALLBACK_SOURCES) else None
     if session is None or query.message is None:
         await query.answer(texts.BUTTON_EXPIRED)
@@ -98,6 +99,7 @@ async def show_more(
 ) -> None:
     """Send the next passages not shown yet; a search, so it counts against the limit."""
     st = state(context)
+    await st.limiter.refresh(query.from_user.id)
     taken = admit(
         session.question,
         user_id=query.from_user.id,

@@ -132,6 +132,8 @@ async def answer_question(update: Update, context: BotContext, raw: str, usage: 
     st = state(context)
     message, chat, user = update.effective_message, update.effective_chat, update.effective_user
     assert message is not None and chat is not None
+    if user is not None:
+        await st.limiter.refresh(user.id)
     taken = admit(
         raw,
         user_id=user.id if user else None,

@@ -26,6 +26,7 @@ from bot.settings import Settings
 from bot.telegram.ratelimit import RateLimiter
 from bot.telegram.sessions import SessionStore
 from retrieval.engine import Engine
+from retrieval.follower import IndexFollower
 
 INLINE_SETTLE = 0.6  # seconds; Telegram sends a query at each pause in typing
 
@@ -64,6 +65,8 @@ class BotState:
         self.inline_latest: dict[int, str] = {}
         self.sender: AlertSender | None = None
         self.sender_task: asyncio.Task[None] | None = None
+        self.follower: IndexFollower | None = None
+        self.follower_task: asyncio.Task[None] | None = None
         self._engine = engine
         self._resources: Resources | None = None
 
@@ -73,11 +76,15 @@ class BotState:
             return
         engine = self._engine if isinstance(self._engine, Engine) else await self._engine()
         try:
-            repo = await BotRepository.open(engine.store.path)
+            repo = await BotRepository.open_location(engine.store.url, engine.store.path)
         except BaseException:
             if engine is not self._engine:
                 await engine.close()
             raise
+        if self.settings.database_url:
+            # Several replicas: a press or a question may land on any of them.
+            self.sessions.backing = repo.session_table(self.sessions.ttl)
+            self.limiter.backing = repo.hit_table(self.limiter.seconds)
         matcher = TopicMatcher(engine, repo.subscriptions)
         self._resources = Resources(
             engine=engine,

@@ -25,6 +25,7 @@ from bot.telegram import formatting, texts
 from bot.telegram.commands import command_args
 from bot.telegram.delivery import NO_PREVIEW, reply
 from bot.telegram.state import BotContext, BotState, state
+from retrieval.follower import IndexFollower
 
 logger = logging.getLogger(__name__)
 
@@ -226,6 +227,8 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
 async def poll_job(context: BotContext) -> None:
     """Run one feed poll unless one is still running, then wake the alert sender."""
     st = state(context)
+    if not await st.repo.poller.held():
+        return  # another replica polls the feeds
     if st.poll_lock.locked():
         logger.info("previous feed poll still running; skipping this one")
         return
@@ -257,6 +260,9 @@ async def start_background(application: Application) -> None:  # type: ignore[ty
         update_interval=st.settings.story_update_seconds,
     )
     st.sender_task = asyncio.create_task(st.sender.run(), name="isnad-alert-sender")
+    # Articles other replicas (or `isnad ingest`) add reach this replica's index.
+    st.follower = IndexFollower(st.engine, st.settings.database_url)
+    st.follower_task = asyncio.create_task(st.follower.run(), name="isnad-index-follower")
     jq = application.job_queue
     if jq is None:
         logger.error("no JobQueue (install python-telegram-bot[job-queue]): feeds are not polled")
@@ -278,8 +284,9 @@ async def stop_background(application: Application) -> None:  # type: ignore[typ
     if application.job_queue is not None:
         for job in application.job_queue.get_jobs_by_name(POLL_JOB):
             job.schedule_removal()
-    task, st.sender_task, st.sender = st.sender_task, None, None
-    if task is not None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    for task in (st.sender_task, st.follower_task):
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    st.sender_task, st.sender, st.follower_task, st.follower = None, None, None, None

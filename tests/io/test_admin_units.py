@@ -30,8 +30,8 @@ LOCAL = FetchLimits(allow_private=True, max_bytes=100_000, timeout=5)
 SEED_QUESTION = "ماذا قال وزير الدفاع التركي عن إدلب؟"
 
 
-async def test_audit_rows_newest_first(tmp_path: Path) -> None:
-    db = (await BotRepository.open(tmp_path / "a.db")).conn
+async def test_audit_rows_newest_first(tmp_path: Path, database_url: str) -> None:
+    db = (await BotRepository.open_location(database_url, tmp_path / "a.db")).conn
     for i in range(25):
         await audit.record(
             db,
@@ -51,8 +51,8 @@ async def test_audit_rows_newest_first(tmp_path: Path) -> None:
     await db.close()
 
 
-async def test_question_text_kept_only_when_allowed(tmp_path: Path) -> None:
-    admin_db = await BotRepository.open(tmp_path / "q.db")
+async def test_question_text_kept_only_when_allowed(tmp_path: Path, database_url: str) -> None:
+    admin_db = await BotRepository.open_location(database_url, tmp_path / "q.db")
     await QuestionLog(admin_db.questions, keep_text=False).record(
         chat_kind="private", answered=True, latency_ms=12.5, question="سؤال سري"
     )
@@ -66,8 +66,10 @@ async def test_question_text_kept_only_when_allowed(tmp_path: Path) -> None:
     await admin_db.close()
 
 
-async def test_question_stats_today_total_and_percentiles(tmp_path: Path) -> None:
-    admin_db = await BotRepository.open(tmp_path / "q.db")
+async def test_question_stats_today_total_and_percentiles(
+    tmp_path: Path, database_url: str
+) -> None:
+    admin_db = await BotRepository.open_location(database_url, tmp_path / "q.db")
     db = admin_db.conn
     rows = [("2026-01-01T10:00:00+00:00", i % 4 != 0, float(i)) for i in range(1, 101)]
     rows += [("2026-01-02T00:00:01+00:00", True, 5.0), ("2026-01-02T23:59:00+00:00", False, 7.0)]
@@ -92,8 +94,8 @@ def test_percentile_nearest_rank() -> None:
     assert percentile([float(i) for i in range(1, 21)], 95) == 19.0
 
 
-async def test_record_question_hook(tmp_path: Path) -> None:
-    tables = await BotRepository.open(tmp_path / "q.db")
+async def test_record_question_hook(tmp_path: Path, database_url: str) -> None:
+    tables = await BotRepository.open_location(database_url, tmp_path / "q.db")
     log = QuestionLog(tables.questions, keep_text=False)
     await record_question(log, chat_kind="private", answered=True, latency_ms=3, question="x")
     assert (await log.stats()).total == 1

@@ -140,7 +140,7 @@ async def test_restart_between_queue_and_delivery(
     await first.drain_once()  # one alert per chat goes; the second of each waits its turn
     assert len(api.requests("sendMessage")) == 2
     # "Crash": the process is gone; a new one opens the same file and a new sender.
-    store = await CorpusStore.open(tmp_path / "bot.db")
+    store = await CorpusStore.open_location(engine.store.url, tmp_path / "bot.db")
     try:
         await drain(
             AlertSender(bot, BotRepository(store.db), store.get_article, chat_interval=0.05)
@@ -338,3 +338,37 @@ async def test_sender_survives_a_database_error_and_delivers_the_next_alert(
         with contextlib.suppress(asyncio.CancelledError):
             await task
     assert [chat for chat, _ in bot.sent] == [71]
+
+
+async def test_two_senders_share_the_outbox_and_send_each_alert_once(engine: Engine) -> None:
+    chats = list(range(1, 61))
+    await queue_all(engine, chats)
+    other = await BotRepository.open_location(engine.store.url, engine.store.path)
+    bots = [FakeBot(), FakeBot()]
+    senders = [
+        AlertSender(bot, repo, engine.store.get_article, chat_interval=0, per_second=1000, batch=5)
+        for bot, repo in zip(bots, [BotRepository(engine.store.db), other], strict=True)
+    ]
+    await asyncio.gather(*(drain(s, rounds=200) for s in senders))
+    sent = sorted(c for bot in bots for c, _ in bot.sent)
+    assert sent == sorted(chats * 2)  # both articles to every chat, none twice
+    assert all(bot.sent for bot in bots)  # and both senders took part
+    assert {status for _, _, status in await rows(engine)} == {"sent"}
+    await other.close()
+
+
+async def test_a_dead_senders_claims_lapse_to_another(engine: Engine) -> None:
+    await queue_all(engine, [1, 2, 3])
+    other = await BotRepository.open_location(engine.store.url, engine.store.path)
+    # A sender claims the first alert of each chat, then dies without a word.
+    taken = await other.outbox.claim("dead:1", lease=0.5)
+    await other.close()
+    assert sorted(r.chat_id for r in taken) == [1, 2, 3]
+    bot = FakeBot()
+    sender = AlertSender(
+        bot, BotRepository(engine.store.db), engine.store.get_article, chat_interval=0
+    )
+    assert await sender.drain_once() == 0  # its chats are in flight: nothing to take yet
+    await asyncio.sleep(0.6)
+    await drain(sender)
+    assert sorted(c for c, _ in bot.sent) == [1, 1, 2, 2, 3, 3]

@@ -55,8 +55,17 @@ def as_json(answer: Any) -> Any:
     return json.loads(json.dumps(answer_json(answer), ensure_ascii=False))
 
 
+BACKEND = {"url": ""}
+
+
+@pytest.fixture(autouse=True)
+def backend(database_url: str) -> None:
+    """Every test here on each backend in turn."""
+    BACKEND["url"] = database_url
+
+
 async def open_engine(tmp_path: Path, **kwargs: object) -> Engine:
-    store = await CorpusStore.open(tmp_path / "c.db")
+    store = await CorpusStore.open_location(BACKEND["url"], tmp_path / "c.db")
     engine = await Engine.open(
         store,
         HashingEmbedder(256),

@@ -56,9 +56,9 @@ HALF_FEED = (
 
 
 @pytest.fixture
-async def engine(tmp_path: Path) -> AsyncIterator[Engine]:
-    """An empty engine with the hashing embedder on a real SQLite file."""
-    store = await CorpusStore.open(tmp_path / "news.db")
+async def engine(tmp_path: Path, database_url: str) -> AsyncIterator[Engine]:
+    """An empty engine with the hashing embedder, on each backend in turn."""
+    store = await CorpusStore.open_location(database_url, tmp_path / "news.db")
     eng = await Engine.open(
         store, HashingEmbedder(), tmp_path / "news.faiss", answer=AnswerConfig(threshold=0.0)
     )

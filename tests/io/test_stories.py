@@ -50,13 +50,13 @@ def draft(title: str, body: str, source: str, hour: int = 10, day: str = "02") -
     )
 
 
-async def open_engine(path: Path) -> Engine:
-    store = await CorpusStore.open(path / "c.db")
+async def open_engine(path: Path, database_url: str = "") -> Engine:
+    store = await CorpusStore.open_location(database_url, path / "c.db")
     return await Engine.open(store, KeyedEmbedder(KEYS), path / "c.faiss")
 
 
-async def test_join_start_and_copy(tmp_path: Path) -> None:
-    engine = await open_engine(tmp_path)
+async def test_join_start_and_copy(tmp_path: Path, database_url: str) -> None:
+    engine = await open_engine(tmp_path, database_url)
     results = await engine.ingest(
         [
             draft("سيول جازان", FLOOD, "واس", 10),
@@ -78,8 +78,8 @@ async def test_join_start_and_copy(tmp_path: Path) -> None:
     await engine.close()
 
 
-async def test_window_keeps_old_stories_apart(tmp_path: Path) -> None:
-    engine = await open_engine(tmp_path)
+async def test_window_keeps_old_stories_apart(tmp_path: Path, database_url: str) -> None:
+    engine = await open_engine(tmp_path, database_url)
     first, late = await engine.ingest(
         [draft("سيول جازان", FLOOD, "واس", 10, "02"), draft("سيول", FLOOD_RETOLD, "عكاظ", 10, "09")]
     )
@@ -87,8 +87,10 @@ async def test_window_keeps_old_stories_apart(tmp_path: Path) -> None:
     await engine.close()
 
 
-async def test_stories_kept_through_restart_delete_reembed(tmp_path: Path) -> None:
-    engine = await open_engine(tmp_path)
+async def test_stories_kept_through_restart_delete_reembed(
+    tmp_path: Path, database_url: str
+) -> None:
+    engine = await open_engine(tmp_path, database_url)
     results = await engine.ingest(
         [
             draft("سيول جازان", FLOOD, "واس", 10),
@@ -101,7 +103,7 @@ async def test_stories_kept_through_restart_delete_reembed(tmp_path: Path) -> No
     story = results[0].story_id
     await engine.close()
 
-    engine = await open_engine(tmp_path)  # a restart keeps every story
+    engine = await open_engine(tmp_path, database_url)  # a restart keeps every story
     before = await engine.store.article_stories([original, retold, copy, match])
     assert before == {original: story, retold: story, copy: story, match: results[3].story_id}
     # Deleting the original leaves its story with the others; the copy is no copy now.
@@ -120,8 +122,8 @@ async def test_stories_kept_through_restart_delete_reembed(tmp_path: Path) -> No
     await engine.close()
 
 
-async def test_story_ids_never_reused(tmp_path: Path) -> None:
-    engine = await open_engine(tmp_path)
+async def test_story_ids_never_reused(tmp_path: Path, database_url: str) -> None:
+    engine = await open_engine(tmp_path, database_url)
     (first,) = await engine.ingest([draft("الديربي", MATCH, "الرياضي")])
     assert first.article is not None and await engine.delete_article(first.article.id)
     (second,) = await engine.ingest([draft("سيول", FLOOD, "واس")])
@@ -129,8 +131,10 @@ async def test_story_ids_never_reused(tmp_path: Path) -> None:
     await engine.close()
 
 
-async def test_articles_stored_before_stories_are_placed_at_start(tmp_path: Path) -> None:
-    engine = await open_engine(tmp_path)
+async def test_articles_stored_before_stories_are_placed_at_start(
+    tmp_path: Path, database_url: str
+) -> None:
+    engine = await open_engine(tmp_path, database_url)
     results = await engine.ingest(
         [
             draft("سيول جازان", FLOOD, "واس", 10),
@@ -144,16 +148,16 @@ async def test_articles_stored_before_stories_are_placed_at_start(tmp_path: Path
     await engine.store.db.commit()
     assert (await engine.store.stats()).stories == 0
     await engine.close()
-    engine = await open_engine(tmp_path)
+    engine = await open_engine(tmp_path, database_url)
     placed = await engine.store.article_stories(ids)
     assert placed[ids[0]] == placed[ids[1]] != placed[ids[2]]
     assert (await engine.store.stats()).stories == 2
     await engine.close()
 
 
-async def test_cosine_alone_does_not_join(tmp_path: Path) -> None:
+async def test_cosine_alone_does_not_join(tmp_path: Path, database_url: str) -> None:
     # The two floods embed alike (both hold سيول) but share no rare name or number.
-    store = await CorpusStore.open(tmp_path / "c.db")
+    store = await CorpusStore.open_location(database_url, tmp_path / "c.db")
     engine = await Engine.open(
         store, KeyedEmbedder(KEYS), tmp_path / "c.faiss", stories=StoryConfig(join_cosine=0.5)
     )
@@ -166,8 +170,10 @@ async def test_cosine_alone_does_not_join(tmp_path: Path) -> None:
     await engine.close()
 
 
-async def test_a_re_embed_replaces_the_vectors_stories_compare(tmp_path: Path) -> None:
-    engine = await open_engine(tmp_path)
+async def test_a_re_embed_replaces_the_vectors_stories_compare(
+    tmp_path: Path, database_url: str
+) -> None:
+    engine = await open_engine(tmp_path, database_url)
     first, _ = await engine.ingest(
         [draft("سيول جازان", FLOOD, "واس", 10), draft("الديربي", MATCH, "الرياضي", 10)]
     )

@@ -39,8 +39,8 @@ def draft(title: str, body: str, source: str, hour: int) -> ArticleDraft:
 
 
 @pytest.fixture
-async def engine(tmp_path: Path) -> AsyncIterator[Engine]:
-    store = await CorpusStore.open(tmp_path / "c.db")
+async def engine(tmp_path: Path, database_url: str) -> AsyncIterator[Engine]:
+    store = await CorpusStore.open_location(database_url, tmp_path / "c.db")
     eng = await Engine.open(store, KeyedEmbedder(KEYS, dim=4), tmp_path / "c.faiss")
     await migrate_bot_tables(store.db)
     yield eng
@@ -120,9 +120,10 @@ async def test_restart_between_the_articles(
     await subscriptions.subscribe(engine.store.db, 5)
     await arrive(engine, draft("سيول جازان", FLOOD, "واس", 10))
     await sender(bot, engine).drain_once()
+    url = engine.store.url
     await engine.close()
     # A new process: the sent alert, its message id and the story are all on disk.
-    store = await CorpusStore.open(tmp_path / "c.db")
+    store = await CorpusStore.open_location(url, tmp_path / "c.db")
     engine = await Engine.open(store, KeyedEmbedder(KEYS, dim=4), tmp_path / "c.faiss")
     try:
         assert await arrive(engine, draft("وفاة 11", RETOLD, "عكاظ", 11)) == 0

@@ -31,13 +31,22 @@ def _report(day: str, n: int, extra: str = "") -> ArticleDraft:
     )
 
 
+BACKEND = {"url": ""}
+
+
+@pytest.fixture(autouse=True)
+def backend(database_url: str) -> None:
+    """Every test here on each backend in turn."""
+    BACKEND["url"] = database_url
+
+
 async def _engine(
     tmp_path: Path,
     drafts: list[ArticleDraft],
     candidates: int = 100,
     answer: AnswerConfig | None = None,
 ) -> Engine:
-    store = await CorpusStore.open(tmp_path / "c.db")
+    store = await CorpusStore.open_location(BACKEND["url"], tmp_path / "c.db")
     engine = await Engine.open(
         store,
         HashingEmbedder(),

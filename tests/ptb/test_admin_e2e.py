@@ -185,6 +185,12 @@ async def test_reindex_progress_while_questions_are_answered(
     assert progress[-1].startswith(f"اكتملت إعادة الفهرسة: {total} مقطعاً في ")
     ids, _ = await engine.store.vectors()
     assert engine.index.matches(ids)
+
+    async def outcome_written() -> bool:
+        # The outcome is audited after the last edit is sent.
+        return not any(r.result == "started" for r in await audit_rows(ctx))
+
+    await until(outcome_written, what="the reindex outcome audited")
     rows = await audit_rows(ctx)
     assert [(r.command, r.result.split(":")[0]) for r in rows] == [
         ("reindex", "done"),
@@ -223,6 +229,12 @@ async def test_cancel_reindex(
     )
     assert plain(final[0].params["text"]).endswith("بقي الفهرس الحالي كما هو.")
     assert engine.index is live
+
+    async def outcome_written() -> bool:
+        # The outcome is audited after the last edit is sent.
+        return (await audit_rows(ctx))[1].result != "started"
+
+    await until(outcome_written, what="the reindex outcome audited")
     rows = await audit_rows(ctx)
     assert [(r.command, r.result) for r in rows][:2] == [
         ("cancel", "nothing running"),

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import psycopg
 import pytest
 from support.botapi import (
     DIM,
@@ -790,3 +791,28 @@ async def test_ask_about_this_article_begins_a_thread_on_it(
     follow = texts.FOLLOW_UP.format(title=second.title)
     assert reply == formatting.answer_messages(focused, follow)[0]
     assert_all_valid(botapi)
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_a_database_lost_mid_run_costs_an_apology_then_heals(
+    start_bot: StartBot, botapi: LocalBotApi, bot_engine: Engine, database_url: str
+) -> None:
+    await start_bot(database_url=database_url)  # as a replica: sessions and limits shared
+    botapi.send_text(SEED_QUESTION, user_id=31)
+    (first,) = await botapi.replies(31)
+    assert first.params["text"].startswith("<b>الجواب:</b>")
+    # Every connection to the database is cut, as by a failover or a restart.
+    with psycopg.connect(database_url, autocommit=True) as admin:
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    answers = []
+    for n in range(3):  # each cut connection fails once, then opens again by itself
+        botapi.send_text(SEED_QUESTION, user_id=31)
+        calls = await botapi.replies(31, count=n + 2)
+        answers.append(calls[-1].params["text"])
+        if "<b>الجواب:</b>" in answers[-1]:  # (a follow-up of the first, marked so)
+            break
+    apology = formatting.plain_messages(texts.APOLOGY)[0]
+    assert set(answers[:-1]) <= {apology} and "<b>الجواب:</b>" in answers[-1]

@@ -49,9 +49,12 @@ SECOND = ArticleDraft(
 )
 
 
-async def open_test_engine(path: Path) -> Engine:
-    """Return an engine over the seed (given a test URL and date) and SECOND."""
-    store = await CorpusStore.open(path / "bot.db")
+async def open_test_engine(path: Path, database_url: str = "") -> Engine:
+    """Return an engine over the seed (given a test URL and date) and SECOND.
+
+    The corpus is in the PostgreSQL database at database_url, or else a file in path.
+    """
+    store = await CorpusStore.open_location(database_url, path / "bot.db")
     engine = await Engine.open(
         store,
         HashingEmbedder(dim=DIM),
