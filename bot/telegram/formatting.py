@@ -136,7 +136,7 @@ def _note(note: str) -> list[str]:
 
 def when(published: str) -> str:
     """Return an article's time as `YYYY-MM-DD hh:mm` (the date alone when that is all)."""
-    return published[:16].replace("T", " ") if published else texts.UNKNOWN_DATE
+    return texts.stamp(published) or texts.UNKNOWN_DATE
 
 
 def markers(sentence: AnswerSentence) -> str:

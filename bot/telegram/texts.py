@@ -156,7 +156,7 @@ def citation_line(c: Citation) -> str:
     parts = [
         c.title,
         c.source or UNKNOWN_SOURCE,
-        c.published[:16].replace("T", " ") or UNKNOWN_DATE,
+        stamp(c.published) or UNKNOWN_DATE,
     ]
     if c.outlet and c.outlet != c.source:
         parts[1] += " " + CREDITED.format(agency=c.outlet)
@@ -179,9 +179,7 @@ def _versions(answer: Answer) -> list[str]:
     for v in answer.versions:
         marks = "".join(f"[{n}]" for n in v.sentence.citations)
         outlets = LIST_JOIN.join(v.sentence.outlets)
-        lines.append(
-            f"- «{v.sentence.text}» {marks} — {outlets} — {v.published[:16].replace('T', ' ')}"
-        )
+        lines.append(f"- «{v.sentence.text}» {marks} — {outlets} — {stamp(v.published)}")
     return lines
 
 
