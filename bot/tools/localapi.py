@@ -1,22 +1,31 @@
 """A local stand-in for the Telegram Bot API, for tests and `isnad bench`.
 
 An aiohttp server on 127.0.0.1 answers `/bot{token}/{method}` the way Telegram
-does, feeds getUpdates (long polling) from updates pushed by the caller, and
-records every request with its decoded parameters.
+does and records every request with its decoded parameters. Updates pushed by the
+caller reach the bot the two ways Telegram offers: getUpdates (long polling), or,
+once the bot has called setWebhook, POSTed as JSON to its URL (with the secret
+token header when one was set), retried with a growing pause until the receiver
+answers 2xx, as Telegram does. getUpdates is refused while a webhook is set.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # aiohttp is imported when a server starts, not with the module
-    from aiohttp import web
+    from aiohttp import ClientSession, web
+
+# Telegram's limits on setWebhook's parameters.
+_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
 
 # Parameters that are plain strings even when they look like JSON.
@@ -51,6 +60,31 @@ class ApiCall:
     at: float = field(default_factory=time.perf_counter)
 
 
+@dataclass(frozen=True)
+class Webhook:
+    """Where updates go while a webhook is set (setWebhook's parameters)."""
+
+    url: str
+    secret_token: str | None = None
+    max_connections: int = 40
+    allowed_updates: tuple[str, ...] = ()  # empty: every kind
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One POST of an update to the webhook: its HTTP status (0: no answer) and error."""
+
+    update_id: int
+    status: int
+    error: str = ""
+    at: float = field(default_factory=time.perf_counter)
+
+    @property
+    def ok(self) -> bool:
+        """Tell whether the receiver took the update (2xx)."""
+        return 200 <= self.status < 300
+
+
 def decode_params(raw: dict[str, str]) -> dict[str, Any]:
     """Decode form fields as PTB sends them: nested objects and numbers as JSON text."""
     out: dict[str, Any] = {}
@@ -73,6 +107,8 @@ class LocalBotApi:
         token: str = "123:ABC",
         username: str = "isnad_test_bot",
         bot_id: int | None = None,
+        retry_first: float = 0.2,
+        retry_most: float = 5.0,
     ) -> None:
         self.token = token
         self.bot_id = bot_id or int(token.split(":")[0])
@@ -89,6 +125,17 @@ class LocalBotApi:
         self._runner: web.AppRunner | None = None
         self._closing = False
         self.port = 0
+        # Webhook mode: failed deliveries wait retry_first, doubling up to retry_most.
+        self.webhook: Webhook | None = None
+        self.deliveries: list[Delivery] = []
+        self.retry_first = retry_first
+        self.retry_most = retry_most
+        self._attempts: dict[int, int] = {}  # update id -> failed POSTs so far
+        self._retry_at: dict[int, float] = {}  # update id -> monotonic time of the next try
+        self._in_flight: set[int] = set()
+        self._last_error: tuple[int, str] | None = None  # unix time, message
+        self._deliverer: asyncio.Task[None] | None = None
+        self._session: ClientSession | None = None
 
     # -- lifecycle ----------------------------------------------------------
 
@@ -110,7 +157,8 @@ class LocalBotApi:
         await self._notify()
 
     async def stop(self) -> None:
-        """Stop listening."""
+        """Stop delivering and listening."""
+        await self._stop_delivering()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -285,6 +333,20 @@ class LocalBotApi:
             count=count,
         )
 
+    @property
+    def pending(self) -> int:
+        """Return how many pushed updates the bot has not yet confirmed (or taken by webhook)."""
+        return len(self._updates)
+
+    async def delivered(self, count: int, timeout: float = 10.0) -> None:
+        """Wait until the webhook has taken every pushed update and at least count in all."""
+
+        def done() -> bool:
+            return not self._updates and sum(d.ok for d in self.deliveries) >= count
+
+        async with self._changed:
+            await asyncio.wait_for(self._changed.wait_for(done), timeout=timeout)
+
     # -- the server -----------------------------------------------------------
 
     async def _notify(self) -> None:
@@ -308,7 +370,25 @@ class LocalBotApi:
         method = request.match_info["method"]
         params = await self._params(request)
         if method == "getUpdates":
+            if self.webhook is not None:
+                return web.json_response(
+                    {
+                        "ok": False,
+                        "error_code": 409,
+                        "description": "Conflict: can't use getUpdates method while webhook"
+                        " is active; use deleteWebhook to delete the webhook first",
+                    },
+                    status=409,
+                )
             return web.json_response({"ok": True, "result": await self._get_updates(params)})
+        if method in ("setWebhook", "deleteWebhook"):
+            refused = self._webhook_call(method, params)
+            if refused:
+                self.calls.append(ApiCall(method, params, None))
+                await self._notify()
+                return web.json_response(
+                    {"ok": False, "error_code": 400, "description": refused}, status=400
+                )
         error = self.errors.get(method)
         failure: tuple[int, str, dict[str, Any]] | None = (
             (error[0], error[1], {}) if error else None
@@ -344,9 +424,143 @@ class LocalBotApi:
                     pass
         return self._updates[:limit]
 
+    # -- webhook mode -----------------------------------------------------------
+
+    def _webhook_call(self, method: str, params: dict[str, Any]) -> str:
+        """Set or delete the webhook as Telegram does; return why it was refused, or ""."""
+        url = str(params.get("url") or "") if method == "setWebhook" else ""
+        if url:
+            if not url.startswith(("https://", "http://")):
+                return "Bad Request: bad webhook: An HTTPS URL must be provided for webhook"
+            secret = params.get("secret_token")
+            if secret is not None and not _SECRET.match(str(secret)):
+                return "Bad Request: secret token contains unallowed characters"
+            connections = int(params.get("max_connections") or 40)
+            if not 1 <= connections <= 100:
+                return "Bad Request: bad webhook: max_connections must be between 1 and 100"
+        if params.get("drop_pending_updates") in (True, "true", "True"):
+            self._updates.clear()
+            self._attempts.clear()
+            self._retry_at.clear()
+        if not url:  # deleteWebhook, or setWebhook with an empty URL
+            self.webhook = None
+            self._last_error = None
+            return ""
+        allowed = params.get("allowed_updates") or []
+        self.webhook = Webhook(
+            url,
+            str(params["secret_token"]) if params.get("secret_token") else None,
+            int(params.get("max_connections") or 40),
+            tuple(json.loads(allowed) if isinstance(allowed, str) else allowed),
+        )
+        if self._deliverer is None or self._deliverer.done():
+            self._deliverer = asyncio.get_running_loop().create_task(self._deliver_updates())
+        return ""
+
+    def _webhook_info(self) -> dict[str, Any]:
+        info: dict[str, Any] = {
+            "url": self.webhook.url if self.webhook else "",
+            "has_custom_certificate": False,
+            "pending_update_count": len(self._updates),
+        }
+        if self.webhook is not None:
+            info["max_connections"] = self.webhook.max_connections
+            if self.webhook.allowed_updates:
+                info["allowed_updates"] = list(self.webhook.allowed_updates)
+            if self._last_error is not None:
+                info["last_error_date"], info["last_error_message"] = self._last_error
+        return info
+
+    def _next_due(self) -> tuple[dict[str, Any] | None, float]:
+        """Return the oldest update due for a POST now, else None and seconds to the next."""
+        now = time.monotonic()
+        soonest = 1.0
+        for update in self._updates:
+            uid = update["update_id"]
+            if uid in self._in_flight:
+                continue
+            at = self._retry_at.get(uid, 0.0)
+            if at <= now:
+                return update, 0.0
+            soonest = min(soonest, at - now)
+        return None, soonest
+
+    async def _deliver_updates(self) -> None:
+        """POST pending updates to the webhook while one is set, max_connections at a time."""
+        from aiohttp import ClientSession
+
+        self._session = self._session or ClientSession()
+        posts: set[asyncio.Task[None]] = set()
+        try:
+            while self.webhook is not None:
+                hook = self.webhook
+                update, wait = (
+                    self._next_due() if len(self._in_flight) < hook.max_connections else (None, 1.0)
+                )
+                if update is None:
+                    async with self._changed:
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(self._changed.wait(), wait)
+                    continue
+                kind = next(k for k in update if k != "update_id")
+                if hook.allowed_updates and kind not in hook.allowed_updates:
+                    self._updates.remove(update)  # Telegram does not send unwanted kinds
+                    continue
+                self._in_flight.add(update["update_id"])
+                task = asyncio.create_task(self._post(hook, update))
+                posts.add(task)
+                task.add_done_callback(posts.discard)
+        finally:
+            for task in list(posts):
+                task.cancel()
+            await asyncio.gather(*posts, return_exceptions=True)
+
+    async def _post(self, hook: Webhook, update: dict[str, Any]) -> None:
+        """POST one update; take it off the queue on 2xx, else schedule another try."""
+        from aiohttp import ClientError, ClientTimeout
+
+        assert self._session is not None
+        uid = update["update_id"]
+        headers = {SECRET_HEADER: hook.secret_token} if hook.secret_token else {}
+        status, error = 0, ""
+        try:
+            async with self._session.post(
+                hook.url, json=update, headers=headers, timeout=ClientTimeout(total=30)
+            ) as response:
+                status = response.status
+                if not 200 <= status < 300:
+                    error = f"Wrong response from the webhook: {status} {response.reason}"
+        except (ClientError, TimeoutError, OSError) as exc:
+            error = f"Connection failed: {type(exc).__name__}"
+        finally:
+            self._in_flight.discard(uid)
+        self.deliveries.append(Delivery(uid, status, error))
+        if not error:
+            self._updates = [u for u in self._updates if u["update_id"] != uid]
+            self._attempts.pop(uid, None)
+            self._retry_at.pop(uid, None)
+        else:
+            failed = self._attempts[uid] = self._attempts.get(uid, 0) + 1
+            pause = min(self.retry_most, self.retry_first * 2 ** (failed - 1))
+            self._retry_at[uid] = time.monotonic() + pause
+            self._last_error = (int(time.time()), error)
+        await self._notify()
+
+    async def _stop_delivering(self) -> None:
+        if self._deliverer is not None:
+            self._deliverer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._deliverer
+            self._deliverer = None
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
     def _result(self, method: str, params: dict[str, Any]) -> Any:
         if method == "getMe":
             return self.bot_user
+        if method == "getWebhookInfo":
+            return self._webhook_info()
         if method in ("sendMessage", "editMessageText", "sendPhoto", "sendDocument"):
             if method == "editMessageText" and "inline_message_id" in params:
                 return True
