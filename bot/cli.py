@@ -15,6 +15,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from bot.database import Leadership
 from bot.errors import ConfigError
 from bot.factory import (
     answer_config,
@@ -256,14 +257,35 @@ async def cmd_reindex(settings: Settings, fast: bool) -> None:
             await store.close()
         print(f"index rebuilt from {len(index)} stored vectors")
         return
-    engine = await open_engine(settings, load_embedder(settings), reembedding=True)
-    progress, close = progress_bar("reindex")
+    # One reindex at a time over a shared database: the lock an admin's /reindex takes
+    # on any replica. Asked before the model loads, so a refusal comes at once.
+    lock = await take_reindex_lock(settings)
     try:
-        n = await engine.reembed(progress)
-        print(f"re-embedded {n} chunks")
+        engine = await open_engine(settings, load_embedder(settings), reembedding=True)
+        progress, close = progress_bar("reindex")
+        try:
+            n = await engine.reembed(progress)
+            print(f"re-embedded {n} chunks")
+        finally:
+            close()
+            await engine.close()
     finally:
-        close()
-        await engine.close()
+        await lock.release()
+        await lock.close()
+
+
+async def take_reindex_lock(settings: Settings) -> Leadership:
+    """Take the cluster-wide reindex lock (always granted on SQLite), or say who holds it."""
+    if settings.database_url:
+        await check_corpus(settings)  # unreachable: that line, not "another reindex"
+    lock = Leadership(settings.database_url, "reindex")
+    if not await lock.take():
+        await lock.close()
+        raise CliError(
+            "another reindex is running on this database (`isnad reindex`, or /reindex"
+            " on a replica): nothing changed; run it again when that one ends"
+        )
+    return lock
 
 
 async def cmd_stats(settings: Settings) -> None:

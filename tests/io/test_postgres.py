@@ -571,3 +571,39 @@ async def test_on_sqlite_one_reindex_at_a_time_too(tmp_path: Path) -> None:
     await repo.reindexing.release()
     assert await repo.reindexing.take()
     await repo.close()
+
+
+async def test_cli_reindex_takes_its_turn_with_the_replicas(
+    env: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import bot.cli as cli
+
+    engine = await open_test_engine(env, pg_url)
+    await engine.close()
+    monkeypatch.setenv("ISNAD_DATABASE_URL", pg_url)
+    replica = await BotRepository.open_url(pg_url)
+    assert await replica.reindexing.take()  # a replica's /reindex is running
+    loads: list[int] = []
+
+    def counted(settings: Settings) -> HashingEmbedder:
+        loads.append(1)
+        return HashingEmbedder()
+
+    monkeypatch.setattr(cli, "load_embedder", counted)
+    assert await asyncio.to_thread(cli.main, ["reindex"]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and err == (
+        "isnad: another reindex is running on this database (`isnad reindex`, or /reindex"
+        " on a replica): nothing changed; run it again when that one ends\n"
+    )
+    assert loads == []  # refused before the model loads
+    store = await CorpusStore.open_url(pg_url)
+    assert "reindex" not in [op for _, _, op in await store.changes_since(0, 1000)]
+    await replica.reindexing.release()  # that reindex ended
+    assert await asyncio.to_thread(cli.main, ["reindex"]) == 0
+    assert capsys.readouterr().out.startswith("re-embedded ") and loads == [1]
+    assert [op for _, _, op in await store.changes_since(0, 1000)].count("reindex") == 1
+    # The CLI gave the lock back: a replica may reindex now.
+    assert await replica.reindexing.take()
+    await store.close()
+    await replica.close()
