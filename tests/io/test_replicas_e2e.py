@@ -172,11 +172,10 @@ def alerts(api: LocalBotApi) -> list[tuple[int, float]]:
     ]
 
 
-async def ask_directly(replica: Replica, api: LocalBotApi, user: int, text: str) -> None:
-    """Post a message update straight to one replica's webhook, past the balancer."""
+async def post_to(replica: Replica, update: dict[str, Any]) -> None:
+    """Post an update straight to one replica's webhook, past the balancer."""
     from aiohttp import ClientSession
 
-    update = {"update_id": 900_000 + user, "message": api.message(text, user_id=user)}
     async with (
         ClientSession() as session,
         session.post(
@@ -186,6 +185,12 @@ async def ask_directly(replica: Replica, api: LocalBotApi, user: int, text: str)
         ) as answer,
     ):
         assert answer.status == 200
+
+
+async def ask_directly(replica: Replica, api: LocalBotApi, user: int, text: str) -> None:
+    """Ask one replica, past the balancer."""
+    message = api.message(text, user_id=user)
+    await post_to(replica, {"update_id": 900_000 + user, "message": message})
 
 
 def feed_with(news: NewsServer, *paths: str) -> None:
@@ -240,6 +245,22 @@ async def test_two_replicas_behind_a_balancer(tmp_path: Path, pg_url: str) -> No
             assert sorted(took) == ASKERS and sorted(set(took.values())) == [0, 1], took
             figures["questions_per_replica"] = balancer.counts()
             assert [d.status for d in api.deliveries] == [200] * len(ASKERS)
+            # A button under one replica's answer, pressed on the other: the session is shared.
+            user = next(u for u, backend in took.items() if backend == 0)
+            (answer,) = api.requests("sendMessage", chat_id=user)
+            data = answer.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+            press = {
+                "id": "cq-elsewhere",
+                "from": api.user(user),
+                "message": answer.result,
+                "chat_instance": f"ci{user}",
+                "data": data.replace("q:m:", "q:s:"),  # the sources button
+            }
+            await post_to(replicas[1], {"update_id": 800_001, "callback_query": press})
+            await until(
+                lambda: any(t.startswith("<b>المصادر التي") for t in texts_to(api, user)),
+                what="the sources shown by the other replica",
+            )
 
             # 2. The feed poller: one replica polls; find which.
             await until(
@@ -255,19 +276,19 @@ async def test_two_replicas_behind_a_balancer(tmp_path: Path, pg_url: str) -> No
             alerts_from = time.monotonic()
             await until(lambda: len(alerts(api)) >= 300, timeout=60, what="300 alerts sent")
             assert holder.said("feed poll: 1 articles added")
-            feed_hits_before = len(news.requests)
             killed_at = time.monotonic()
             await holder.kill()
-            # The other replica takes the poller over within one poll interval.
+            feed_hits = news.hits("feed.xml")
+            # The other replica takes the poller over within one poll interval: its next
+            # tick finds the lock free (the server freed it when the connection died).
             await until(
-                lambda: other.said("feed poll:", after=killed_at),
+                lambda: news.hits("feed.xml") > feed_hits,
                 timeout=POLL_SECONDS * 3,
-                what="the other replica polling",
+                what="the feed fetched again",
             )
-            polled_at = other.first("feed poll:", after=killed_at)
-            assert polled_at is not None and len(news.requests) > feed_hits_before
-            figures["poller_failover_s"] = round(polled_at - killed_at, 2)
-            assert polled_at - killed_at <= POLL_SECONDS + 1.0
+            figures["poller_failover_s"] = round(time.monotonic() - killed_at, 2)
+            await until(lambda: other.said("feed poll:", after=killed_at), what="its poll logged")
+            assert figures["poller_failover_s"] <= POLL_SECONDS + 0.5, figures
             # The killed replica comes back.
             restarted = Replica(holder.name + "2", holder.env, holder.port, tmp_path)
             replicas.append(restarted)
@@ -297,7 +318,7 @@ async def test_two_replicas_behind_a_balancer(tmp_path: Path, pg_url: str) -> No
             steady = max(sum(1 for t in times if s <= t < s + 5.0) for s in times) / 5.0
             figures["alerts_busiest_second"] = busiest
             figures["alerts_busiest_5s_per_second"] = steady
-            assert busiest <= 33 and steady <= 30.5, figures
+            assert busiest <= 33 and steady <= 31, figures
 
             # 4. A reindex from one replica; both swap to the new generation.
             live = [other, restarted]
@@ -333,6 +354,12 @@ async def test_two_replicas_behind_a_balancer(tmp_path: Path, pg_url: str) -> No
                 await api.replies(user + 100, timeout=20)
                 assert any(SEED_TITLE in t for t in texts_to(api, user))
                 assert any(ARTICLE_TITLE in t for t in texts_to(api, user + 100))
+        except BaseException:
+            for r in replicas:  # what each replica logged, to tell why
+                print(f"--- replica {r.name}:")
+                print("\n".join(line for _, line in r.lines if "apscheduler" not in line))
+            print("--- the bot's calls:", [(c.method, c.params) for c in api.calls[-10:]])
+            raise
         finally:
             for r in replicas:
                 await r.stop()
