@@ -150,7 +150,7 @@ async def test_bad_webhook_settings_are_refused_and_change_nothing(
             await bot.set_webhook(receiver.url, secret_token="no spaces")
         with pytest.raises(BadRequest, match="max_connections must be between 1 and 100"):
             await bot.set_webhook(receiver.url, max_connections=101)
-        with pytest.raises(BadRequest, match="(?i)an https url must be provided"):
+        with pytest.raises(BadRequest, match=r"(?i)an https url must be provided"):
             await bot.set_webhook("ftp://127.0.0.1/hook")
         assert (await bot.get_webhook_info()).url == ""
         assert api.webhook is None
