@@ -127,6 +127,7 @@ async def show_more(
             articles=tuple(dict.fromkeys(session.articles + tuple(h.article.id for h in fresh))),
         ),
     )
+    await st.sessions.shared()  # the next press may land on another replica
     await send(
         context.bot,
         place.chat_id,

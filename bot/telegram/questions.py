@@ -167,6 +167,7 @@ async def answer_question(update: Update, context: BotContext, raw: str, usage: 
             shown = tuple(h.chunk.id for _, h in formatting.quoted_passages(answer))
             articles = tuple(dict.fromkeys(h.article.id for h in answer.hits))
             markup = keyboard(st.sessions.add(turn.query, shown, articles))
+            await st.sessions.shared()  # on every replica before its buttons are seen
         messages = formatting.answer_messages(answer, note)
         await reply(update, context, messages, quote=True, markup=markup)
     await questionlog.record_question(

@@ -66,6 +66,15 @@ class SessionStore:
         if not task.cancelled() and task.exception() is not None:
             logger.warning("could not share a session", exc_info=task.exception())
 
+    async def shared(self) -> None:
+        """Wait until the sessions made or moved on so far are in the backing.
+
+        Called before the message carrying their buttons goes out: a press that lands
+        on another replica the moment the message arrives then finds the session.
+        """
+        if self._writes:
+            await asyncio.gather(*list(self._writes), return_exceptions=True)
+
     async def fetch(self, sid: str) -> None:
         """Bring in the session as stored: another replica may have made or moved it on."""
         if self.backing is None:

@@ -391,6 +391,13 @@ async def test_button_sessions_and_question_limits_are_shared(
     await until(moved_on_here, what="the update shared")
     await there.fetch("nothing")
     assert there.get("nothing") is None
+    # Once `shared` returns (the bot awaits it before sending the buttons), the other
+    # replica finds a new session at once.
+    for n in range(20):
+        made = here.add(f"سؤال {n}", (n,), (1,))
+        await here.shared()
+        await there.fetch(made)
+        assert there.get(made) is not None
 
     first = RateLimiter(2, 30, backing=one.hit_table(30))
     second = RateLimiter(2, 30, backing=two.hit_table(30))
