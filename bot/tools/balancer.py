@@ -14,6 +14,8 @@ import itertools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from bot.tools.localhttp import listen_local
+
 if TYPE_CHECKING:  # aiohttp is imported when a server starts, not with the module
     from aiohttp import ClientSession, web
 
@@ -51,11 +53,7 @@ class Balancer:
         self._session = ClientSession()
         app = web.Application(client_max_size=16 * 1024 * 1024)
         app.router.add_route("*", "/{path:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = int(self._runner.addresses[0][1])
+        self._runner, self.port = await listen_local(app)
 
     async def stop(self) -> None:
         """Stop listening."""

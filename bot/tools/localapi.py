@@ -20,6 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from bot.tools.localhttp import listen_local
+
 if TYPE_CHECKING:  # aiohttp is imported when a server starts, not with the module
     from aiohttp import ClientSession, web
 
@@ -145,11 +147,7 @@ class LocalBotApi:
 
         app = web.Application(client_max_size=16 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = int(self._runner.addresses[0][1])
+        self._runner, self.port = await listen_local(app)
 
     async def release(self) -> None:
         """Answer pending and future long polls at once, so that the bot stops quickly."""

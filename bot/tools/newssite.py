@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from html import escape
 from typing import TYPE_CHECKING, Any
 
+from bot.tools.localhttp import listen_local
 from retrieval.models import ArticleDraft
 
 if TYPE_CHECKING:  # aiohttp is imported when a server starts, not with the module
@@ -44,11 +45,7 @@ class NewsServer:
 
         app = web.Application()
         app.router.add_route("GET", "/{path:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = int(self._runner.addresses[0][1])
+        self._runner, self.port = await listen_local(app)
 
     async def stop(self) -> None:
         """Stop listening."""

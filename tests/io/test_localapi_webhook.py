@@ -17,6 +17,7 @@ from telegram.error import BadRequest, Conflict
 
 from bot.telegram.app import build_application
 from bot.tools.localapi import SECRET_HEADER, LocalBotApi
+from bot.tools.localhttp import listen_local
 from retrieval.engine import Engine
 
 
@@ -32,10 +33,7 @@ class Receiver:
     async def start(self, port: int = 0) -> None:
         app = web.Application()
         app.router.add_post("/hook", self.handle)
-        self.runner = web.AppRunner(app, access_log=None)
-        await self.runner.setup()
-        await web.TCPSite(self.runner, "127.0.0.1", port).start()
-        self.port = int(self.runner.addresses[0][1])
+        self.runner, self.port = await listen_local(app, port)
 
     async def stop(self) -> None:
         if self.runner is not None:
