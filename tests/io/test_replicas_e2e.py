@@ -288,7 +288,8 @@ async def test_two_replicas_behind_a_balancer(tmp_path: Path, pg_url: str) -> No
             )
             figures["poller_failover_s"] = round(time.monotonic() - killed_at, 2)
             await until(lambda: other.said("feed poll:", after=killed_at), what="its poll logged")
-            assert figures["poller_failover_s"] <= POLL_SECONDS + 0.5, figures
+            # One interval, and a second's grace for the scheduling of a loaded machine.
+            assert figures["poller_failover_s"] <= POLL_SECONDS + 1.0, figures
             # The killed replica comes back.
             restarted = Replica(holder.name + "2", holder.env, holder.port, tmp_path)
             replicas.append(restarted)
