@@ -33,7 +33,7 @@ def _folded(text: str) -> frozenset[str]:
 
 
 _LEAD = r"^(و|ف)?"
-_BE = r"((هو|هي|هم|كان|كانت|يبلغ|تبلغ|بلغ|بلغت|سيكون|ستكون|يكون|تكون) )?"
+_BE = r"((هو|هي|هم|كان|كانت|يبلغ|تبلغ|بلغ|بلغت|سيكون|ستكون|يكون|تكون|اصبح|اصبحت|صار|صارت) )?"
 _ASKS_AGE = re.compile(_LEAD + r"(كم|ما|ماهو|ماهي) " + _BE + r"(عمر|سن)\b")
 _ASKS_MONEY = re.compile(
     _LEAD
@@ -97,9 +97,10 @@ _MONTHS = _folded(
     " رجب شعبان رمضان شوال القعدة الحجة"
 )
 _AGE_UNITS = _folded("عاما عاماً عام أعوام سنة سنه سنوات سنين ربيعا ربيعاً شهرا شهراً أشهر")
-_AGE_WORDS = re.compile(
-    r"\b(عمره|عمرها|عمرهم|العمر|سن|سنه)\b"
+_AGE_IN_BRACKETS = re.compile(
+    r"\(\s*(\d+\s*)?(عام|عاما|سنه|سنوات|شهر|شهرا|اشهر|عامين|سنتين|شهرين|يوما|ايام)\b[^)]{0,15}\)"
 )
+_AGE_WORDS = re.compile(r"\b(عمره|عمرها|عمرهم|العمر|سن|سنه)\b")
 _CURRENCY = _folded(
     "ريال ريالا ريالاً ريالات دولار دولارا دولاراً دولارات يورو جنيه جنيها جنيهاً جنيهات"
     " درهم دراهم درهما دينار دنانير دينارا ليرة ليرات روبية ين فرنك"
@@ -334,6 +335,8 @@ def fills(slot: Slot, sentence: str, question: str) -> bool:
     if kind == "reason":
         return bool(set(toks) & _REASON_WORDS) or bool(_REASON_PHRASE.search(text))
     if kind == "age":
+        if _AGE_IN_BRACKETS.search(text):
+            return True  # "الطفل علي (عام ونصف)"
         for n in numbers:
             after = toks[n + 1 : n + 3]
             if any(t in _AGE_UNITS for t in after) or any(
