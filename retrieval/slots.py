@@ -379,7 +379,7 @@ def fills(slot: Slot, sentence: str, question: str) -> bool:
                 and _skeleton(toks[n + 1])[:3] not in asked_keys
                 for n in numbers
             )
-        return any(any(near[max(0, n - 2) : n + 4]) for n in numbers)
+        return any(any(near[max(0, n - 5) : n + 4]) for n in numbers)
     if kind == "nationality":
         return any(f and _nisba(t) in _NATIONALITIES for t, f in zip(toks, fresh, strict=True))
     if kind == "place":
