@@ -97,6 +97,7 @@ _MONTHS = _folded(
     " رجب شعبان رمضان شوال القعدة الحجة"
 )
 _AGE_UNITS = _folded("عاما عاماً عام أعوام سنة سنه سنوات سنين ربيعا ربيعاً شهرا شهراً أشهر")
+_PERCENT = re.compile(r"(في|بال)\s?(الميه|المئه|المائه)|بالميه|بالمئه|بالمائه")
 _AGE_IN_BRACKETS = re.compile(
     r"\(\s*(\d+\s*)?(عام|عاما|سنه|سنوات|شهر|شهرا|اشهر|عامين|سنتين|شهرين|يوما|ايام)\b[^)]{0,15}\)"
 )
@@ -348,12 +349,11 @@ def fills(slot: Slot, sentence: str, question: str) -> bool:
             for n, t in enumerate(toks)
         )
     if kind == "money":
-        return (
-            any(
-                any(_bare(t) in _CURRENCY or t in _CURRENCY for t in toks[n + 1 : n + 4])
-                for n in numbers
-            )
-            or "مجانا" in toks
+        # a sum with its currency or a rate ("7.75 في المئة"); "96 وافداً" is no sum
+        return "مجانا" in toks or any(
+            any(_bare(t) in _CURRENCY or t in _CURRENCY for t in toks[n + 1 : n + 4])
+            or bool(_PERCENT.match(" ".join(toks[n + 1 : n + 3])))
+            for n in numbers
         )
     if kind == "date":
         return any(_dates(toks, n) for n in numbers) or any(
