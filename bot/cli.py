@@ -513,6 +513,8 @@ async def cmd_eval(
                     "contained": r.contained,
                     "outcome": r.outcome,
                     "features": r.features,
+                    "question": r.question.text,
+                    "sentences": list(r.texts),
                 }
                 fh.write(json.dumps(row, ensure_ascii=False) + "\n")
     print(json.dumps(report.to_json(), ensure_ascii=False) if as_json else report_table(report))
@@ -653,6 +655,7 @@ def cmd_fit_answerability(
     floor: float,
     set_floors: list[str],
     folds: int = 0,
+    veto: list[str] | None = None,
 ) -> None:
     """Fit the answer-or-decline weights on feature files and write them as JSON.
 
@@ -674,12 +677,12 @@ def cmd_fit_answerability(
         floors[name] = share
     try:
         rows = read_rows(files)
-        fitted = fit(rows, floor=floor, floors=floors)
+        fitted = fit(rows, floor=floor, floors=floors, veto=veto or ())
         fitted["fitted_with"] = answerability_settings(settings)
         if folds > 1:
             fitted["cross_validated"] = {
                 "folds": folds,
-                **cross_validate(rows, folds, floor=floor, floors=floors),
+                **cross_validate(rows, folds, floor=floor, floors=floors, veto=veto or ()),
             }
     except (OSError, ValueError, KeyError) as exc:
         raise CliError(f"cannot fit: {exc}") from exc
@@ -770,6 +773,13 @@ def parser() -> argparse.ArgumentParser:
     fit.add_argument(
         "--folds", type=int, default=0, help="also report figures cross-validated in N folds"
     )
+    fit.add_argument(
+        "--veto",
+        action="append",
+        default=[],
+        metavar="FEATURE",
+        help="a yes/no feature that, when set, keeps a question from being answered",
+    )
     ben = sub.add_parser("bench", help="measure speed and memory; print the figures")
     ben.add_argument(
         "--eval-file",
@@ -823,7 +833,7 @@ def dispatch(settings: Settings, args: argparse.Namespace) -> None:
             asyncio.run(cmd_eval_stories(settings, args.file, args.news_dir, args.others))
         case "fit-answerability":
             cmd_fit_answerability(
-                settings, args.files, args.out, args.floor, args.set_floor, args.folds
+                settings, args.files, args.out, args.floor, args.set_floor, args.folds, args.veto
             )
         case "bench":
             cmd_bench(settings, args.eval_file)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from retrieval.answerability import AnswerabilityModel, Decision, Outcome, TermStats, measure
 from retrieval.arabic import normalize, search_terms, words
@@ -23,6 +23,7 @@ from retrieval.models import Answer, AnswerSentence, Article, Citation, Hit, Ver
 from retrieval.outlets import outlet
 from retrieval.quote import quote_span
 from retrieval.sentences import split_sentences
+from retrieval.slots import asked_slot, fills
 
 # Cosine of each candidate sentence, given as (headline, sentence), to the question.
 SentenceScorer = Callable[[str, list[tuple[str, str]]], list[float]]
@@ -51,6 +52,9 @@ class AnswerConfig:
     number_weight: float = 0.3  # bonus of sentences with a digit, for when/how-many questions
     headlines: int = 3
     not_stated_sentences: int = 2  # closest sentences shown when the answer is not stated
+    # The best sentences searched for what the question asks (an age, a name...): the
+    # first that holds it is always quoted.
+    slot_sentences: int = 3
 
 
 @dataclass(frozen=True)
@@ -137,12 +141,18 @@ class AnswerComposer:
         return out
 
     def decide(
-        self, question: str, hits: Sequence[Hit], best: _Candidate, stats: TermStats | None
+        self,
+        question: str,
+        hits: Sequence[Hit],
+        ranked: Sequence[_Candidate],
+        stats: TermStats | None,
     ) -> Decision | None:
-        """Weigh the evidence of the best sentence with the answerability model."""
+        """Weigh the evidence of the best sentences with the answerability model."""
         if self.model is None or stats is None:
             return None
         cfg = self.config
+        best = ranked[0]
+        texts = [c.text for c in ranked[:5]]
         top = [(h.article.title, h.chunk.text) for h in hits[: cfg.passages]]
         evidence = measure(
             question,
@@ -154,8 +164,24 @@ class AnswerComposer:
             lexical_rank=hits[0].lexical_rank if hits else None,
             stats=stats,
             score_gap=score_gap(hits),
+            others=[c.text for c in ranked[1 : cfg.slot_sentences]],
+            published=[h.article.published for h in hits[: cfg.passages]],
         )
-        return self.model.decide(evidence)
+        decision = self.model.decide(evidence)
+        return replace(decision, texts=tuple(texts))
+
+    @staticmethod
+    def _with_slot(
+        question: str, chosen: list[_Candidate], best: Sequence[_Candidate], most: int
+    ) -> list[_Candidate]:
+        """Make sure a sentence that holds what the question asks for is quoted."""
+        slot = asked_slot(question)
+        if not slot.checkable or any(fills(slot, c.text, question) for c in chosen):
+            return chosen
+        for cand in best:
+            if cand.text not in {c.text for c in chosen} and fills(slot, cand.text, question):
+                return [*chosen[: most - 1], cand]
+        return chosen
 
     def compose(
         self,
@@ -179,7 +205,7 @@ class AnswerComposer:
         passages = diversify(pool, cfg.passages, stories or {}, self.corroborator.config)
         cands = self.candidates(question, passages) if conf >= cfg.threshold else []
         ranked = sorted(cands, key=lambda c: (-c.score, c.passage, c.position))
-        decision = self.decide(question, hits, ranked[0], stats) if ranked else None
+        decision = self.decide(question, hits, ranked, stats) if ranked else None
         outcome: Outcome
         if not ranked:
             outcome = "declined"
@@ -210,6 +236,8 @@ class AnswerComposer:
                 continue  # the same sentence in two overlapping chunks
             seen.add(cand.text)
             chosen.append(cand)
+        if outcome == "answered":
+            chosen = self._with_slot(question, chosen, ranked[: cfg.slot_sentences], most)
         # Read in the order the passages and sentences came, not by score.
         chosen.sort(key=lambda c: (c.passage, c.position))
         everything = reports(pool)

@@ -25,46 +25,14 @@ from typing import Literal
 
 import numpy as np
 
-from retrieval.arabic import normalize, search_terms, words
+from retrieval.arabic import normalize, search_terms
+from retrieval.slots import asked_slot, fills
 
 Outcome = Literal["answered", "not_stated", "declined"]
 
 WEIGHTS_PATH = Path(__file__).parent / "data" / "answerability.json"
 
-# What a question asks for, read from its first words (normalised: ي for ى, ه for ة).
-_ASKS_NUMBER = re.compile(
-    r"^(كم|(ما|اي) ((هو|هي) )?(عدد|نسبه|مساحه|طول|ارتفاع|عمر|قيمه|حجم|مبلغ|سعر|مده))\b"
-)
-_ASKS_DATE = re.compile(
-    r"^(متي|(في|منذ) (اي|ايه) (عام|سنه|يوم|شهر|تاريخ|قرن|وقت|ساعه)"
-    r"|(ما|اي) ((هو|هي) )?(عام|سنه|تاريخ|يوم|موعد))\b"
-)
-_ASKS_REASON = re.compile(r"^(لماذا|(ما|و ?ما) ((هو|هي) )?(سبب|اسباب|الدافع|دوافع))\b")
-
-
-def _folded_words(text: str) -> frozenset[str]:
-    return frozenset(normalize(w) for w in text.split())
-
-
-# Words that give a cause or a purpose (single words: "إن" and "بعد" alone give none).
-_REASON_WORDS = _folded_words(
-    "بسبب لأن لأنه لأنها لأنهم نتيجة إثر جراء بهدف سبب أسباب بدعوى بحجة نظرا نظراً"
-    " لعدم لكون لكي تفاديا تفادياً"
-)
-_REASON_PHRASE = re.compile(r"\bبعد (ان|ما)\b")
 _DIGITS = re.compile(r"\d+")
-# Words that answer a count without digits.
-_COUNT_WORDS = _folded_words(
-    "واحد واحدة اثنان اثنين اثنتين ثلاث ثلاثة أربع أربعة خمس خمسة ست ستة سبع سبعة"
-    " ثمان ثماني ثمانية تسع تسعة عشر عشرة عشرات عشرين ثلاثين أربعين خمسين مئة مائة"
-    " مئات ألف آلاف مليون ملايين مليار مليارات نصف ربع ثلث ضعف"
-)
-# Words that answer a date or time without digits.
-_DATE_WORDS = _folded_words(
-    "يناير فبراير مارس أبريل ابريل مايو يونيو يوليو أغسطس سبتمبر أكتوبر نوفمبر ديسمبر"
-    " محرم صفر ربيع جمادى رجب شعبان رمضان شوال القعدة الحجة"
-    " السبت الأحد الاثنين الثلاثاء الأربعاء الخميس الجمعة أمس اليوم غدا الليلة صباح مساء"
-)
 
 FEATURES: tuple[str, ...] = (
     "passage_cosine",  # dense cosine of the best passage
@@ -73,9 +41,10 @@ FEATURES: tuple[str, ...] = (
     "passage_coverage",  # the same share over the best passages and their headlines
     "rarest_missing",  # idf of the rarest word the sentence lacks / the question's rarest
     "number_missing",  # the question names a number or year that no best passage holds
-    "type_missing",  # the question asks for a count, date or cause and the sentence has none
+    "type_missing",  # the question asks for an age, count, sum, date, name... the sentence lacks
     "lexical_top",  # 1 / lexical rank of the best passage (0: no word match at all)
     "score_gap",  # the best passage's score over the mean of the next four: does one stand out?
+    "year_after",  # the question names a year later than every best passage was published
 )
 
 
@@ -92,6 +61,7 @@ class Evidence:
     type_missing: float
     lexical_top: float
     score_gap: float = 0.0
+    year_after: float = 0.0
 
     def to_dict(self) -> dict[str, float]:
         """Return the features by name, rounded for printing."""
@@ -108,31 +78,6 @@ class TermStats:
     def idf(self, term: str) -> float:
         """Return a smoothed inverse document frequency; a term seen nowhere gets the most."""
         return math.log((self.total + 1) / (self.documents.get(term, 0) + 0.5))
-
-
-def asked_type(question: str) -> Literal["number", "date", "reason", "other"]:
-    """Tell what kind of answer the question's first words ask for."""
-    head = " ".join(words(question))
-    if _ASKS_DATE.search(head):
-        return "date"
-    if _ASKS_NUMBER.search(head):
-        return "number"
-    if _ASKS_REASON.search(head):
-        return "reason"
-    return "other"
-
-
-def _holds(kind: str, text: str) -> bool:
-    """Tell whether text holds what a question of that kind asks for."""
-    folded = normalize(text)
-    found = set(words(folded))
-    if kind == "reason":
-        return bool(found & _REASON_WORDS) or bool(_REASON_PHRASE.search(folded))
-    if kind == "number":
-        return bool(_DIGITS.search(folded)) or bool(found & _COUNT_WORDS)
-    if kind == "date":
-        return bool(_DIGITS.search(folded)) or bool(found & (_DATE_WORDS | _COUNT_WORDS))
-    return True
 
 
 def _share(question: set[str], held: set[str], stats: TermStats) -> float:
@@ -153,10 +98,14 @@ def measure(
     lexical_rank: int | None,
     stats: TermStats,
     score_gap: float = 0.0,
+    others: Sequence[str] = (),
+    published: Sequence[str] = (),
 ) -> Evidence:
     """Compute the features of a question against its chosen sentence and best passages.
 
-    passages are (headline, text) of the best few passages, the sentence's own first.
+    passages are (headline, text) of the best few passages, the sentence's own first;
+    others are the next best sentences (the slot the question asks for may be filled
+    by one of them); published are the best passages' dates ("" when unknown).
     """
     q_terms = set(search_terms(question))
     said = set(search_terms(sentence)) | set(search_terms(headline))
@@ -169,7 +118,6 @@ def measure(
     near_numbers: set[str] = set()
     for title, text in passages:
         near_numbers |= set(_DIGITS.findall(normalize(f"{title} {text}")))
-    kind = asked_type(question)
     return Evidence(
         passage_cosine=passage_cosine,
         sentence_cosine=sentence_cosine,
@@ -177,10 +125,31 @@ def measure(
         passage_coverage=_share(q_terms, around, stats),
         rarest_missing=min(1.0, max((stats.idf(t) for t in missing), default=0.0) / scale),
         number_missing=float(bool(q_numbers - near_numbers)),
-        type_missing=float(not _holds(kind, sentence)),
+        type_missing=float(slot_missing(question, [sentence, *others])),
         lexical_top=1.0 / lexical_rank if lexical_rank else 0.0,
         score_gap=score_gap,
+        year_after=float(_year_after(question, published)),
     )
+
+
+def slot_missing(question: str, sentences: Sequence[str]) -> bool:
+    """Tell whether the question asks for a kind of thing none of the sentences holds."""
+    slot = asked_slot(question)
+    return slot.checkable and not any(fills(slot, s, question) for s in sentences)
+
+
+_YEARS = re.compile(r"(?<!\d)(19\d\d|20\d\d)(?!\d)")
+
+
+def _year_after(question: str, published: Sequence[str]) -> bool:
+    """Tell whether the question names a year after the newest of the passages' dates.
+
+    "من فاز بكأس آسيا 2019؟" cannot be answered by reports of 2015, whatever they
+    say of the cup. Undated passages tell nothing.
+    """
+    years = [int(p[:4]) for p in published if p[:4].isdigit()]
+    asked = [int(y) for y in _YEARS.findall(normalize(question))]
+    return bool(years and asked) and max(asked) > max(years)
 
 
 @dataclass(frozen=True)
@@ -205,6 +174,8 @@ class Decision:
     answer_score: float
     topic_score: float
     evidence: Evidence
+    # The sentences the evidence was read from, best first (for inspection and fitting).
+    texts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -215,6 +186,9 @@ class AnswerabilityModel:
     topic: LogisticScore
     # The search and answer settings the weights were fitted under (by name).
     fitted_with: Mapping[str, object] = field(default_factory=dict)
+    # Yes/no features that, when set, keep an on-topic question from being answered:
+    # the sentences do not hold what it asks for ("كم عمر…" and no age).
+    veto: tuple[str, ...] = ()
 
     def decide(self, evidence: Evidence) -> Decision:
         """Decline off the corpus's subjects; on them, answer when the answer score passes,
@@ -223,7 +197,9 @@ class AnswerabilityModel:
         t = self.topic.probability(evidence)
         if t < self.topic.threshold:
             outcome: Outcome = "declined"
-        elif a >= self.answer.threshold:
+        elif a >= self.answer.threshold and not any(
+            getattr(evidence, name) >= 0.5 for name in self.veto
+        ):
             outcome = "answered"
         else:
             outcome = "not_stated"
@@ -244,7 +220,10 @@ class AnswerabilityModel:
                 {k: float(v) for k, v in part["weights"].items()},
                 float(part["threshold"]),
             )
-        return cls(scores["answer"], scores["topic"], dict(raw.get("fitted_with", {})))
+        veto = tuple(raw.get("veto", ()))
+        if set(veto) - set(FEATURES):
+            raise ValueError(f"{path}: unknown veto features {sorted(set(veto) - set(FEATURES))}")
+        return cls(scores["answer"], scores["topic"], dict(raw.get("fitted_with", {})), veto)
 
 
 def fit_logistic(

@@ -109,6 +109,12 @@ def right_outcome(row: Row, answered: np.ndarray, declined: np.ndarray) -> np.nd
     return ~answered  # unstated or gold removed: "not stated" or declined
 
 
+def vetoed(rows: Sequence[Row], veto: Sequence[str]) -> np.ndarray:
+    """Return, per row, whether a veto feature is set (such a row is never answered)."""
+    idx = [FEATURES.index(v) for v in veto]
+    return np.array([any(r.features[i] >= 0.5 for i in idx) for r in rows], dtype=bool)
+
+
 def choose_thresholds(
     rows: Sequence[Row],
     answer: np.ndarray,
@@ -116,6 +122,7 @@ def choose_thresholds(
     floor: float,
     floors: Mapping[str, float],
     grid: int = 91,
+    veto: np.ndarray | None = None,
 ) -> tuple[float, float]:
     """Pick the (answer, topic) thresholds: every answerable set answered at or above its
     floor (floors by set name, floor for the others), then as many right outcomes as
@@ -126,6 +133,8 @@ def choose_thresholds(
     on_topic = topic[None, :] >= steps[:, None]  # (topic threshold, row)
     passes = answer[None, :] >= steps[:, None]  # (answer threshold, row)
     answered = passes[:, None, :] & on_topic[None, :, :]
+    if veto is not None:
+        answered &= ~veto[None, None, :]
     declined = np.broadcast_to(~on_topic[None, :, :], answered.shape)
     groups: dict[str, list[int]] = defaultdict(list)
     for n, r in enumerate(rows):
@@ -153,8 +162,13 @@ def fit(
     floor: float = 0.95,
     l2: float = 1.0,
     floors: Mapping[str, float] | None = None,
+    veto: Sequence[str] = (),
 ) -> dict[str, object]:
-    """Fit both scores and their thresholds; return the weights file's content."""
+    """Fit both scores and their thresholds; return the weights file's content.
+
+    veto names yes/no features that, when set, make an on-topic question "not stated"
+    whatever its answer score (the thresholds are chosen with the veto in place).
+    """
     if not rows:
         raise ValueError("no feature rows to fit on")
     unknown = set(floors or {}) - {r.dataset for r in rows}
@@ -172,8 +186,14 @@ def fit(
     else:
         t_bias, t_weights = 10.0, dict.fromkeys(FEATURES, 0.0)  # no off-topic rows: always on
     t_scores = _scores(rows, t_bias, t_weights)
-    a_threshold, t_threshold = choose_thresholds(rows, a_scores, t_scores, floor, floors or {})
-    answered = (a_scores >= a_threshold) & (t_scores >= t_threshold)
+    unknown_veto = set(veto) - set(FEATURES)
+    if unknown_veto:
+        raise ValueError(f"unknown veto features: {sorted(unknown_veto)}")
+    no = vetoed(rows, veto)
+    a_threshold, t_threshold = choose_thresholds(
+        rows, a_scores, t_scores, floor, floors or {}, veto=no
+    )
+    answered = (a_scores >= a_threshold) & (t_scores >= t_threshold) & ~no
     declined = t_scores < t_threshold
     return {
         "note": "fitted by `isnad fit-answerability`; features are described in"
@@ -181,6 +201,7 @@ def fit(
         "rows": len(rows),
         "answer": {"bias": a_bias, "weights": a_weights, "threshold": a_threshold},
         "topic": {"bias": t_bias, "weights": t_weights, "threshold": t_threshold},
+        "veto": list(veto),
         "floors": {"default": floor, **(floors or {})},
         "answered_by_group": group_rates(rows, answered),
         "declined_by_group": group_rates(rows, declined),
@@ -195,7 +216,9 @@ def outcomes(fitted: dict[str, object], rows: Sequence[Row]) -> tuple[np.ndarray
         assert isinstance(part, dict)
         scores.append((_scores(rows, part["bias"], part["weights"]), part["threshold"]))
     (a, ta), (t, tt) = scores
-    return (a >= ta) & (t >= tt), t < tt
+    veto = fitted.get("veto", [])
+    assert isinstance(veto, list)
+    return (a >= ta) & (t >= tt) & ~vetoed(rows, veto), t < tt
 
 
 def cross_validate(

@@ -180,6 +180,8 @@ class QuestionResult:
     # Asked with its gold paragraph(s) left out of the corpus: the right outcome is
     # "not stated" or a refusal.
     gold_removed: bool = False
+    # The sentences the answer decision read, best first.
+    texts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -258,6 +260,7 @@ def _result(
         outcome=answer.outcome,
         features=answer.decision.evidence.to_dict() if answer.decision else {},
         gold_removed=removed,
+        texts=answer.decision.texts if answer.decision else (),
     )
 
 

@@ -16,7 +16,6 @@ from retrieval.answerability import (
     Evidence,
     LogisticScore,
     TermStats,
-    asked_type,
     fit_logistic,
     measure,
 )
@@ -27,27 +26,44 @@ from retrieval.newsdays import NewsSetError, load_news_questions
 STATS = TermStats({"زلزال": 2, "ملاط": 1, "ضحايا": 3, "عدد": 40}, total=100)
 
 
-def test_asked_type_reads_the_first_words() -> None:
-    assert asked_type("كم عدد ضحايا الزلزال؟") == "number"
-    assert asked_type("ما عدد المصابين؟") == "number"
-    assert asked_type("متى وقع الزلزال؟") == "date"
-    assert asked_type("في أي عام تأسست الشركة؟") == "date"
-    assert asked_type("من هو وزير الصحة؟") == "other"
-    assert asked_type("أين وقع الحادث؟") == "other"
-    assert asked_type("لماذا استقال الوزير؟") == "reason"
-    assert asked_type("ما سبب الحريق؟") == "reason"
-
-
-def test_type_missing_for_a_cause() -> None:
+def test_type_missing_for_an_age_and_a_name() -> None:
     args = dict(passage_cosine=0.5, sentence_cosine=0.5, lexical_rank=1, stats=STATS)
-    given = measure("لماذا استقال الوزير؟", "استقال الوزير بسبب المرض.", "", [], **args)  # type: ignore[arg-type]
-    missing = measure("لماذا استقال الوزير؟", "استقال الوزير أمس.", "", [], **args)  # type: ignore[arg-type]
+    q = "كم عمر منفذ التفجير؟"
+    given = measure(q, "فجر المنفذ (21 عاماً) نفسه في المسجد.", "", [], **args)  # type: ignore[arg-type]
+    missing = measure(q, "فجر منفذ التفجير نفسه في المسجد.", "", [], **args)  # type: ignore[arg-type]
     assert (given.type_missing, missing.type_missing) == (0.0, 1.0)
-    said = measure("لماذا استقال الوزير؟", "وقال إن الوزير استقال بعد الاجتماع.", "", [], **args)  # type: ignore[arg-type]
-    after = measure("لماذا استقال الوزير؟", "استقال بعد أن خسر التصويت.", "", [], **args)  # type: ignore[arg-type]
-    assert (said.type_missing, after.type_missing) == (1.0, 0.0)
+    q = "ما اسم إمام المسجد؟"
+    named = measure(q, "وأم المصلين إمام المسجد الشيخ صالح.", "", [], **args)  # type: ignore[arg-type]
+    unnamed = measure(q, "وأم المصلين إمام المسجد بعد الحادث.", "", [], **args)  # type: ignore[arg-type]
+    assert (named.type_missing, unnamed.type_missing) == (0.0, 1.0)
+
+
+def test_a_further_sentence_can_hold_the_slot() -> None:
+    args = dict(passage_cosine=0.5, sentence_cosine=0.5, lexical_rank=1, stats=STATS)
+    q = "كم عمر منفذ التفجير؟"
+    best = "فجر منفذ التفجير نفسه في المسجد."
+    alone = measure(q, best, "", [], **args)  # type: ignore[arg-type]
+    helped = measure(q, best, "", [], others=["ويبلغ المنفذ من العمر 21 عاماً."], **args)  # type: ignore[arg-type]
+    assert (alone.type_missing, helped.type_missing) == (1.0, 0.0)
+
+
+def test_a_cause_is_not_checked() -> None:
+    """Causes are given in too many ways ("لسوء الأحوال"، "للوقوف بجانب أسرته") to check."""
+    args = dict(passage_cosine=0.5, sentence_cosine=0.5, lexical_rank=1, stats=STATS)
+    ev = measure("لماذا استقال الوزير؟", "استقال الوزير أمس.", "", [], **args)  # type: ignore[arg-type]
+    assert ev.type_missing == 0.0
     when = measure("متى استقال الوزير؟", "استقال الوزير اليوم.", "", [], **args)  # type: ignore[arg-type]
     assert when.type_missing == 0.0
+
+
+def test_a_year_after_every_report() -> None:
+    args = dict(passage_cosine=0.5, sentence_cosine=0.5, lexical_rank=1, stats=STATS)
+    q = "من فاز بكأس آسيا 2019؟"
+    s = "وتستعد اللجنة المنظمة لكأس آسيا 2019."
+    late = measure(q, s, "", [], published=["2015-08-02T10:00:00", ""], **args)  # type: ignore[arg-type]
+    same = measure(q, s, "", [], published=["2019-02-02"], **args)  # type: ignore[arg-type]
+    undated = measure(q, s, "", [], published=["", ""], **args)  # type: ignore[arg-type]
+    assert (late.year_after, same.year_after, undated.year_after) == (1.0, 0.0, 0.0)
 
 
 def test_measure_a_sentence_that_holds_the_answer() -> None:

@@ -1,5 +1,7 @@
 """Reciprocal rank fusion and the extractive answer composer."""
 
+from dataclasses import replace
+
 import pytest
 
 from retrieval.answer import AnswerComposer, AnswerConfig
@@ -87,12 +89,15 @@ def test_answer_prefers_a_number_for_when_questions() -> None:
         "متى بني المستشفى الجديد في المدينة؟", [hit(1, text)]
     )
     assert [s.text for s in answer.sentences] == ["وكان المستشفى قد بني عام 1998 بتمويل حكومي."]
-    # Without the bonus, the sentence sharing more words wins.
-    plain = AnswerComposer(AnswerConfig(threshold=0.0, max_sentences=1, number_weight=0.0))
-    assert [
-        s.text
-        for s in plain.compose("متى بني المستشفى الجديد في المدينة؟", [hit(1, text)]).sentences
-    ] == ["افتتح الوزير المستشفى الجديد في المدينة."]
+    q = "متى بني المستشفى الجديد في المدينة؟"
+    # Without the bonus, the sentence sharing more words ranks first, but the quote is
+    # still the one that holds a date (what the question asks for)...
+    plain = AnswerConfig(threshold=0.0, max_sentences=1, number_weight=0.0)
+    slot = AnswerComposer(plain).compose(q, [hit(1, text)])
+    assert [s.text for s in slot.sentences] == ["وكان المستشفى قد بني عام 1998 بتمويل حكومي."]
+    # ...unless only the best sentence is searched for it.
+    only = AnswerComposer(replace(plain, slot_sentences=1)).compose(q, [hit(1, text)])
+    assert [s.text for s in only.sentences] == ["افتتح الوزير المستشفى الجديد في المدينة."]
 
 
 def test_answer_uses_the_sentence_scorer_with_headlines() -> None:

@@ -1,0 +1,499 @@
+"""What a question asks for, and whether a sentence holds it.
+
+A sentence can share every word of a question and still not answer it: "كم عمر
+منفذ التفجير؟" is not answered by a sentence that names the bomber and the
+mosque but gives no age. This module reads the slot a question's first words
+open (an age, a count of something, a sum of money, a date, a name, who did
+it, a nationality, a place, a cause) and looks in a sentence for something
+that could fill it and that the question does not already say: a number
+beside the counted noun, a currency, a month, a name after a title, a
+nationality. The checks are patterns and short word lists, not a reader: they
+tell "the sentence holds a thing of the asked kind" from "it holds none",
+which is the difference between an answer and a sentence on the same subject.
+
+Every check works on normalised text (`retrieval.arabic.normalize`: ة → ه,
+ى → ي, one alef, Arabic-Indic digits as ASCII).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from retrieval.arabic import normalize, words
+
+SlotKind = Literal[
+    "age", "money", "count", "date", "name", "agent", "nationality", "place", "reason", "other"
+]
+
+
+def _folded(text: str) -> frozenset[str]:
+    return frozenset(normalize(w) for w in text.split())
+
+
+_LEAD = r"^(و|ف)?"
+_BE = r"((هو|هي|هم|كان|كانت|يبلغ|تبلغ|بلغ|بلغت|سيكون|ستكون|يكون|تكون|اصبح|اصبحت|صار|صارت) )?"
+_ASKS_AGE = re.compile(_LEAD + r"(كم|ما|ماهو|ماهي) " + _BE + r"(عمر|سن)\b")
+_ASKS_MONEY = re.compile(
+    _LEAD
+    + r"((كم|ما|ماهي|ماهو) "
+    + _BE
+    + r"(ال)?(قيمه|سعر|تكلفه|كلفه|مبلغ|ثمن|راتب|رواتب|ميزانيه|اجر|اجره|غرامه|غرامات|تعويض)"
+    + r"|كم (دفع|دفعت|يدفع|تدفع|تكلف|تكلفت|يكلف|خصص|خصصت|رصد|رصدت"
+    + r"|يتقاضي|تتقاضي|ربح|ربحت|خسر|خسرت))\b"
+)
+_ASKS_DATE = re.compile(
+    _LEAD
+    + r"(متي|(في|منذ) (اي|ايه) (عام|سنه|يوم|شهر|تاريخ|قرن|وقت|ساعه)"
+    + r"|(ما|اي) ((هو|هي) )?(عام|سنه|تاريخ|يوم|موعد))\b"
+)
+_ASKS_COUNT = re.compile(
+    _LEAD + r"(كم|(ما|اي) ((هو|هي) )?(عدد|نسبه|مساحه|طول|ارتفاع|حجم|مده|كميه))\b"
+)
+_ASKS_REASON = re.compile(
+    _LEAD + r"(لماذا|لم|(ما|ماهو|ماهي) ((هو|هي) )?(سبب|اسباب|الدافع|دوافع))\b"
+)
+_ASKS_NAME = re.compile(
+    _LEAD + r"((ما|ماهو|ماهي) ((هو|هي) )?(اسم|اسما|اسماء)|(من) (هو|هي|هم|هما))\b"
+)
+_ASKS_NATIONALITY = re.compile(_LEAD + r"(ما|ماهي|ماهو) ((هو|هي) )?(جنسيه|جنسيات)\b")
+_ASKS_PLACE = re.compile(
+    _LEAD
+    + r"(اين|(الي|من|في) اين|(في|الي|من) (اي|ايه) "
+    + r"(مدينه|دوله|بلد|بلده|منطقه|محافظه|مكان|حي|قريه|مستشفي|مطار|سجن|ميناء)"
+    + r"|(ما|ماهي|ماهو) ((هو|هي) )?(المدينه|الدوله|المكان|البلد|المنطقه|المحافظه))\b"
+)
+# "من" followed by a verb or "الذي/الجهه...": who did it (a person or a body).
+_ASKS_AGENT = re.compile(_LEAD + r"من (?!(اين|اي|ايه)\b)\w+")
+
+# Words that give a cause or a purpose (single words: "إن" and "بعد" alone give none).
+_REASON_WORDS = _folded(
+    "بسبب لأن لأنه لأنها لأنهم نتيجة إثر جراء بهدف سبب أسباب بدعوى بحجة نظرا نظراً"
+    " لعدم لكون لكي تفاديا تفادياً للاشتباه بتهمة بتهم لسوء لوجود لغرض لأجل أجل حرصا حرصاً"
+    " رغبة تجنبا تجنباً بداعي"
+)
+_REASON_PHRASE = re.compile(r"\bبعد (ان|ما)\b")
+_DIGITS = re.compile(r"\d+(?:[.,]\d+)?(?:م|ه|هـ)?")
+# Words that give a number without digits.
+_NUMBER_WORDS = _folded(
+    "واحد واحدة اثنان اثنين اثنتين اثنتان ثلاث ثلاثة أربع أربعة خمس خمسة ست ستة سبع سبعة"
+    " ثمان ثماني ثمانية تسع تسعة عشر عشرة عشرات عشرين عشرون ثلاثين ثلاثون أربعين أربعون"
+    " خمسين خمسون ستين ستون سبعين سبعون ثمانين ثمانون تسعين تسعون مئة مائة مئات مائتي"
+    " مئتي ألف ألفا آلاف ألفي مليون ملايين مليار مليارات نصف ربع ثلث ضعف ضعفي"
+    " عشرينيه ثلاثينيه عشريني ثلاثيني أربعيني خمسيني ستيني سبعيني ثمانيني تسعيني"
+)
+_DUAL_COUNTS = re.compile(r"\w{2,}(ان|ين)$")
+_MONTHS_AND_DAYS = _folded(
+    "يناير فبراير مارس أبريل ابريل مايو يونيو يونيه يوليو يوليه أغسطس سبتمبر أكتوبر نوفمبر"
+    " ديسمبر كانون شباط آذار نيسان أيار حزيران تموز آب أيلول تشرين محرم صفر ربيع جمادى"
+    " رجب شعبان رمضان شوال القعدة الحجة السبت الأحد الاثنين الثلاثاء الأربعاء الخميس"
+    " الجمعة أمس امس البارحة اليوم غدا غداً الليلة صباح مساء فجر ظهر عصر منتصف مطلع أواخر"
+    " أوائل نهاية بداية الماضي الماضية المقبل المقبلة القادم القادمة الحالي الجاري"
+)
+_MONTHS = _folded(
+    "يناير فبراير مارس أبريل ابريل مايو يونيو يونيه يوليو يوليه أغسطس سبتمبر أكتوبر نوفمبر"
+    " ديسمبر كانون شباط آذار نيسان أيار حزيران تموز آب أيلول تشرين محرم صفر ربيع جمادى"
+    " رجب شعبان رمضان شوال القعدة الحجة"
+)
+_AGE_UNITS = _folded("عاما عاماً عام أعوام سنة سنه سنوات سنين ربيعا ربيعاً شهرا شهراً أشهر")
+_PERCENT = re.compile(r"(في|بال)\s?(الميه|المئه|المائه)|بالميه|بالمئه|بالمائه")
+_AGE_IN_BRACKETS = re.compile(
+    r"\(\s*(\d+\s*)?(عام|عاما|سنه|سنوات|شهر|شهرا|اشهر|عامين|سنتين|شهرين|يوما|ايام)\b[^)]{0,15}\)"
+)
+_AGE_WORDS = re.compile(r"\b(عمره|عمرها|عمرهم|العمر|سن|سنه)\b")
+_CURRENCY = _folded(
+    "ريال ريالا ريالاً ريالات دولار دولارا دولاراً دولارات يورو جنيه جنيها جنيهاً جنيهات"
+    " درهم دراهم درهما دينار دنانير دينارا ليرة ليرات روبية ين فرنك"
+)
+# Titles and roles that a person's name follows ("الدكتور أحمد الفهيد").
+_TITLES = _folded(
+    "الأمير الأميرة الشيخ الشيخة الدكتور الدكتورة د السيد السيدة المهندس المهندسة الأستاذ"
+    " الأستاذة اللواء العميد العقيد المقدم الرائد النقيب الملازم الرقيب العريف الجندي الفريق"
+    " المشير الرئيس الوزير الملك الملكة السلطان الإمام القاضي المحامي المحامية المواطن"
+    " المواطنة المقيم المقيمة الشاب الشابة الطفل الطفلة الفتى الفتاة المسن اللاعب اللاعبة"
+    " المدرب الحكم الكاتب الكاتبة الإعلامي الإعلامية الزميل الزميلة الصحفي الصحفية المتحدث"
+    " الناطق المدير المحافظ الطيار الكابتن الفنان"
+    " الفنانة المغرد المغردة الداعية المفتي المستشار المعلم المعلمة الطالب"
+    " الطالبة النجم المهاجم المدافع الحارس الجنرال الزعيم القائد الشهيد الراحل الفقيد"
+    " المتهم المتهمة الضحية الناشط الناشطة المخرج المخرجة الشاعر الشاعرة الروائي"
+)
+_NAMED = _folded(
+    "باسم اسمه اسمها اسمهم اسم يدعى يدعي تدعى تدعي المدعو المدعوة يسمى تسمى بمسمى مسمى"
+    " يلقب الملقب المعروف المعروفة الملقبة تأليف إخراج بقلم إنتاج تلحين غناء تصميم للكاتب"
+    " للمؤلف للشاعر"
+)
+# First names common in the region's news, to find a name without a title.
+_FIRST_NAMES = _folded(
+    "محمد أحمد محمود مصطفى حسن حسين عبدالله عبدالرحمن عبدالعزيز عبدالرحيم عبدالكريم"
+    " عبدالمجيد عبدالمحسن عبدالإله عبدالملك عبدالهادي عبدالوهاب عبدالناصر عبدالفتاح عبد خالد"
+    " سعد سعود سلمان سلطان فهد فيصل فواز فارس نايف نواف بندر تركي طلال ماجد مشعل متعب"
+    " مشاري مشري منصور ناصر نصر عثمان يوسف يحيى يعقوب إبراهيم إسماعيل إسحاق موسى عيسى"
+    " صالح سالم سليمان سليم سامي سامر ماهر مازن مهند وليد هاني هشام هيثم وائل رائد زياد زيد"
+    " بدر بسام حمد حمود حامد حمزة خليل راشد رشيد رياض زكي زكريا سامح شريف طارق عادل"
+    " عاطف عامر عبيد عوض غازي غسان فؤاد فالح فايز فهمي قاسم كمال لؤي مالك مبارك"
+    " مجدي محسن مراد مرزوق مساعد معاذ مقرن ممدوح منير مهدي ناجي نبيل نجيب نزار نعيم هادي"
+    " هاشم وحيد ياسر ياسين يزيد أنس أسامة أيمن أمين أنور إياد باسل بشير بكر تامر ثامر جابر"
+    " جاسم جعفر حازم حاتم حسام حمدي راضي ربيع رضا شادي صابر صلاح عايض"
+    " عائض عوضه غانم فرحان فلاح فيصل لافي متعب محيا مسفر مفلح مقبل منيف نادر هزاع هادي"
+    " فاطمة عائشة خديجة مريم زينب سارة سناء نورة نورا هند ريم ليلى سلمى رنا"
+    " لمى دانة جواهر حصة لطيفة مها نوف العنود أسماء آمنة حليمة سميرة عبير غادة فاتن"
+)
+_BODIES = _folded(
+    "وزارة هيئة الهيئة الجيش القوات قوات الشرطة شرطة تنظيم التنظيم جماعة الجماعة حركة الحركة"
+    " ميليشيا ميليشيات مليشيا مليشيات داعش القاعدة الحوثي الحوثيون الحوثيين حزب الحكومة"
+    " حكومة مجلس المجلس محكمة المحكمة النيابة المعارضة التحالف مسلحون مسلحين مسلحو شركة"
+    " الشركة مؤسسة المؤسسة جمعية الجمعية جامعة الجامعة نادي النادي منظمة المنظمة إدارة"
+    " الإدارة الدفاع الأمن الاستخبارات المخابرات طالبان بوكو الحرس البحرية الطيران"
+)
+_NATIONALITIES = _folded(
+    "سعودي مصري يمني سوري عراقي أردني فلسطيني لبناني كويتي إماراتي قطري بحريني عماني سوداني"
+    " مغربي جزائري تونسي ليبي موريتاني صومالي إثيوبي أثيوبي إريتري ارتيري تشادي نيجيري"
+    " هندي باكستاني بنغلاديشي بنجلاديشي بنغالي أفغاني إيراني تركي فلبيني إندونيسي نيبالي"
+    " سريلانكي صيني ياباني كوري أمريكي أميركي بريطاني فرنسي ألماني روسي إيطالي إسباني"
+    " برتغالي يوناني هولندي بلجيكي سويدي كندي أسترالي برازيلي أرجنتيني إفريقي أفريقي"
+    " آسيوي عربي خليجي أوروبي غاني كاميروني سنغالي مالي كيني أوغندي تنزاني إسرائيلي"
+    " بورمي روهينغي ميانماري تايلندي فيتنامي ماليزي"
+)
+_PLACE_HEADS = _folded(
+    "مدينة محافظة منطقة حي قرية مركز دولة بلدة مستشفى مطار سجن ميناء شارع طريق جامع مسجد"
+    " مخيم ولاية إقليم جزيرة العاصمة عاصمة شمال جنوب شرق غرب شمالي جنوبي شرقي غربي وسط قرب"
+    " بالقرب داخل خارج ضواحي أطراف"
+)
+_PLACES = _folded(
+    "الرياض جدة مكة المدينة الدمام الخبر الظهران الطائف تبوك أبها خميس جازان جيزان نجران"
+    " حائل القصيم بريدة عنيزة الأحساء الجوف سكاكا عرعر القطيف ينبع الباحة الخرج القريات"
+    " دبي أبوظبي الشارقة الدوحة الكويت المنامة مسقط القاهرة الإسكندرية عمان بيروت دمشق"
+    " حلب بغداد البصرة الموصل صنعاء عدن تعز الخرطوم طرابلس تونس الجزائر الرباط الدار"
+    " القدس غزة رام إسطنبول أنقرة طهران لندن باريس برلين موسكو واشنطن نيويورك بكين"
+    " مصر اليمن سوريا العراق الأردن لبنان فلسطين ليبيا السودان المغرب الجزائر تركيا إيران"
+    " أمريكا الهند باكستان الصين روسيا فرنسا ألمانيا بريطانيا إيطاليا إسبانيا اليابان"
+    " المملكة الإمارات قطر البحرين عمان الكويت أفريقيا إفريقيا آسيا أوروبا أمريكا أميركا"
+    " أستراليا الخليج المتوسط الأطلسي الهادئ الهندي"
+)
+_OUTLET = frozenset(("ل", "لـ", "صحيفه", "جريده", "موقع", "وكاله", "قناه"))
+_WHERE = frozenset(("في", "الي", "قرب", "بين"))
+# Beside the asked noun, "هو" introduces its holder: "مخترع المحرك هو جيمس واط".
+_IS = frozenset(("هو", "هي", "هم", "هما"))
+_CLITICS = ("وال", "بال", "فال", "كال", "لل", "ال", "و", "ب", "ف", "ل")
+
+
+@dataclass(frozen=True)
+class Slot:
+    """The kind of thing a question asks for; unit is the counted noun of a count."""
+
+    kind: SlotKind
+    unit: str = ""
+
+    @property
+    def checkable(self) -> bool:
+        """Tell whether a sentence can be checked for this slot at all."""
+        return self.kind != "other"
+
+
+def _bare(word: str) -> str:
+    """Strip one proclitic (و، ب، ال...) when a word of three letters or more remains."""
+    for c in _CLITICS:
+        if word.startswith(c) and len(word) - len(c) >= 3:
+            return word[len(c) :]
+    return word
+
+
+def _nisba(word: str) -> str:
+    """Reduce a nisba adjective to its singular masculine form (مصريين → مصري)."""
+    base = _bare(word)
+    for ending in ("يين", "يون", "يه", "يات", "ين", "ون"):
+        if base.endswith(ending) and len(base) - len(ending) >= 2:
+            return base[: -len(ending)] + ("ي" if ending.startswith("ي") else "")
+    return base
+
+
+def _skeleton(word: str) -> str:
+    """The consonants of a word without its proclitic and common endings (رحلات → رحل)."""
+    base = _bare(word)
+    for ending in ("ات", "ان", "ين", "ون", "اً", "ا", "ه"):
+        if base.endswith(ending) and len(base) - len(ending) >= 2:
+            base = base[: -len(ending)]
+            break
+    if base.startswith("ا") and len(base) >= 4:
+        base = base[1:]
+    return base[:1] + re.sub("[اوي]", "", base[1:])
+
+
+def asked_slot(question: str) -> Slot:
+    """Read from a question's first words what kind of answer it asks for."""
+    toks = words(normalize(question))
+    head = " ".join(toks)
+    if _ASKS_AGE.search(head):
+        return Slot("age")
+    if _ASKS_MONEY.search(head):
+        return Slot("money")
+    if _ASKS_DATE.search(head):
+        return Slot("date")
+    if _ASKS_COUNT.search(head):
+        return Slot("count", _counted_noun(toks))
+    if _ASKS_NATIONALITY.search(head):
+        return Slot("nationality")
+    if _ASKS_PLACE.search(head):
+        return Slot("place")
+    if _ASKS_NAME.search(head):
+        # "من هو موزارت؟", "من هو الفيلسوف أنطوني فلو؟" ask who someone is, not for a name.
+        if toks[0] in ("من", "ومن") and not _asks_for_role(toks[2:]):
+            return Slot("other")
+        return Slot("name")
+    if _ASKS_AGENT.search(head):
+        return Slot("agent")
+    return Slot("other")
+
+
+# Nouns whose holder a "من هو" question asks for: "من هو مخترع المحرك البخاري؟".
+_ROLES = _folded(
+    "مؤلف مؤلفة مخترع مكتشف مؤسس صاحب صاحبة رئيس رئيسة أول آخر مخرج كاتب مدير قائد ملك"
+    " حاكم بطل مدرب لاعب زعيم أمير وزير نائب أمين محافظ مالك والد والدة ابن ابنة زوج زوجة"
+    " شقيق شقيقة نجل مسؤول منفذ خليفة مكتشفة مصمم مغني ممثل رسام مدرسة"
+)
+
+
+def _asks_for_role(rest: list[str]) -> bool:
+    """Tell whether the words after "من هو" name a role (or a thing) rather than a person."""
+    if not rest:
+        return False
+    first = rest[0]
+    if first in _ROLES or _bare(first) in _ROLES:
+        return True
+    if not first.startswith("ال"):
+        return False  # "من هو موزارت؟"
+    # "من هي الدولة التي…"، "من هو الشاب الذي…", not "من هم اليهود الأشكناز؟" or
+    # "من هو الفيلسوف أنطوني فلو؟"
+    return any(t in _RELATIVES for t in rest) or (first not in _TITLES and len(rest) > 3)
+
+
+_RELATIVES = frozenset("الذي التي الذين اللذين اللتين اللاتي اللواتي".split())
+
+
+_FILLER = frozenset(
+    "كم عدد ما هو هي كان كانت يبلغ تبلغ بلغ بلغت سيكون ستكون اجمالي مجموع من الذين الذي"
+    " اصبح اصبحت صار صارت وصل وصلت".split()
+)
+# Measures rather than counted things: any number answers them.
+_MEASURES = frozenset("نسبه حجم مساحه طول ارتفاع مده كميه عدد".split())
+
+
+def _counted_noun(toks: list[str]) -> str:
+    """The noun a count question counts: "كم يوماً" → يوما, "كم عدد الوظائف" → الوظائف."""
+    for tok in toks[1:4]:
+        if tok not in _FILLER and not tok.isdigit():
+            return tok
+    return ""
+
+
+def _numbers(text: str) -> list[int]:
+    """Positions of the tokens that give a number (digits or number words)."""
+    return [
+        n
+        for n, tok in enumerate(words(text))
+        if _DIGITS.fullmatch(tok) or _bare(tok) in _NUMBER_WORDS or tok in _NUMBER_WORDS
+    ]
+
+
+_YEAR = re.compile(r"(1[3-4]\d\d|19\d\d|20\d\d)")
+
+
+_SINCE = frozenset("قبل منذ عام العام سنه السنه".split())
+
+
+def _dates(toks: list[str], n: int) -> bool:
+    """Tell whether the number at n gives a time: a year, a day of a month, "قبل 3 أعوام"."""
+    return _is_date_part(toks, n) or (n > 0 and toks[n - 1] in _SINCE)
+
+
+def _is_date_part(toks: list[str], n: int) -> bool:
+    """Tell whether the number at n is a year or the day of a named month."""
+    if _YEAR.fullmatch(toks[n]) or toks[n][-1] in "مه":  # 1517م، 300هـ
+        return True
+    # a day or month beside a year: "24/10/1436"
+    if toks[n].isdigit() and int(toks[n]) <= 31:
+        for m in (n - 2, n - 1, n + 1, n + 2):
+            between = toks[min(m, n) + 1 : max(m, n)]
+            if 0 <= m < len(toks) and _YEAR.fullmatch(toks[m]):
+                if all(t.isdigit() for t in between):
+                    return True
+    nxt = toks[n + 1] if n + 1 < len(toks) else ""
+    return nxt in _MONTHS or _bare(nxt) in _MONTHS or nxt in ("ه", "م", "هـ", "ق")
+
+
+def fills(slot: Slot, sentence: str, question: str) -> bool:
+    """Tell whether the sentence holds something of the slot's kind the question lacks."""
+    if not slot.checkable:
+        return True
+    text = normalize(sentence)
+    toks = words(text)
+    asked = set(words(normalize(question)))
+    bare_asked = {_bare(t) for t in asked}
+    fresh = [t not in asked and _bare(t) not in bare_asked for t in toks]
+    numbers = [n for n in _numbers(text) if fresh[n]]
+    kind = slot.kind
+    if kind == "reason":
+        return bool(set(toks) & _REASON_WORDS) or bool(_REASON_PHRASE.search(text))
+    if kind == "age":
+        if _AGE_IN_BRACKETS.search(text):
+            return True  # "الطفل علي (عام ونصف)"
+        for n in numbers:
+            after = toks[n + 1 : n + 3]
+            if any(t in _AGE_UNITS for t in after) or any(
+                _AGE_WORDS.search(t) for t in toks[max(0, n - 4) : n]
+            ):
+                return True
+        return any(
+            fresh[n] and re.fullmatch(r"(عشريني|ثلاثيني|اربعيني|خمسيني|ستيني|سبعيني)\w*", t)
+            for n, t in enumerate(toks)
+        )
+    if kind == "money":
+        # a sum with its currency or a rate ("7.75 في المئة"); "96 وافداً" is no sum
+        return "مجانا" in toks or any(
+            any(_bare(t) in _CURRENCY or t in _CURRENCY for t in toks[n + 1 : n + 4])
+            or bool(_PERCENT.match(" ".join(toks[n + 1 : n + 3])))
+            for n in numbers
+        )
+    if kind == "date":
+        return any(_dates(toks, n) for n in numbers) or any(
+            f and (t in _MONTHS_AND_DAYS or _bare(t) in _MONTHS_AND_DAYS)
+            for t, f in zip(toks, fresh, strict=True)
+        )
+    if kind == "count":
+        numbers = [n for n in numbers if not _is_date_part(toks, n)]
+        if not numbers:
+            return False
+        if not slot.unit or _bare(slot.unit) in _MEASURES:
+            return True
+        unit = _skeleton(slot.unit)[:2]
+        near = [_skeleton(t)[:2] == unit for t in toks]
+        if not any(near):
+            # counted under another word ("كم مسلحاً" → "88 إرهابياً"), not one the
+            # question names ("كم طناً حملتها الطائرة" → "أربع طائرات")
+            asked_keys = {_skeleton(t)[:3] for t in asked}
+            return any(
+                n + 1 < len(toks)
+                and toks[n + 1] not in _STOP
+                and not _DIGITS.fullmatch(toks[n + 1])
+                and _skeleton(toks[n + 1])[:3] not in asked_keys
+                for n in numbers
+            )
+        return any(any(near[max(0, n - 5) : n + 4]) for n in numbers)
+    if kind == "nationality":
+        return any(f and _nisba(t) in _NATIONALITIES for t, f in zip(toks, fresh, strict=True))
+    if kind == "place":
+        for n, t in enumerate(toks):
+            if not fresh[n]:
+                continue
+            if _bare(t) in _PLACES or t in _PLACES:
+                return True
+            if n and (toks[n - 1] in _PLACE_HEADS or _bare(toks[n - 1]) in _PLACE_HEADS):
+                return True
+            if n and toks[n - 1] in _WHERE and t not in _STOP and not _DIGITS.fullmatch(t):
+                return True
+        return False
+    # name, agent: a name beside the asked noun, or a name not said by a source.
+    head = _name_head(question) if kind == "name" else ""
+    quoted = _quoted_names(toks, fresh, text, asked)
+    if head:
+        if not any(_skeleton(t)[:3] == _skeleton(head)[:3] for t in toks):
+            return bool(quoted)  # "من هو مؤلف الرواية؟" → "من تأليف فيكتور هوغو"
+        return _named_beside(head, toks, fresh, quoted)
+    if _has_name(toks, fresh, sentence):
+        return True
+    return kind == "agent" and any(
+        f and (t in _BODIES or _bare(t) in _BODIES or _nisba(t) in _NATIONALITIES)
+        for t, f in zip(toks, fresh, strict=True)
+    )
+
+
+_QUOTED = re.compile(r"[«\"“]([^»\"”]{2,80})[»\"”]")
+_LATIN = re.compile(r"[^\W\d_\u0600-\u06ff]{3,}")
+
+
+_NAME_ASKED = frozenset("اسم اسما اسماء هو هي هم هما".split())
+# Who is quoted rather than what is asked about: a name after these is a source's.
+_SOURCE_WORDS = frozenset(
+    normalize(w)
+    for w in "قال قالت صرح صرحت أكد أكدت أوضح أوضحت أضاف أضافت ذكر ذكرت أفاد أفادت"
+    " المتحدث الناطق الرسمي لـ سبق مراسل".split()
+)
+_STOP = frozenset(
+    normalize(w)
+    for w in "في من على إلى الى عن مع أن إن الذي التي الذين قد كان كانت لم لن لا ما هو هي"
+    " نفسه نفسها بعد قبل عند حيث ثم أو أي كل بين منذ حتى خلال عبر لدى وقد وكان وهو".split()
+)
+
+
+def _name_head(question: str) -> str:
+    """The noun a name question asks the name of: "ما اسم الشاب الذي…" → الشاب."""
+    toks = words(normalize(question))
+    for n, t in enumerate(toks[:4]):
+        if t in _NAME_ASKED:
+            rest = [x for x in toks[n + 1 : n + 3] if x not in _STOP and x not in _NAME_ASKED]
+            return rest[0] if rest else ""
+    return ""
+
+
+def _name_like(toks: list[str], n: int) -> bool:
+    t = toks[n]
+    if t in _FIRST_NAMES or _bare(t) in _FIRST_NAMES:
+        return True
+    prev = toks[n - 1] if n else ""
+    return prev in ("بن", "ابن", "ابو", "ال", "عبد") and len(t) > 2
+
+
+def _named_beside(head: str, toks: list[str], fresh: list[bool], quoted: set[int]) -> bool:
+    """Tell whether a name stands within four words of the asked noun.
+
+    quoted: positions of words that a quotation, Latin letters or "باسم، يسمى"
+    give as a name the question lacks.
+    """
+    key = _skeleton(head)[:3]
+    for n, t in enumerate(toks):
+        if _skeleton(t)[:3] != key:
+            continue
+        for m in range(max(0, n - 4), min(len(toks), n + 7)):
+            if m == n or not fresh[m]:
+                continue
+            if m in quoted or _name_like(toks, m):
+                return True
+            if toks[m - 1] in _IS and not toks[m].startswith("ال") and toks[m] not in _STOP:
+                return True
+    return False
+
+
+def _quoted_names(toks: list[str], fresh: list[bool], text: str, asked: set[str]) -> set[int]:
+    """Positions of words given as a name: quoted, in Latin letters, or after "باسم"."""
+    out = {
+        n + 1
+        for n, t in enumerate(toks[:-1])
+        if t in _NAMED and toks[n + 1] not in _STOP and not toks[n + 1].startswith("ال")
+    }
+    out |= {n for n, t in enumerate(toks) if _LATIN.fullmatch(t)}
+    for quote in _QUOTED.findall(text):
+        inside = words(quote)
+        if not inside or set(inside) <= asked:
+            continue
+        for n in range(len(toks) - len(inside) + 1):
+            if toks[n : n + len(inside)] == inside and (n == 0 or toks[n - 1] not in _OUTLET):
+                out.add(n)
+    return {n for n in out if n < len(toks) and fresh[n]} | {
+        n for n in out if n < len(toks) and _LATIN.fullmatch(toks[n])
+    }
+
+
+def _has_name(toks: list[str], fresh: list[bool], sentence: str) -> bool:
+    """Tell whether the sentence names a person the question does not, other than a source."""
+    for n, t in enumerate(toks):
+        if not fresh[n]:
+            continue
+        if any(w in _SOURCE_WORDS for w in toks[max(0, n - 6) : n]):
+            continue
+        if t in _FIRST_NAMES or _bare(t) in _FIRST_NAMES:
+            return True
+        prev = toks[n - 1] if n else ""
+        if (prev in _TITLES or prev in _NAMED) and not t.startswith("ال") and len(t) > 2:
+            return True
+    return bool(_LATIN.search(sentence))
