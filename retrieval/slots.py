@@ -171,6 +171,12 @@ _PLACES = _folded(
     " المملكة الإمارات قطر البحرين عمان الكويت أفريقيا إفريقيا آسيا أوروبا أمريكا أميركا"
     " أستراليا الخليج المتوسط الأطلسي الهادئ الهندي"
 )
+# Newspapers and sites quoted by name in their own and each other's reports.
+_OUTLET_NAMES = frozenset(
+    normalize(w)
+    for w in "سبق|الوطن|عين اليوم|الاقتصادية|الرياض|عكاظ|اليوم|المدينة|الجزيرة|الوئام|مكة"
+    "|الحياة|الشرق|الشرق الأوسط|المواطن|تواصل|واس|الخليج|البيان|الأهرام|العربية".split("|")
+)
 _OUTLET = frozenset(("ل", "لـ", "صحيفه", "جريده", "موقع", "وكاله", "قناه"))
 _WHERE = frozenset(("في", "الي", "قرب", "بين"))
 # Beside the asked noun, "هو" introduces its holder: "مخترع المحرك هو جيمس واط".
@@ -403,8 +409,8 @@ def fills(slot: Slot, sentence: str, question: str) -> bool:
     if _has_name(toks, fresh, sentence):
         return True
     return kind == "agent" and any(
-        f and (t in _BODIES or _bare(t) in _BODIES or _nisba(t) in _NATIONALITIES)
-        for t, f in zip(toks, fresh, strict=True)
+        fresh[n] and (t in _BODIES or _bare(t) in _BODIES) and not _said_by_source(toks, n)
+        for n, t in enumerate(toks)
     )
 
 
@@ -417,8 +423,15 @@ _NAME_ASKED = frozenset("اسم اسما اسماء هو هي هم هما".split
 _SOURCE_WORDS = frozenset(
     normalize(w)
     for w in "قال قالت صرح صرحت أكد أكدت أوضح أوضحت أضاف أضافت ذكر ذكرت أفاد أفادت"
-    " المتحدث الناطق الرسمي لـ سبق مراسل".split()
+    " بين بينت أعلن أعلنت نقل نقلت علمت مصادر مصدر المتحدث الناطق الرسمي لـ سبق مراسل".split()
 )
+
+
+def _said_by_source(toks: list[str], n: int) -> bool:
+    """Tell whether the word at n follows a word of saying: a source, not the subject."""
+    return any(w in _SOURCE_WORDS or _bare(w) in _SOURCE_WORDS for w in toks[max(0, n - 6) : n])
+
+
 _STOP = frozenset(
     normalize(w)
     for w in "في من على إلى الى عن مع أن إن الذي التي الذين قد كان كانت لم لن لا ما هو هي"
@@ -472,13 +485,17 @@ def _quoted_names(toks: list[str], fresh: list[bool], text: str, asked: set[str]
         if t in _NAMED and toks[n + 1] not in _STOP and not toks[n + 1].startswith("ال")
     }
     out |= {n for n, t in enumerate(toks) if _LATIN.fullmatch(t)}
+    run_together = "".join(sorted(asked))
     for quote in _QUOTED.findall(text):
         inside = words(quote)
-        if not inside or set(inside) <= asked:
-            continue
+        if not inside or len(inside) > 4 or set(inside) <= asked:
+            continue  # a quoted saying is no name
+        if " ".join(inside) in _OUTLET_NAMES or "".join(inside) in run_together:
+            continue  # «سبق», or «آي فون» for the question's «آيفون»
         for n in range(len(toks) - len(inside) + 1):
             if toks[n : n + len(inside)] == inside and (n == 0 or toks[n - 1] not in _OUTLET):
-                out.add(n)
+                if not _said_by_source(toks, n):
+                    out.add(n)
     return {n for n in out if n < len(toks) and fresh[n]} | {
         n for n in out if n < len(toks) and _LATIN.fullmatch(toks[n])
     }
@@ -489,7 +506,7 @@ def _has_name(toks: list[str], fresh: list[bool], sentence: str) -> bool:
     for n, t in enumerate(toks):
         if not fresh[n]:
             continue
-        if any(w in _SOURCE_WORDS for w in toks[max(0, n - 6) : n]):
+        if _said_by_source(toks, n):
             continue
         if t in _FIRST_NAMES or _bare(t) in _FIRST_NAMES:
             return True
