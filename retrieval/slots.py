@@ -405,7 +405,7 @@ def fills(slot: Slot, sentence: str, question: str) -> bool:
     if head:
         if not any(_skeleton(t)[:3] == _skeleton(head)[:3] for t in toks):
             return bool(quoted)  # "من هو مؤلف الرواية؟" → "من تأليف فيكتور هوغو"
-        return _named_beside(head, toks, fresh, quoted)
+        return _named_beside(head, toks, fresh, quoted) or _apposed(head, text, asked)
     if _has_name(toks, fresh, sentence):
         return True
     return kind == "agent" and any(
@@ -473,6 +473,21 @@ def _named_beside(head: str, toks: list[str], fresh: list[bool], quoted: set[int
             if m in quoted or _name_like(toks, m):
                 return True
             if toks[m - 1] in _IS and not toks[m].startswith("ال") and toks[m] not in _STOP:
+                return True
+    return False
+
+
+_APPOSITION = re.compile(r"(\w+)\s*[،,]\s*(\w+)")
+
+
+def _apposed(head: str, text: str, asked: set[str]) -> bool:
+    """Tell whether a word stands before a comma and the asked noun: "والعطاس، أول رئيس"."""
+    key = _skeleton(head)[:3]
+    for first, second in _APPOSITION.findall(text):
+        if _skeleton(second)[:3] != key:
+            continue
+        if first not in _STOP and _bare(first) not in asked and first not in asked:
+            if not _DIGITS.fullmatch(first) and len(_bare(first)) > 2:
                 return True
     return False
 
