@@ -153,6 +153,51 @@ def test_model_gives_three_outcomes() -> None:
     assert decision.answer_score == pytest.approx(1 / (1 + np.exp(3.0)))
 
 
+def test_the_veto_turns_an_answer_into_not_stated() -> None:
+    answer = LogisticScore(-5.0, {"sentence_coverage": 10.0}, 0.5)
+    topic = LogisticScore(-5.0, {"passage_coverage": 10.0}, 0.5)
+    ev = Evidence(0.5, 0.5, 1.0, 1.0, 0.0, 0.0, 1.0, 1.0)  # type_missing set
+    assert AnswerabilityModel(answer, topic).decide(ev).outcome == "answered"
+    vetoed = AnswerabilityModel(answer, topic, veto=("type_missing",))
+    assert vetoed.decide(ev).outcome == "not_stated"
+    # Off the subject it is still declined, not "not stated".
+    off = Evidence(0.5, 0.5, 1.0, 0.2, 0.0, 0.0, 1.0, 1.0)
+    assert vetoed.decide(off).outcome == "declined"
+
+
+def test_weights_with_an_unknown_veto_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "w.json"
+    part = {"bias": 0, "weights": {"sentence_cosine": 1}, "threshold": 0.5}
+    path.write_text(json.dumps({"answer": part, "topic": part, "veto": ["shoe_size"]}))
+    with pytest.raises(ValueError, match="shoe_size"):
+        AnswerabilityModel.load(path)
+
+
+def test_fit_with_a_veto_chooses_thresholds_with_it_in_place() -> None:
+    rng = np.random.default_rng(2)
+    rows = [_row("a", "answerable", False, float(c)) for c in rng.uniform(0.4, 1.0, 200)]
+    rows += [_row("a", "answerable", True, float(c)) for c in rng.uniform(0.0, 0.6, 200)]
+    rows += [_row("n", "offtopic", False, float(c)) for c in rng.uniform(0.0, 0.3, 40)]
+    # A tenth of the answerable rows carry the veto feature: no threshold answers them,
+    # so no floor above .9 can be kept, and the fit says so.
+    flagged = [replace(r, features=_with(r.features, "type_missing", 1.0)) for r in rows[:20]]
+    rows = flagged + rows[20:]
+    with pytest.raises(ValueError, match="floor"):
+        fit(rows, floor=0.95, veto=("type_missing",))
+    fitted = fit(rows, floor=0.85, veto=("type_missing",))
+    answered = fitted["answered_by_group"]
+    assert isinstance(answered, dict) and 0.85 <= answered["a:answerable"] <= 0.9
+    assert fitted["veto"] == ["type_missing"]
+    with pytest.raises(ValueError, match="unknown veto"):
+        fit(rows, floor=0.85, veto=("shoe_size",))
+
+
+def _with(features: tuple[float, ...], name: str, value: float) -> tuple[float, ...]:
+    out = list(features)
+    out[FEATURES.index(name)] = value
+    return tuple(out)
+
+
 def test_shipped_weights_load_and_name_known_features() -> None:
     model = AnswerabilityModel.load()
     assert set(model.answer.weights) <= set(FEATURES)
