@@ -4,7 +4,7 @@ A sentence can share every word of a question and still not answer it: "كم ع�
 منفذ التفجير؟" is not answered by a sentence that names the bomber and the
 mosque but gives no age. This module reads the slot a question's first words
 open (an age, a count of something, a sum of money, a date, a name, who did
-it, a nationality, a place, a cause) and looks in a sentence for something
+it, a nationality, a place) and looks in a sentence for something
 that could fill it and that the question does not already say: a number
 beside the counted noun, a currency, a month, a name after a title, a
 nationality. The checks are patterns and short word lists, not a reader: they
@@ -24,7 +24,7 @@ from typing import Literal
 from retrieval.arabic import normalize, words
 
 SlotKind = Literal[
-    "age", "money", "count", "date", "name", "agent", "nationality", "place", "reason", "other"
+    "age", "money", "count", "date", "name", "agent", "nationality", "place", "other"
 ]
 
 
@@ -51,9 +51,6 @@ _ASKS_DATE = re.compile(
 _ASKS_COUNT = re.compile(
     _LEAD + r"(كم|(ما|اي) ((هو|هي) )?(عدد|نسبه|مساحه|طول|ارتفاع|حجم|مده|كميه))\b"
 )
-_ASKS_REASON = re.compile(
-    _LEAD + r"(لماذا|لم|(ما|ماهو|ماهي) ((هو|هي) )?(سبب|اسباب|الدافع|دوافع))\b"
-)
 _ASKS_NAME = re.compile(
     _LEAD + r"((ما|ماهو|ماهي) ((هو|هي) )?(اسم|اسما|اسماء)|(من) (هو|هي|هم|هما))\b"
 )
@@ -67,13 +64,6 @@ _ASKS_PLACE = re.compile(
 # "من" followed by a verb or "الذي/الجهه...": who did it (a person or a body).
 _ASKS_AGENT = re.compile(_LEAD + r"من (?!(اين|اي|ايه)\b)\w+")
 
-# Words that give a cause or a purpose (single words: "إن" and "بعد" alone give none).
-_REASON_WORDS = _folded(
-    "بسبب لأن لأنه لأنها لأنهم نتيجة إثر جراء بهدف سبب أسباب بدعوى بحجة نظرا نظراً"
-    " لعدم لكون لكي تفاديا تفادياً للاشتباه بتهمة بتهم لسوء لوجود لغرض لأجل أجل حرصا حرصاً"
-    " رغبة تجنبا تجنباً بداعي"
-)
-_REASON_PHRASE = re.compile(r"\bبعد (ان|ما)\b")
 _DIGITS = re.compile(r"\d+(?:[.,]\d+)?(?:م|ه|هـ)?")
 # Words that give a number without digits.
 _NUMBER_WORDS = _folded(
@@ -83,7 +73,6 @@ _NUMBER_WORDS = _folded(
     " مئتي ألف ألفا آلاف ألفي مليون ملايين مليار مليارات نصف ربع ثلث ضعف ضعفي"
     " عشرينيه ثلاثينيه عشريني ثلاثيني أربعيني خمسيني ستيني سبعيني ثمانيني تسعيني"
 )
-_DUAL_COUNTS = re.compile(r"\w{2,}(ان|ين)$")
 _MONTHS_AND_DAYS = _folded(
     "يناير فبراير مارس أبريل ابريل مايو يونيو يونيه يوليو يوليه أغسطس سبتمبر أكتوبر نوفمبر"
     " ديسمبر كانون شباط آذار نيسان أيار حزيران تموز آب أيلول تشرين محرم صفر ربيع جمادى"
@@ -101,7 +90,7 @@ _PERCENT = re.compile(r"(في|بال)\s?(الميه|المئه|المائه)|ب�
 _AGE_IN_BRACKETS = re.compile(
     r"\(\s*(\d+\s*)?(عام|عاما|سنه|سنوات|شهر|شهرا|اشهر|عامين|سنتين|شهرين|يوما|ايام)\b[^)]{0,15}\)"
 )
-_AGE_WORDS = re.compile(r"\b(عمره|عمرها|عمرهم|العمر|سن|سنه)\b")
+_AGE_WORDS = re.compile(r"\b(عمره|عمرها|عمرهم|العمر|سن)\b")
 _CURRENCY = _folded(
     "ريال ريالا ريالاً ريالات دولار دولارا دولاراً دولارات يورو جنيه جنيها جنيهاً جنيهات"
     " درهم دراهم درهما دينار دنانير دينارا ليرة ليرات روبية ين فرنك"
@@ -339,8 +328,6 @@ def fills(slot: Slot, sentence: str, question: str) -> bool:
     fresh = [t not in asked and _bare(t) not in bare_asked for t in toks]
     numbers = [n for n in _numbers(text) if fresh[n]]
     kind = slot.kind
-    if kind == "reason":
-        return bool(set(toks) & _REASON_WORDS) or bool(_REASON_PHRASE.search(text))
     if kind == "age":
         if _AGE_IN_BRACKETS.search(text):
             return True  # "الطفل علي (عام ونصف)"
@@ -458,7 +445,7 @@ def _name_like(toks: list[str], n: int) -> bool:
 
 
 def _named_beside(head: str, toks: list[str], fresh: list[bool], quoted: set[int]) -> bool:
-    """Tell whether a name stands within four words of the asked noun.
+    """Tell whether a name stands near the asked noun (four words before, six after).
 
     quoted: positions of words that a quotation, Latin letters or "باسم، يسمى"
     give as a name the question lacks.
@@ -500,12 +487,11 @@ def _quoted_names(toks: list[str], fresh: list[bool], text: str, asked: set[str]
         if t in _NAMED and toks[n + 1] not in _STOP and not toks[n + 1].startswith("ال")
     }
     out |= {n for n, t in enumerate(toks) if _LATIN.fullmatch(t)}
-    run_together = "".join(sorted(asked))
     for quote in _QUOTED.findall(text):
         inside = words(quote)
         if not inside or len(inside) > 4 or set(inside) <= asked:
             continue  # a quoted saying is no name
-        if " ".join(inside) in _OUTLET_NAMES or "".join(inside) in run_together:
+        if " ".join(inside) in _OUTLET_NAMES or "".join(inside) in asked:
             continue  # «سبق», or «آي فون» for the question's «آيفون»
         for n in range(len(toks) - len(inside) + 1):
             if toks[n : n + len(inside)] == inside and (n == 0 or toks[n - 1] not in _OUTLET):
