@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from retrieval.arabic import normalize, words
+from retrieval.arabic import light_stem, normalize, words
 
 SlotKind = Literal[
     "age", "money", "count", "date", "name", "agent", "nationality", "place", "other"
@@ -39,13 +39,17 @@ _ASKS_MONEY = re.compile(
     _LEAD
     + r"((كم|ما|ماهي|ماهو) "
     + _BE
-    + r"(ال)?(قيمه|سعر|تكلفه|كلفه|مبلغ|ثمن|راتب|رواتب|ميزانيه|اجر|اجره|غرامه|غرامات|تعويض)"
-    + r"|كم (دفع|دفعت|يدفع|تدفع|تكلف|تكلفت|يكلف|خصص|خصصت|رصد|رصدت"
+    + r"(ال)?(قيمه|سعر|تكلفه|كلفه|تكاليف|مبلغ|ثمن|راتب|رواتب|ميزانيه|اجر|اجره|غرامه|غرامات"
+    + r"|تعويض)"
+    + r"|كم "
+    + _BE
+    + r"(ال)?(مكافاه|مكافات|جايزه|رسوم|ارباح|خساير|ايرادات|ديه|تكاليف)"
+    + r"|كم (س)?(دفع|دفعت|يدفع|تدفع|تكلف|تكلفت|يكلف|خصص|خصصت|رصد|رصدت"
     + r"|يتقاضي|تتقاضي|ربح|ربحت|خسر|خسرت))\b"
 )
 _ASKS_DATE = re.compile(
     _LEAD
-    + r"(متي|(في|منذ) (اي|ايه) (عام|سنه|يوم|شهر|تاريخ|قرن|وقت|ساعه)"
+    + r"(متي|(في|منذ) (اي|ايه) (?P<grain>عام|سنه|يوم|شهر|تاريخ|قرن|وقت|ساعه)"
     + r"|(ما|اي) ((هو|هي) )?(عام|سنه|تاريخ|يوم|موعد))\b"
 )
 _ASKS_COUNT = re.compile(
@@ -58,7 +62,7 @@ _ASKS_NATIONALITY = re.compile(_LEAD + r"(ما|ماهي|ماهو) ((هو|هي) )
 _ASKS_PLACE = re.compile(
     _LEAD
     + r"(اين|(الي|من|في) اين|(في|الي|من) (اي|ايه) "
-    + r"(مدينه|دوله|بلد|بلده|منطقه|محافظه|مكان|حي|قريه|مستشفي|مطار|سجن|ميناء)"
+    + r"(?P<where>مدينه|دوله|بلد|بلده|منطقه|محافظه|مكان|حي|قريه|مستشفي|مطار|سجن|ميناء)"
     + r"|(ما|ماهي|ماهو) ((هو|هي) )?(المدينه|الدوله|المكان|البلد|المنطقه|المحافظه))\b"
 )
 # "من" followed by a verb or "الذي/الجهه...": who did it (a person or a body).
@@ -78,13 +82,45 @@ _MONTHS = _folded(
     " ديسمبر كانون شباط آذار نيسان أيار حزيران تموز آب أيلول تشرين محرم صفر ربيع جمادى"
     " رجب شعبان رمضان شوال القعدة الحجة"
 )
-_MONTHS_AND_DAYS = _MONTHS | _folded(
-    "السبت الأحد الاثنين الثلاثاء الأربعاء الخميس"
-    " الجمعة أمس امس البارحة اليوم غدا غداً الليلة صباح مساء فجر ظهر عصر منتصف مطلع أواخر"
-    " أوائل نهاية بداية الماضي الماضية المقبل المقبلة القادم القادمة الحالي الجاري"
-)
 _AGE_UNITS = _folded("عاما عاماً عام أعوام سنة سنه سنوات سنين ربيعا ربيعاً شهرا شهراً أشهر")
-_PERCENT = re.compile(r"(في|بال)\s?(الميه|المئه|المائه)|بالميه|بالمئه|بالمائه")
+_WEEKDAYS = _folded("السبت الأحد الاثنين الثلاثاء الأربعاء الخميس الجمعة")
+_MONTHS_AND_DAYS = (
+    _MONTHS
+    | _WEEKDAYS
+    | _folded(
+        "أمس امس البارحة اليوم غدا غداً الليلة صباح مساء فجر ظهر عصر منتصف مطلع أواخر"
+        " أوائل نهاية بداية الماضي الماضية المقبل المقبلة القادم القادمة الحالي الجاري"
+    )
+)
+# A day that answers "في أي يوم": a weekday, or the day it was reported from.
+_DAY_WORDS = _WEEKDAYS | _folded("أمس امس البارحة اليوم غدا غداً")
+# Times gone by: no answer to "متى سيزور…؟"
+_PAST_WORDS = _folded("أمس امس البارحة الماضي الماضية")
+# "كم ملليمتراً": a measure's unit must be there itself, not another counted noun.
+_UNITS = _folded(
+    "ملليمتر ملليمترا مليمتر مليمترا ملم سنتيمتر سنتيمترا سم متر مترا أمتار كيلومتر كيلومترا"
+    " كيلو كيلوغرام كيلوغراما كيلوجرام كجم غرام غراما جرام طن طنا أطنان لتر لترا لترات"
+    " برميل برميلا درجة درجات ميل ميلا هكتار هكتارا فدان فدانا ساعة ساعات دقيقة دقائق ثانية"
+    " ثوان يوم يوما أيام أسبوع أسبوعا أسابيع شهر شهرا أشهر شهور عام عاما أعوام سنة سنوات"
+    " قرن قرنا ميجاوات كيلوواط"
+)
+# Times: "كم سنة دامت" is answered in years or in عاماً, so these keep the looser check.
+_TIME_UNITS = _AGE_UNITS | _folded("ساعة ساعات يوم يوما أيام يومين أسبوع أسبوعا أسابيع دقيقة دقائق")
+# Countries, for "من أي بلد…"; regions and continents ("جنسية أفريقية") name none.
+_REGIONS = _folded("إفريقي أفريقي آسيوي عربي خليجي أوروبي")
+_COUNTRIES = _folded(
+    "مصر اليمن سوريا سورية العراق الأردن لبنان فلسطين ليبيا السودان المغرب الجزائر تونس"
+    " موريتانيا الصومال إثيوبيا أثيوبيا إريتريا تشاد نيجيريا النيجر مالي السنغال كينيا"
+    " أوغندا تنزانيا غانا الكاميرون تركيا إيران أفغانستان باكستان الهند بنغلاديش نيبال"
+    " سريلانكا الفلبين إندونيسيا ماليزيا تايلاند فيتنام ميانمار الصين اليابان كوريا روسيا"
+    " أوكرانيا فرنسا ألمانيا بريطانيا إيطاليا إسبانيا البرتغال اليونان هولندا بلجيكا السويد"
+    " النرويج سويسرا النمسا بولندا أمريكا أميركا كندا المكسيك البرازيل الأرجنتين أستراليا"
+    " إسرائيل السعودية المملكة الإمارات قطر البحرين عمان الكويت"
+)
+# Places a question asks to be named: "في أي مستشفى" wants "مستشفى الملك فهد".
+_NAMED_PLACES = frozenset("مستشفي مطار سجن ميناء حي قريه".split())
+_PRICES = frozenset("سعر اسعار رسوم ثمن تذكره تذاكر اشتراك تكلفه كلفه".split())
+_PERCENT = re.compile(r"(في|بال)\s?(الميه|المايه)|بالميه|بالمايه")
 _AGE_IN_BRACKETS = re.compile(
     r"\(\s*(\d+\s*)?(عام|عاما|سنه|سنوات|شهر|شهرا|اشهر|عامين|سنتين|شهرين|يوما|ايام)\b[^)]{0,15}\)"
 )
@@ -221,14 +257,14 @@ def asked_slot(question: str) -> Slot:
         return Slot("age")
     if _ASKS_MONEY.search(head):
         return Slot("money")
-    if _ASKS_DATE.search(head):
-        return Slot("date")
+    if m := _ASKS_DATE.search(head):
+        return Slot("date", m.group("grain") or "")
     if _ASKS_COUNT.search(head):
         return Slot("count", _counted_noun(toks))
     if _ASKS_NATIONALITY.search(head):
         return Slot("nationality")
-    if _ASKS_PLACE.search(head):
-        return Slot("place")
+    if m := _ASKS_PLACE.search(head):
+        return Slot("place", m.group("where") or "")
     if _ASKS_NAME.search(head):
         # "من هو موزارت؟", "من هو الفيلسوف أنطوني فلو؟" ask who someone is, not for a name.
         if toks[0] in ("من", "ومن") and not _asks_for_role(toks[2:]):
@@ -315,6 +351,44 @@ def _is_date_part(toks: list[str], n: int) -> bool:
     return nxt in _MONTHS or _bare(nxt) in _MONTHS or nxt in ("ه", "م", "هـ", "ق")
 
 
+# "متى سيزور…", "متى تقام المباراة المقبلة": a time still to come.
+_FUTURE = re.compile(
+    r"^(و|ف)?(متي|(في|ما) (اي|ايه)? ?\w+) "
+    r"(س(?!يطر)[يتن]\w{2,}|\w+ \w* ?(المقبل|المقبله|القادم|القادمه))"
+)
+
+
+def asks_future(question: str) -> bool:
+    """Tell whether a when-question asks about a time still to come ("متى سيزور…؟")."""
+    return bool(_FUTURE.search(" ".join(words(normalize(question)))))
+
+
+_DECADES = re.compile(r"(عشريني|ثلاثيني|اربعيني|خمسيني|ستيني|سبعيني)\w*")
+# How many words after the person an age may stand: "الطفل علي سعد دوابشة (عام ونصف)".
+_AGE_REACH = 6
+
+
+def _age_subject(question: str) -> str:
+    """The person a "كم عمر" question asks the age of, light-stemmed: "كم عمر الأب" → اب."""
+    toks = words(normalize(question))
+    for n, t in enumerate(toks[:4]):
+        if t in ("عمر", "سن"):
+            rest = [x for x in toks[n + 1 : n + 3] if x not in _STOP]
+            return _person_key(rest[0]) if rest else ""
+    return ""
+
+
+def _person_key(word: str) -> str:
+    """A word light-stemmed, without the article even when two letters remain (الأب → اب)."""
+    stem = light_stem(word)
+    return stem[2:] if stem.startswith("ال") and len(stem) >= 4 else stem
+
+
+def _day_of_month(toks: list[str], n: int) -> bool:
+    """Tell whether the number at n is a day of a month ("12 أغسطس", "24/10/1436")."""
+    return toks[n].isdigit() and int(toks[n]) <= 31 and _is_date_part(toks, n)
+
+
 def fills(slot: Slot, sentence: str, question: str) -> bool:
     """Tell whether the sentence holds something of the slot's kind the question lacks."""
     if not slot.checkable:
@@ -327,39 +401,60 @@ def fills(slot: Slot, sentence: str, question: str) -> bool:
     numbers = [n for n in _numbers(text) if fresh[n]]
     kind = slot.kind
     if kind == "age":
-        if _AGE_IN_BRACKETS.search(text):
-            return True  # "الطفل علي (عام ونصف)"
-        for n in numbers:
-            after = toks[n + 1 : n + 3]
-            if any(t in _AGE_UNITS for t in after) or any(
-                _AGE_WORDS.search(t) for t in toks[max(0, n - 4) : n]
-            ):
-                return True
-        return any(
-            fresh[n] and re.fullmatch(r"(عشريني|ثلاثيني|اربعيني|خمسيني|ستيني|سبعيني)\w*", t)
-            for n, t in enumerate(toks)
-        )
+        ages = [len(words(text[: m.start()])) for m in _AGE_IN_BRACKETS.finditer(text)]
+        ages += [
+            n
+            for n in numbers
+            if any(t in _AGE_UNITS for t in toks[n + 1 : n + 3])
+            or any(_AGE_WORDS.search(t) for t in toks[max(0, n - 4) : n])
+        ]
+        ages += [n for n, t in enumerate(toks) if fresh[n] and _DECADES.fullmatch(t)]
+        whose = _age_subject(question)
+        at = [n for n, t in enumerate(toks) if whose and _person_key(t) == whose]
+        if at:
+            # "قتل ابنه البالغ من العمر 11 عاما وزوجته (28 عاما)" gives no age of the father
+            return any(0 < a - s <= _AGE_REACH for a in ages for s in at)
+        return bool(ages)
     if kind == "money":
         # a sum with its currency or a rate ("7.75 في المئة"); "96 وافداً" is no sum
-        return "مجانا" in toks or any(
+        free = "مجانا" in toks and bool(asked & _PRICES)  # "مجاناً" prices, not budgets
+        return free or any(
             any(_bare(t) in _CURRENCY or t in _CURRENCY for t in toks[n + 1 : n + 4])
             or bool(_PERCENT.match(" ".join(toks[n + 1 : n + 3])))
             for n in numbers
         )
     if kind == "date":
-        return any(_dates(toks, n) for n in numbers) or any(
-            f and (t in _MONTHS_AND_DAYS or _bare(t) in _MONTHS_AND_DAYS)
-            for t, f in zip(toks, fresh, strict=True)
+        future = asks_future(question)
+        if future:  # "قبل 40 عاماً" tells when something was, not when it will be
+            numbers = [n for n in numbers if not (n and toks[n - 1] in _SINCE)]
+        if slot.unit in ("يوم", "تاريخ"):  # a year is no day
+            days = [n for n in numbers if _day_of_month(toks, n)]
+            known = _DAY_WORDS
+        else:
+            days = [n for n in numbers if _dates(toks, n)]
+            known = _MONTHS_AND_DAYS
+        if future:
+            known = known - _PAST_WORDS
+        return bool(days) or any(
+            f and (t in known or _bare(t) in known) for t, f in zip(toks, fresh, strict=True)
         )
     if kind == "count":
         numbers = [n for n in numbers if not _is_date_part(toks, n)]
         if not numbers:
             return False
+        if _bare(slot.unit) == "نسبه":  # a share is a percentage
+            return bool(re.search(r"\d\s*[%٪]", text)) or any(
+                _PERCENT.match(" ".join(toks[n + 1 : n + 3])) for n in numbers
+            )
         if not slot.unit or _bare(slot.unit) in _MEASURES:
             return True
         unit = _skeleton(slot.unit)[:2]
         near = [_skeleton(t)[:2] == unit for t in toks]
         if not any(near):
+            if (slot.unit in _UNITS or _bare(slot.unit) in _UNITS) and not (
+                slot.unit in _TIME_UNITS or _bare(slot.unit) in _TIME_UNITS
+            ):
+                return False  # "كم ملليمتراً": nine people are no rainfall
             # counted under another word ("كم مسلحاً" → "88 إرهابياً"), not one the
             # question names ("كم طناً حملتها الطائرة" → "أربع طائرات")
             asked_keys = {_skeleton(t)[:3] for t in asked}
@@ -373,6 +468,19 @@ def fills(slot: Slot, sentence: str, question: str) -> bool:
         return any(any(near[max(0, n - 5) : n + 4]) for n in numbers)
     if kind == "nationality":
         return any(f and _nisba(t) in _NATIONALITIES for t, f in zip(toks, fresh, strict=True))
+    if kind == "place" and slot.unit in ("دوله", "بلد"):
+        return any(
+            f
+            and (_bare(t) in _COUNTRIES or t in _COUNTRIES or _nisba(t) in _NATIONALITIES)
+            and _nisba(t) not in _REGIONS
+            for t, f in zip(toks, fresh, strict=True)
+        )
+    if kind == "place" and slot.unit in _NAMED_PLACES:
+        # the place named after its kind: "مستشفى الملك فهد"
+        return any(
+            fresh[n + 1] and toks[n + 1] not in _STOP and _bare(t) == slot.unit
+            for n, t in enumerate(toks[:-1])
+        )
     if kind == "place":
         for n, t in enumerate(toks):
             if not fresh[n]:
@@ -487,12 +595,15 @@ def _quoted_names(toks: list[str], fresh: list[bool], text: str, asked: set[str]
     out |= {n for n, t in enumerate(toks) if _LATIN.fullmatch(t)}
     for quote in _QUOTED.findall(text):
         inside = words(quote)
-        if not inside or len(inside) > 4 or set(inside) <= asked:
-            continue  # a quoted saying is no name
+        if not inside or len(inside) > 4 or set(inside) <= asked or inside[0] in _STOP:
+            continue  # a quoted saying ("في وجهه ورأسه") is no name
         if " ".join(inside) in _OUTLET_NAMES or "".join(inside) in asked:
             continue  # «سبق», or «آي فون» for the question's «آيفون»
         for n in range(len(toks) - len(inside) + 1):
-            if toks[n : n + len(inside)] == inside and (n == 0 or toks[n - 1] not in _OUTLET):
+            before = toks[n - 1] if n else ""
+            if toks[n : n + len(inside)] == inside and not (
+                before in _OUTLET or _bare(before) in _OUTLET  # لصحيفة «ميل أون صنداي»
+            ):
                 if not _said_by_source(toks, n):
                     out.add(n)
     return {n for n in out if n < len(toks) and fresh[n]} | {

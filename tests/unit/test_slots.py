@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from retrieval.slots import Slot, asked_slot, fills
+from retrieval.slots import Slot, asked_slot, asks_future, fills
 
 
 @pytest.mark.parametrize(
@@ -102,6 +102,71 @@ def test_the_counted_noun_is_kept() -> None:
 )
 def test_fills(question: str, sentence: str, held: bool) -> None:
     assert fills(asked_slot(question), sentence, question) is held
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "held"),
+    [
+        # the age of the asked person, not of another one in the same sentence
+        (
+            "كم عمر الأب الذي قتل ابنه؟",
+            "أقدم أب على قتل ابنه البالغ من العمر 11 عاما وأطلق النار على زوجته (28 عاما).",
+            False,
+        ),
+        ("كم عمر الأب الذي قتل ابنه؟", "أقدم الأب (45 عاماً) على قتل ابنه أمس.", True),
+        ("كم عمر الشاب الغريق؟", "انتشلت الفرق جثة غريق يبلغ من العمر 23 عاماً.", True),
+        # a share is a percentage; another number is none
+        ("كم نسبة الزيادة التي تطالب بها النقابة؟", "يتوقف المترو 24 ساعة.", False),
+        (
+            "ما نسبة المسافرين إلى البحرين؟",
+            "نحو 40 في المائة من المسافرين اتجهوا إلى البحرين.",
+            True,
+        ),
+        ("ما نسبة المسافرين إلى البحرين؟", "اتجه 40% من المسافرين إلى البحرين.", True),
+        # a measure in its own unit; nine people are no rainfall
+        ("كم ملليمتراً بلغت كمية الأمطار؟", "أنقذت الفرق 9 أشخاص احتجزتهم الأمطار.", False),
+        ("كم ملليمتراً بلغت كمية الأمطار؟", "بلغت كمية الأمطار 35 ملم في ضمد.", True),
+        ("كم سنة دامت الحرب؟", "دامت الحرب 8 أعوام.", True),
+        # rewards and costs are sums; "free" answers a price, not a budget
+        ("كم تبلغ المكافأة الشهرية للمتدرب؟", "وقعت الغرفة أكثر من 40 عقداً مع المتدربين.", False),
+        ("كم تبلغ المكافأة الشهرية للمتدرب؟", "يصرف للمتدرب مكافأة 3000 ريال شهرياً.", True),
+        ("كم ستكلف استضافة البطولة؟", "أجلت البطولة عاماً واحداً.", False),
+        ("كم بلغت ميزانية المهرجان؟", "منحت الأسر المنتجة محلات مجاناً.", False),
+        ("كم سعر تذكرة الدخول؟", "الدخول إلى المهرجان مجاناً.", True),
+        # "في أي يوم" wants a day, not a year; "متى سيزور" a time still to come
+        ("في أي يوم يفتتح السوق؟", "تستعد المحافظة للنسخة التاسعة من السوق (1436هـ 2015م).", False),
+        ("في أي يوم يفتتح السوق؟", "يفتتح السوق يوم الأربعاء بحضور الأمير.", True),
+        ("في أي يوم يفتتح السوق؟", "يفتتح السوق في 12 أغسطس.", True),
+        ("متى سيزور الرئيس الرياض؟", "بدأت الأزمة قبل 40 عاماً.", False),
+        ("متى سيزور الرئيس الرياض؟", "وصل الرئيس إلى نيقوسيا أمس.", False),
+        ("متى سيزور الرئيس الرياض؟", "يزور الرئيس الرياض الشهر المقبل.", True),
+        ("متى زار الرئيس الرياض؟", "زار الرئيس الرياض قبل 3 أعوام.", True),
+        # a country for "من أي بلد"; a continent names none
+        ("من أي دولة خالة الرضيعة؟", "قامت خالتها (من جنسية أفريقية) بغسلها.", False),
+        ("من أي دولة خالة الرضيعة؟", "قامت خالتها الإثيوبية بغسلها.", True),
+        ("من أي بلد كان المقيم الغريق؟", "توفي مقيم سقط في بئر بالمدينة المنورة.", False),
+        ("من أي بلد كان المقيم الغريق؟", "توفي مقيم من باكستان سقط في بئر.", True),
+        # the hospital named after the word "مستشفى"
+        ("في أي مستشفى يعالج المريض؟", "أعلنت الوزارة أن وضع المريض حرج.", False),
+        ("في أي مستشفى يعالج المريض؟", "يعالج المريض في مستشفى الملك فهد.", True),
+        # a quoted saying, a quoted newspaper after "لصحيفة": no name
+        ("ما اسم عنصر الأمن المصاب؟", 'وأصيب عنصر في قوات الأمن "في وجهه ورأسه" بالحجارة.', False),
+        (
+            "ما أسماء الركاب الذين قتلوا؟",
+            "قال خبراء لصحيفة «ميل أون صنداي» إن الطائرة تحطمت.",
+            False,
+        ),
+    ],
+)
+def test_fills_what_is_asked_not_what_is_near(question: str, sentence: str, held: bool) -> None:
+    assert fills(asked_slot(question), sentence, question) is held
+
+
+def test_asks_future() -> None:
+    assert asks_future("متى سيزور الرئيس الرياض؟")
+    assert asks_future("متى تقام المباراة المقبلة؟")
+    assert not asks_future("متى زار الرئيس الرياض؟")
+    assert not asks_future("متى سيطرت الحركة على المدينة؟")  # سيطر is a verb of its own
 
 
 def test_what_the_question_already_says_fills_nothing() -> None:
