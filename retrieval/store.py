@@ -436,11 +436,7 @@ class CorpusStore(StoryRows):
                     for i, v in zip(ids, vectors, strict=True)
                 ],
             )
-            await self._writer.execute(
-                "INSERT INTO meta (key, value) VALUES ('model', ?)"
-                " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                (model,),
-            )
+            await self._put_meta("model", model)
             await self._log_changes([(0, "reindex")])
             await self._writer.commit()
             self.forget_lead_vectors()  # stories compare the new vectors from now on
@@ -552,11 +548,7 @@ class CorpusStore(StoryRows):
             return
         through = newest - self.keep_changes
         await self._writer.execute("DELETE FROM chunk_changes WHERE seq <= ?", (through,))
-        await self._writer.execute(
-            "INSERT INTO meta (key, value) VALUES (?, ?)"
-            " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            (PRUNED_KEY, str(through)),
-        )
+        await self._put_meta(PRUNED_KEY, str(through))
 
     async def changes_pruned_through(self) -> int:
         """Return the newest sequence number dropped from the change log (0 if none).
@@ -608,15 +600,19 @@ class CorpusStore(StoryRows):
     async def set_meta(self, key: str, value: str) -> None:
         """Store a setting of the corpus."""
         try:
-            await self._writer.execute(
-                "INSERT INTO meta (key, value) VALUES (?, ?)"
-                " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                (key, value),
-            )
+            await self._put_meta(key, value)
             await self._writer.commit()
         except BaseException:
             await self._writer.rollback()
             raise
+
+    async def _put_meta(self, key: str, value: str) -> None:
+        """Store a setting in the writer's open transaction."""
+        await self._writer.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?)"
+            " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
 
     async def stats(self) -> CorpusStats:
         """Count articles, chunks and sources."""
