@@ -193,7 +193,9 @@ async def open_engine(
     """Open the database and the vector index beside it (see Engine.open for reembedding)."""
     # The index and sentence cache live here even when the corpus is in PostgreSQL.
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = await CorpusStore.open_location(settings.database_url, settings.db_path)
+    store = await CorpusStore.open_location(
+        settings.database_url, settings.db_path, settings.change_log_rows
+    )
     try:
         return await Engine.open(
             store,

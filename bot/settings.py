@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     # postgresql://user:password@host/db puts every table there, for several replicas
     # (docs/replicas.md); empty: the SQLite file in data_dir.
     database_url: str = ""
+    # Newest changes to the chunks kept for the replicas' indexes to follow; a replica
+    # further behind rebuilds its index from the stored vectors (docs/replicas.md).
+    change_log_rows: int = Field(100_000, ge=1000)
     model_dir: Path = Field(default_factory=lambda: Path.home() / ".cache" / "isnad" / "models")
     mirror_dir: Path = Field(default_factory=lambda: Path.home() / ".cache" / "isnad" / "mirror")
     # Embeddings kept by `isnad eval` so that a re-run does not embed again.

@@ -370,10 +370,28 @@ class Engine:
         Changes this engine made itself are in the index already and pass as no-ops. A
         'reindex' (new vectors for every chunk, committed at once) rebuilds the index
         from the stored vectors off to the side and swaps it in whole, so searches see
-        the old generation until the new one is complete.
+        the old generation until the new one is complete. So does falling behind the
+        pruned part of the log (changes this engine can no longer read); the changes
+        the rebuild stands for are then counted by their sequence numbers.
         """
         async with self.write_lock:
             rows = await self.store.changes_since(self.applied_change, limit)
+            # Read after the rows: a prune that committed before they were read shows.
+            if await self.store.changes_pruned_through() > self.applied_change:
+                # Before the vectors, as at open: what commits in between comes again.
+                newest = await self.store.last_change()
+                self.index = await rebuild_index(
+                    self.store, self.index_path, self.index.config, self.embedder.dim
+                )
+                logger.warning(
+                    "the index was behind the pruned change log (applied %d, newest %d):"
+                    " rebuilt it from %d stored vectors",
+                    self.applied_change,
+                    newest,
+                    len(self.index),
+                )
+                applied, self.applied_change = self.applied_change, newest
+                return newest - applied
             if not rows:
                 return 0
             if any(op == "reindex" for _, _, op in rows):

@@ -4,6 +4,7 @@ Each replica holds its own FAISS index in memory. Writers log every change to th
 chunks (`chunk_changes`, a sequence number in commit order); the follower applies
 what is new to its engine, woken by PostgreSQL's NOTIFY at each commit, and looks
 anyway every few seconds (SQLite has no NOTIFY, and a lost notice costs one period).
+The log keeps only its newest changes: an engine behind them rebuilds its index.
 """
 
 from __future__ import annotations

@@ -35,6 +35,12 @@ _ARTICLE_COLUMNS = ARTICLE_COLUMNS
 # that commits late.
 CHANGE_LOCK = 0x15AD_C0DE
 
+# The change log keeps about this many of its newest rows (`CorpusStore.keep_changes`);
+# how far it was cut is the meta row PRUNED_KEY, since sequence numbers on PostgreSQL
+# have gaps (a rolled-back insert spends its number) and MIN(seq) would not tell.
+KEEP_CHANGES = 100_000
+PRUNED_KEY = "changes_pruned_through"
+
 
 def utc_now() -> str:
     """Return the current UTC time as ISO 8601 with seconds."""
@@ -54,6 +60,13 @@ class CorpusStats:
 
 
 _article = article_row
+
+
+def _checked_keep(keep_changes: int) -> int:
+    """Return keep_changes, refused below one: the newest change always stays."""
+    if keep_changes < 1:
+        raise ValueError(f"keep_changes must be at least 1, not {keep_changes}")
+    return keep_changes
 
 
 async def connect(path: Path) -> Database:
@@ -78,6 +91,7 @@ class CorpusStore(StoryRows):
     own, so that nobody's commit can land in the middle of adding an article.
     Both are aiosqlite connections to a file, or `PgConnection`s to one PostgreSQL
     database (`open_url`); the SQL is the same but for the lexical index (`fulltext`).
+    The change log followers read keeps about keep_changes rows (see `_prune_changes`).
     """
 
     # How long a chunk count serves term statistics: a count a few seconds old (another
@@ -91,8 +105,10 @@ class CorpusStore(StoryRows):
         path: Path,
         writer: Database,
         url: str = "",
+        keep_changes: int = KEEP_CHANGES,
     ):
         self.db = db
+        self.keep_changes = _checked_keep(keep_changes)
         self.path = path
         self.url = url  # the PostgreSQL database, or "" for the file at path
         self._writer = writer
@@ -102,8 +118,9 @@ class CorpusStore(StoryRows):
         self._documents: OrderedDict[str, tuple[float, int]] = OrderedDict()
 
     @classmethod
-    async def open(cls, path: Path) -> CorpusStore:
+    async def open(cls, path: Path, keep_changes: int = KEEP_CHANGES) -> CorpusStore:
         """Open (and create or migrate) the database at path; a corrupt file is refused."""
+        _checked_keep(keep_changes)
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
             db = await connect(path)
@@ -117,11 +134,12 @@ class CorpusStore(StoryRows):
             if is_damage(exc):
                 raise DamagedDatabaseError(path, str(exc)) from exc
             raise
-        return cls(db, path, writer)
+        return cls(db, path, writer, keep_changes=keep_changes)
 
     @classmethod
-    async def open_url(cls, url: str) -> CorpusStore:
+    async def open_url(cls, url: str, keep_changes: int = KEEP_CHANGES) -> CorpusStore:
         """Open (and create or migrate) the corpus in the PostgreSQL database at url."""
+        _checked_keep(keep_changes)
         db = await PgConnection.open(url)
         try:
             await migrate(db)
@@ -129,12 +147,16 @@ class CorpusStore(StoryRows):
         except BaseException:
             await db.close()
             raise
-        return cls(db, Path(), writer, url)
+        return cls(db, Path(), writer, url, keep_changes)
 
     @classmethod
-    async def open_location(cls, url: str, path: Path) -> CorpusStore:
+    async def open_location(
+        cls, url: str, path: Path, keep_changes: int = KEEP_CHANGES
+    ) -> CorpusStore:
         """Open the PostgreSQL database at url, or the SQLite file at path when url is ""."""
-        return await (cls.open_url(url) if url else cls.open(path))
+        if url:
+            return await cls.open_url(url, keep_changes)
+        return await cls.open(path, keep_changes)
 
     async def close(self) -> None:
         """Close both connections."""
@@ -414,11 +436,7 @@ class CorpusStore(StoryRows):
                     for i, v in zip(ids, vectors, strict=True)
                 ],
             )
-            await self._writer.execute(
-                "INSERT INTO meta (key, value) VALUES ('model', ?)"
-                " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                (model,),
-            )
+            await self._put_meta("model", model)
             await self._log_changes([(0, "reindex")])
             await self._writer.commit()
             self.forget_lead_vectors()  # stories compare the new vectors from now on
@@ -506,9 +524,39 @@ class CorpusStore(StoryRows):
         await self._writer.executemany(
             "INSERT INTO chunk_changes (chunk_id, op) VALUES (?, ?)", list(rows)
         )
+        await self._prune_changes()
         if isinstance(self._writer, PgConnection):
             # Delivered at commit: followers wake without polling.
             await self._writer.execute("SELECT pg_notify(?, '')", (CHANGES_CHANNEL,))
+
+    async def _prune_changes(self) -> None:
+        """Drop the oldest changes, in the transaction that logged new ones, once the log
+        holds a tenth more than it keeps; record the newest sequence number dropped.
+
+        Two cheap lookups per write; the delete runs once every keep_changes / 10
+        changes. The newest row always stays, so SQLite never hands out a number again.
+        """
+        async with self._writer.execute(
+            "SELECT COALESCE(MAX(seq), 0), (SELECT value FROM meta WHERE key = ?)"
+            " FROM chunk_changes",
+            (PRUNED_KEY,),
+        ) as cur:
+            row = await cur.fetchone()
+        assert row is not None
+        newest, through = int(row[0]), int(row[1] or 0)
+        if newest - through <= self.keep_changes + max(1, self.keep_changes // 10):
+            return
+        through = newest - self.keep_changes
+        await self._writer.execute("DELETE FROM chunk_changes WHERE seq <= ?", (through,))
+        await self._put_meta(PRUNED_KEY, str(through))
+
+    async def changes_pruned_through(self) -> int:
+        """Return the newest sequence number dropped from the change log (0 if none).
+
+        A follower that applied less than this has missed changes: it rebuilds instead.
+        """
+        value = await self.get_meta(PRUNED_KEY)
+        return int(value) if value else 0
 
     async def last_change(self) -> int:
         """Return the sequence number of the newest change to the chunks (0 if none)."""
@@ -552,15 +600,19 @@ class CorpusStore(StoryRows):
     async def set_meta(self, key: str, value: str) -> None:
         """Store a setting of the corpus."""
         try:
-            await self._writer.execute(
-                "INSERT INTO meta (key, value) VALUES (?, ?)"
-                " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                (key, value),
-            )
+            await self._put_meta(key, value)
             await self._writer.commit()
         except BaseException:
             await self._writer.rollback()
             raise
+
+    async def _put_meta(self, key: str, value: str) -> None:
+        """Store a setting in the writer's open transaction."""
+        await self._writer.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?)"
+            " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
 
     async def stats(self) -> CorpusStats:
         """Count articles, chunks and sources."""

@@ -361,6 +361,42 @@ async def test_the_follower_wakes_on_notify(tmp_path: Path, pg_url: str) -> None
     await two.close()
 
 
+async def test_a_pruned_change_log_keeps_replicas_right(tmp_path: Path, pg_url: str) -> None:
+    """The log keeps its newest rows; a replica behind them rebuilds, one keeping up replays."""
+    keep = 10
+    replicas = []
+    for name in ("one", "two", "three"):
+        store = await CorpusStore.open_url(pg_url, keep_changes=keep)
+        replicas.append(
+            await Engine.open(
+                store,
+                HashingEmbedder(),
+                tmp_path / f"{name}.faiss",
+                answer=AnswerConfig(threshold=0.0),
+            )
+        )
+    one, two, three = replicas
+    for draft in drafts(4 * keep):
+        await one.ingest([draft])
+        assert await three.follow_changes() == 1  # keeping up
+        seqs = [seq for seq, _, _ in await one.store.changes_since(0, 1000)]
+        assert min(keep, seqs[-1]) <= len(seqs) <= keep + keep // 10 + 1
+        assert seqs[0] > await one.store.changes_pruned_through()
+    gone = (await one.store.latest_articles(1))[0].id
+    await one.delete_article(gone)
+    assert await three.follow_changes() == 1
+    newest = await one.store.last_change()
+    assert await two.store.changes_pruned_through() > two.applied_change == 0
+    before, index = two.index, three.index
+    assert await two.follow_changes() == newest
+    assert two.index is not before and three.index is index
+    chunk_ids = await one.store.chunk_ids()
+    assert two.index.ids().tolist() == three.index.ids().tolist() == chunk_ids
+    assert two.applied_change == three.applied_change == newest
+    for engine in replicas:
+        await engine.close()
+
+
 async def test_button_sessions_and_question_limits_are_shared(
     tmp_path: Path, database_url: str
 ) -> None:
