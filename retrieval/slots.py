@@ -63,7 +63,8 @@ _ASKS_PLACE = re.compile(
     _LEAD
     + r"(اين|(الي|من|في) اين|(في|الي|من) (اي|ايه) "
     + r"(?P<where>مدينه|دوله|بلد|بلده|منطقه|محافظه|مكان|حي|قريه|مستشفي|مطار|سجن|ميناء)"
-    + r"|(ما|ماهي|ماهو) ((هو|هي) )?(المدينه|الدوله|المكان|البلد|المنطقه|المحافظه))\b"
+    + r"|(ما|ماهي|ماهو) ((هو|هي) )?(المدينه|الدوله|المكان|البلد|المنطقه|المحافظه)"
+    + r"|(ما|ماهي|ماهو) ((هو|هي) )?(?P<capital>عاصمه))\b"
 )
 # "من" followed by a verb or "الذي/الجهه...": who did it (a person or a body).
 _ASKS_AGENT = re.compile(_LEAD + r"من (?!(اين|اي|ايه)\b)\w+")
@@ -119,6 +120,7 @@ _COUNTRIES = _folded(
 )
 # Places a question asks to be named: "في أي مستشفى" wants "مستشفى الملك فهد".
 _NAMED_PLACES = frozenset("مستشفي مطار سجن ميناء حي قريه".split())
+_CAPITAL = re.compile(r"(و|ب|ل|ف)?(ال)?عاصم(ه|ت\w{1,3})")
 _PRICES = frozenset("سعر اسعار رسوم ثمن تذكره تذاكر اشتراك تكلفه كلفه".split())
 _PERCENT = re.compile(r"(في|بال)\s?(الميه|المايه)|بالميه|بالمايه")
 _AGE_IN_BRACKETS = re.compile(
@@ -264,7 +266,7 @@ def asked_slot(question: str) -> Slot:
     if _ASKS_NATIONALITY.search(head):
         return Slot("nationality")
     if m := _ASKS_PLACE.search(head):
-        return Slot("place", m.group("where") or "")
+        return Slot("place", m.group("where") or m.group("capital") or "")
     if _ASKS_NAME.search(head):
         # "من هو موزارت؟", "من هو الفيلسوف أنطوني فلو؟" ask who someone is, not for a name.
         if toks[0] in ("من", "ومن") and not _asks_for_role(toks[2:]):
@@ -474,6 +476,17 @@ def fills(slot: Slot, sentence: str, question: str) -> bool:
             and (_bare(t) in _COUNTRIES or t in _COUNTRIES or _nisba(t) in _NATIONALITIES)
             and _nisba(t) not in _REGIONS
             for t, f in zip(toks, fresh, strict=True)
+        )
+    if kind == "place" and slot.unit == "عاصمه":
+        # "عاصمتها هي أمستردام", "في العاصمة هراري", "مانيلا هي العاصمة"
+        marks = [n for n, t in enumerate(toks) if _CAPITAL.fullmatch(t)]
+        return any(
+            fresh[m]
+            and toks[m] not in _STOP
+            and not _DIGITS.fullmatch(toks[m])
+            and _nisba(toks[m]) not in _NATIONALITIES
+            for n in marks
+            for m in [*range(n + 1, min(n + 4, len(toks))), *range(max(0, n - 3), n)]
         )
     if kind == "place" and slot.unit in _NAMED_PLACES:
         # the place named after its kind: "مستشفى الملك فهد"
