@@ -17,6 +17,7 @@ Every check works on normalised text (`retrieval.arabic.normalize`: ة → ه,
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 from typing import Literal
@@ -318,6 +319,14 @@ def _counted_noun(toks: list[str]) -> str:
     return ""
 
 
+def _is_noun(unit: str, question: str) -> bool:
+    """Tell whether a count question's word is a noun ("كم عدد أفراد", "كم مسلحاً",
+    "كم عدد الوظائف") rather than a verb ("كم دام", "كم بقيت")."""
+    toks = words(normalize(question))
+    after_count = any(a == "عدد" and b == unit for a, b in itertools.pairwise(toks))
+    return after_count or unit.startswith("ال") or unit.endswith("ا")
+
+
 def _numbers(text: str) -> list[int]:
     """Positions of the tokens that give a number (digits or number words)."""
     return [
@@ -441,7 +450,8 @@ def fills(slot: Slot, sentence: str, question: str) -> bool:
             f and (t in known or _bare(t) in known) for t, f in zip(toks, fresh, strict=True)
         )
     if kind == "count":
-        numbers = [n for n in numbers if not _is_date_part(toks, n)]
+        # a date is no count; a number word ending in ه (سبعة) is no "300هـ"
+        numbers = [n for n in numbers if not (toks[n][0].isdigit() and _is_date_part(toks, n))]
         if not numbers:
             return False
         if _bare(slot.unit) == "نسبه":  # a share is a percentage
@@ -460,9 +470,14 @@ def fills(slot: Slot, sentence: str, question: str) -> bool:
             # counted under another word ("كم مسلحاً" → "88 إرهابياً"), not one the
             # question names ("كم طناً حملتها الطائرة" → "أربع طائرات")
             asked_keys = {_skeleton(t)[:3] for t in asked}
+            # a thing counted is not a span of time: "(18 عاماً)" counts no family
+            things = _is_noun(slot.unit, question) and _bare(slot.unit) not in _TIME_UNITS
             return any(
                 n + 1 < len(toks)
                 and toks[n + 1] not in _STOP
+                and not (
+                    things and (toks[n + 1] in _TIME_UNITS or _bare(toks[n + 1]) in _TIME_UNITS)
+                )
                 and not _DIGITS.fullmatch(toks[n + 1])
                 and _skeleton(toks[n + 1])[:3] not in asked_keys
                 for n in numbers
