@@ -21,6 +21,7 @@ NEWS_DIR = ROOT.parent / "shared" / "eval" / "news"
 FILES = (
     ROOT / "retrieval" / "data" / "news_questions.json",
     ROOT / "retrieval" / "data" / "news_questions_0803.json",
+    ROOT / "retrieval" / "data" / "news_questions_0722.json",
 )
 NEEDS = {"answerable": {"url", "answers"}, "unstated": {"why"}, "offtopic": set()}
 
