@@ -46,7 +46,8 @@ _ASKS_MONEY = re.compile(
     + _BE
     + r"(ال)?(مكافاه|مكافات|جايزه|رسوم|ارباح|خساير|ايرادات|ديه|تكاليف)"
     + r"|كم (س)?(دفع|دفعت|يدفع|تدفع|تكلف|تكلفت|يكلف|خصص|خصصت|رصد|رصدت"
-    + r"|يتقاضي|تتقاضي|ربح|ربحت|خسر|خسرت))\b"
+    + r"|يتقاضي|تتقاضي|ربح|ربحت|خسر|خسرت)"
+    + r"|بكم (يباع|تباع|بيع|بيعت|يبيع|تبيع|يشتري|تشتري|يؤجر|تؤجر))\b"
 )
 _ASKS_DATE = re.compile(
     _LEAD
@@ -319,6 +320,12 @@ def _counted_noun(toks: list[str]) -> str:
     return ""
 
 
+def _shares(text: str, toks: list[str]) -> set[int]:
+    """Positions of the numbers given as percentages ("45 %", "7.75 في المئة")."""
+    out = {len(words(text[: m.start()])) for m in re.finditer(r"\d+(?:[.,]\d+)?\s*[%٪]", text)}
+    return out | {n for n in range(len(toks)) if _PERCENT.match(" ".join(toks[n + 1 : n + 3]))}
+
+
 def _is_noun(unit: str, question: str) -> bool:
     """Tell whether a count question's word is a noun ("كم عدد أفراد", "كم مسلحاً",
     "كم عدد الوظائف") rather than a verb ("كم دام", "كم بقيت")."""
@@ -452,6 +459,9 @@ def fills(slot: Slot, sentence: str, question: str) -> bool:
     if kind == "count":
         # a date is no count; a number word ending in ه (سبعة) is no "300هـ"
         numbers = [n for n in numbers if not (toks[n][0].isdigit() and _is_date_part(toks, n))]
+        if _bare(slot.unit) != "نسبه":  # "60% من اليابانيين" counts nobody
+            shares = _shares(text, toks)
+            numbers = [n for n in numbers if n not in shares]
         if not numbers:
             return False
         if _bare(slot.unit) == "نسبه":  # a share is a percentage
@@ -483,8 +493,11 @@ def fills(slot: Slot, sentence: str, question: str) -> bool:
                 for n in numbers
             )
         return any(any(near[max(0, n - 5) : n + 4]) for n in numbers)
-    if kind == "nationality":
-        return any(f and _nisba(t) in _NATIONALITIES for t, f in zip(toks, fresh, strict=True))
+    if kind == "nationality":  # "آسيويين اثنين" names no nationality
+        return any(
+            f and _nisba(t) in _NATIONALITIES and _nisba(t) not in _REGIONS
+            for t, f in zip(toks, fresh, strict=True)
+        )
     if kind == "place" and slot.unit in ("دوله", "بلد"):
         return any(
             f
