@@ -444,7 +444,7 @@ def fills(slot: Slot, sentence: str, question: str) -> bool:
     if kind == "date":
         future = asks_future(question)
         if future:  # "قبل 40 عاماً" tells when something was, not when it will be
-            numbers = [n for n in numbers if not (n and toks[n - 1] in _SINCE)]
+            numbers = [n for n in numbers if not (n and toks[n - 1] in ("قبل", "منذ"))]
         if slot.unit in ("يوم", "تاريخ"):  # a year is no day
             days = [n for n in numbers if _day_of_month(toks, n)]
             known = _DAY_WORDS
