@@ -213,7 +213,12 @@ _CLITICS = ("وال", "بال", "فال", "كال", "لل", "ال", "و", "ب", 
 
 @dataclass(frozen=True)
 class Slot:
-    """The kind of thing a question asks for; unit is the counted noun of a count."""
+    """The kind of thing a question asks for.
+
+    unit narrows it: the counted noun of a count ("كم مسلحاً" → مسلحا), the grain of a
+    date ("في أي يوم" → يوم), the kind of place ("في أي مستشفى" → مستشفي, "ما عاصمة"
+    → عاصمه); "" when the question names none.
+    """
 
     kind: SlotKind
     unit: str = ""
@@ -230,6 +235,11 @@ def _bare(word: str) -> str:
         if word.startswith(c) and len(word) - len(c) >= 3:
             return word[len(c) :]
     return word
+
+
+def _among(word: str, known: frozenset[str]) -> bool:
+    """Tell whether a word, or the word without its proclitic, is one of known."""
+    return word in known or _bare(word) in known
 
 
 def _nisba(word: str) -> str:
@@ -292,7 +302,7 @@ def _asks_for_role(rest: list[str]) -> bool:
     if not rest:
         return False
     first = rest[0]
-    if first in _ROLES or _bare(first) in _ROLES:
+    if _among(first, _ROLES):
         return True
     if not first.startswith("ال"):
         return False  # "من هو موزارت؟"
@@ -339,7 +349,7 @@ def _numbers(text: str) -> list[int]:
     return [
         n
         for n, tok in enumerate(words(text))
-        if _DIGITS.fullmatch(tok) or _bare(tok) in _NUMBER_WORDS or tok in _NUMBER_WORDS
+        if _DIGITS.fullmatch(tok) or _among(tok, _NUMBER_WORDS)
     ]
 
 
@@ -366,7 +376,7 @@ def _is_date_part(toks: list[str], n: int) -> bool:
                 if all(t.isdigit() for t in between):
                     return True
     nxt = toks[n + 1] if n + 1 < len(toks) else ""
-    return nxt in _MONTHS or _bare(nxt) in _MONTHS or nxt in ("ه", "م", "هـ", "ق")
+    return _among(nxt, _MONTHS) or nxt in ("ه", "م", "هـ", "ق")
 
 
 # "متى سيزور…", "متى تقام المباراة المقبلة": a time still to come.
@@ -437,7 +447,7 @@ def fills(slot: Slot, sentence: str, question: str) -> bool:
         # a sum with its currency or a rate ("7.75 في المئة"); "96 وافداً" is no sum
         free = "مجانا" in toks and bool(asked & _PRICES)  # "مجاناً" prices, not budgets
         return free or any(
-            any(_bare(t) in _CURRENCY or t in _CURRENCY for t in toks[n + 1 : n + 4])
+            any(_among(t, _CURRENCY) for t in toks[n + 1 : n + 4])
             or bool(_PERCENT.match(" ".join(toks[n + 1 : n + 3])))
             for n in numbers
         )
@@ -453,9 +463,7 @@ def fills(slot: Slot, sentence: str, question: str) -> bool:
             known = _MONTHS_AND_DAYS
         if future:
             known = known - _PAST_WORDS
-        return bool(days) or any(
-            f and (t in known or _bare(t) in known) for t, f in zip(toks, fresh, strict=True)
-        )
+        return bool(days) or any(f and _among(t, known) for t, f in zip(toks, fresh, strict=True))
     if kind == "count":
         # a date is no count; a number word ending in ه (سبعة) is no "300هـ"
         numbers = [n for n in numbers if not (toks[n][0].isdigit() and _is_date_part(toks, n))]
@@ -473,9 +481,7 @@ def fills(slot: Slot, sentence: str, question: str) -> bool:
         unit = _skeleton(slot.unit)[:2]
         near = [_skeleton(t)[:2] == unit for t in toks]
         if not any(near):
-            if (slot.unit in _UNITS or _bare(slot.unit) in _UNITS) and not (
-                slot.unit in _TIME_UNITS or _bare(slot.unit) in _TIME_UNITS
-            ):
+            if _among(slot.unit, _UNITS) and not _among(slot.unit, _TIME_UNITS):
                 return False  # "كم ملليمتراً": nine people are no rainfall
             # counted under another word ("كم مسلحاً" → "88 إرهابياً"), not one the
             # question names ("كم طناً حملتها الطائرة" → "أربع طائرات")
@@ -485,9 +491,7 @@ def fills(slot: Slot, sentence: str, question: str) -> bool:
             return any(
                 n + 1 < len(toks)
                 and toks[n + 1] not in _STOP
-                and not (
-                    things and (toks[n + 1] in _TIME_UNITS or _bare(toks[n + 1]) in _TIME_UNITS)
-                )
+                and not (things and _among(toks[n + 1], _TIME_UNITS))
                 and not _DIGITS.fullmatch(toks[n + 1])
                 and _skeleton(toks[n + 1])[:3] not in asked_keys
                 for n in numbers
@@ -501,7 +505,7 @@ def fills(slot: Slot, sentence: str, question: str) -> bool:
     if kind == "place" and slot.unit in ("دوله", "بلد"):
         return any(
             f
-            and (_bare(t) in _COUNTRIES or t in _COUNTRIES or _nisba(t) in _NATIONALITIES)
+            and (_among(t, _COUNTRIES) or _nisba(t) in _NATIONALITIES)
             and _nisba(t) not in _REGIONS
             for t, f in zip(toks, fresh, strict=True)
         )
@@ -526,9 +530,9 @@ def fills(slot: Slot, sentence: str, question: str) -> bool:
         for n, t in enumerate(toks):
             if not fresh[n]:
                 continue
-            if _bare(t) in _PLACES or t in _PLACES:
+            if _among(t, _PLACES):
                 return True
-            if n and (toks[n - 1] in _PLACE_HEADS or _bare(toks[n - 1]) in _PLACE_HEADS):
+            if n and _among(toks[n - 1], _PLACE_HEADS):
                 return True
             if n and toks[n - 1] in _WHERE and t not in _STOP and not _DIGITS.fullmatch(t):
                 return True
@@ -543,8 +547,7 @@ def fills(slot: Slot, sentence: str, question: str) -> bool:
     if _has_name(toks, fresh, sentence):
         return True
     return kind == "agent" and any(
-        fresh[n] and (t in _BODIES or _bare(t) in _BODIES) and not _said_by_source(toks, n)
-        for n, t in enumerate(toks)
+        fresh[n] and _among(t, _BODIES) and not _said_by_source(toks, n) for n, t in enumerate(toks)
     )
 
 
@@ -563,7 +566,7 @@ _SOURCE_WORDS = frozenset(
 
 def _said_by_source(toks: list[str], n: int) -> bool:
     """Tell whether the word at n follows a word of saying: a source, not the subject."""
-    return any(w in _SOURCE_WORDS or _bare(w) in _SOURCE_WORDS for w in toks[max(0, n - 6) : n])
+    return any(_among(w, _SOURCE_WORDS) for w in toks[max(0, n - 6) : n])
 
 
 _STOP = frozenset(
@@ -585,7 +588,7 @@ def _name_head(question: str) -> str:
 
 def _name_like(toks: list[str], n: int) -> bool:
     t = toks[n]
-    if t in _FIRST_NAMES or _bare(t) in _FIRST_NAMES:
+    if _among(t, _FIRST_NAMES):
         return True
     prev = toks[n - 1] if n else ""
     return prev in ("بن", "ابن", "ابو", "ال", "عبد") and len(t) > 2
@@ -643,7 +646,7 @@ def _quoted_names(toks: list[str], fresh: list[bool], text: str, asked: set[str]
         for n in range(len(toks) - len(inside) + 1):
             before = toks[n - 1] if n else ""
             if toks[n : n + len(inside)] == inside and not (
-                before in _OUTLET or _bare(before) in _OUTLET  # لصحيفة «ميل أون صنداي»
+                _among(before, _OUTLET)  # لصحيفة «ميل أون صنداي»
             ):
                 if not _said_by_source(toks, n):
                     out.add(n)
@@ -659,7 +662,7 @@ def _has_name(toks: list[str], fresh: list[bool], sentence: str) -> bool:
             continue
         if _said_by_source(toks, n):
             continue
-        if t in _FIRST_NAMES or _bare(t) in _FIRST_NAMES:
+        if _among(t, _FIRST_NAMES):
             return True
         prev = toks[n - 1] if n else ""
         if (prev in _TITLES or prev in _NAMED) and not t.startswith("ال") and len(t) > 2:
